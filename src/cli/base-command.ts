@@ -1,0 +1,39 @@
+/**
+ * The base of every golf command: `--json` and `--debug` everywhere, and one error policy.
+ * A GolfError becomes one line on stderr and its exit code (2 bad input, 1 failed check);
+ * any other error is a bug: one line too, with the stack only under `--debug`.
+ */
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {GolfError} from '../errors.js'
+
+export abstract class GolfCommand extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    debug: Flags.boolean({description: 'Print stack traces for errors.', helpGroup: 'GLOBAL'}),
+  }
+
+  protected get debugEnabled(): boolean {
+    return this.argv.includes('--debug')
+  }
+
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (err instanceof Errors.ExitError) throw err
+    // oclif's own parse errors (unknown flag, missing arg) already carry exit 2 and one line.
+    if (err instanceof Errors.CLIError && !(err instanceof GolfError)) {
+      if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
+      throw err
+    }
+    const exit = err instanceof GolfError ? err.exitCode : 1
+    if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
+    const message = err instanceof GolfError ? err.message : `internal error: ${err.message} (run with --debug for the stack)`
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify({error: {message, exit}}) + '\n')
+      this.exit(exit)
+    }
+    process.stderr.write(`golf: ${message}\n`)
+    this.exit(exit)
+  }
+}
+
+export type GolfFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof GolfCommand)['baseFlags'] & T['flags']>
