@@ -34,8 +34,11 @@ export interface Tokenizer {
   encode(text: string): number[]
   /** Ids to text, as the tokenizer's detokenizer does (`▁` read as a space, byte pieces joined as UTF-8). */
   decode(ids: ArrayLike<number>): string
-  /** The official byte-count table for this vocabulary. */
-  byteTable(): ByteTable
+  /**
+   * The official byte-count table for this vocabulary (a fresh copy). `vocabSize` widens it
+   * when the dataset's vocabulary is larger than the tokenizer's; extra ids are 0-byte boundaries.
+   */
+  byteTable(vocabSize?: number): ByteTable
   /** Human-readable piece for an id (for audit messages). */
   piece(id: number): string
   pieceType(id: number): PieceType

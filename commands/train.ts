@@ -1,0 +1,124 @@
+import {Flags} from '@oclif/core'
+
+import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
+import {GolfCommand} from '../src/cli/base-command.js'
+import {formatDuration, paint, progressReporter} from '../src/cli/output.js'
+import {InputError} from '../src/errors.js'
+import {loadRecipe} from '../src/train/recipe.js'
+import {readRunConfig} from '../src/train/load-run.js'
+import {train, type TrainEvent} from '../src/train/loop.js'
+import type {RunSummary} from '../src/train/run-folder.js'
+
+export interface TrainCommandResult {
+  run_dir: string
+  interrupted: boolean
+  summary: RunSummary | null
+}
+
+export default class Train extends GolfCommand {
+  static override summary = 'Train a ternary (BitNet b1.58) or float GPT from a recipe.'
+  static override description = `Trains natively ternary weights (q·d with the stored scale precision in the forward pass, straight-through gradients), evaluates val_loss and val_bpb with the official byte table, and writes a run folder: train.log (official line format), config.json, metrics.jsonl, checkpoint.safetensors (+ checkpoint.json, optimizer.safetensors) and summary.json.
+
+With no --data the built-in Brown corpus (byte260) is prepared once and cached. Ctrl-C saves a checkpoint; --resume continues it bit for bit.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --recipe tiny-cpu',
+    '<%= config.bin %> <%= command.id %> --recipe bitnet-b158-68m --data data/datasets/fineweb10B_sp1024 --backend tensorflow',
+    '<%= config.bin %> <%= command.id %> --recipe tiny-cpu --set model.model_dim=128 --set quant.mode=none --max-steps 50',
+    '<%= config.bin %> <%= command.id %> --out runs/mine --resume',
+  ]
+
+  static override flags = {
+    recipe: Flags.string({char: 'r', description: 'Built-in recipe name or path to a recipe YAML.', default: 'tiny-cpu'}),
+    data: Flags.string({description: 'Dataset folder (official shard layout). Default: the built-in corpus.'}),
+    set: Flags.string({description: 'Override a recipe key, e.g. --set model.model_dim=128 (repeatable).', multiple: true, default: []}),
+    seed: Flags.integer({description: 'Seed of the initial weights.', default: 1337}),
+    'max-steps': Flags.integer({description: 'Override train.max_steps.', min: 1}),
+    'max-wallclock': Flags.integer({description: 'Override train.max_wallclock_seconds (official rule: warmdown timed to end at the cap).', min: 1}),
+    'val-tokens': Flags.integer({description: 'Evaluate on the first N validation tokens instead of the whole split.', min: 2}),
+    out: Flags.string({char: 'o', description: 'Run folder (default runs/<recipe>-s<seed>-<time>); with --resume, the run to continue.'}),
+    resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint.'}),
+    backend: Flags.string({description: 'Compute backend.', options: [...BACKEND_NAMES], default: 'auto'}),
+    note: Flags.string({description: 'Free-text note recorded in summary.json (for golf report).'}),
+    tag: Flags.string({description: 'Tag recorded in summary.json (repeatable).', multiple: true, default: []}),
+    baseline: Flags.string({description: 'Run folder this run is an ablation of (for the negative-results table).'}),
+  }
+
+  async run(): Promise<TrainCommandResult> {
+    const {flags} = await this.parse(Train)
+    const sets = [...flags.set]
+    if (flags['max-steps']) sets.push(`train.max_steps=${flags['max-steps']}`)
+    if (flags['max-wallclock']) sets.push(`train.max_wallclock_seconds=${flags['max-wallclock']}`)
+    if (flags['val-tokens']) sets.push(`eval.val_tokens=${flags['val-tokens']}`, `train.val_tokens=${flags['val-tokens']}`)
+
+    let recipe
+    let seed = flags.seed
+    let dataDir = flags.data
+    if (flags.resume) {
+      if (!flags.out) throw new InputError('--resume needs --out <run folder> to continue')
+      const {config} = readRunConfig(flags.out)
+      const {name: _name, description: _d, ...sections} = config.recipe
+      const {resolveRecipe} = await import('../src/train/recipe.js')
+      recipe = resolveRecipe(sections as unknown as Record<string, unknown>, {where: `${flags.out}/config.json`, name: config.recipe.name, sets})
+      recipe = {...recipe, name: config.recipe.name, description: config.recipe.description}
+      seed = config.seed
+      dataDir = dataDir ?? config.data
+    } else {
+      recipe = loadRecipe(flags.recipe, sets)
+    }
+
+    const c = paint(process.stderr)
+    const progress = progressReporter()
+    const onEvent = (e: TrainEvent) => {
+      if (e.kind === 'info') progress.log(c.dim(e.message))
+      else if (e.kind === 'log') progress.log(e.line)
+      else if (e.kind === 'step') {
+        progress.update(
+          `step ${e.step}/${e.maxSteps}  loss ${e.trainLoss.toFixed(4)}  ${Math.round(e.tokensPerS).toLocaleString('en-US')} tok/s  seq ${e.seqLen}  lr×${e.lr.toFixed(3)}  ETA ${formatDuration(e.etaS)}`,
+        )
+      } else progress.update(`${e.label}: ${e.done.toLocaleString('en-US')}/${e.total.toLocaleString('en-US')} tokens`)
+    }
+    let stopRequested = false
+    const onSigint = () => {
+      if (stopRequested) process.exit(130)
+      stopRequested = true
+      progress.log('interrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit now)')
+    }
+    process.on('SIGINT', onSigint)
+    try {
+      const result = await train({
+        recipe,
+        dataDir,
+        outDir: flags.out,
+        seed,
+        backend: flags.backend as BackendName,
+        resume: flags.resume,
+        note: flags.note,
+        tags: flags.tag,
+        baseline: flags.baseline ?? null,
+        onEvent,
+        interrupted: () => stopRequested,
+      })
+      progress.done()
+      if (!this.jsonEnabled()) {
+        if (result.interrupted) {
+          this.log(`interrupted after step ${result.stepsDone}; checkpoint saved in ${result.runDir}`)
+          this.log(`resume with: golf train --out ${result.runDir} --resume`)
+        } else if (result.summary) {
+          const s = result.summary
+          const out = paint()
+          this.log(
+            `${out.bold('val_bpb')} ${out.green(s.val_bpb.toFixed(4))}  val_loss ${s.val_loss.toFixed(4)}` +
+              (s.sliding ? `  sliding(stride ${s.sliding.stride}) val_bpb ${s.sliding.val_bpb.toFixed(4)}` : '') +
+              `  steps ${s.steps}  ${formatDuration(s.train_time_ms / 1000)}  ${s.tokens_per_s.toLocaleString('en-US')} tok/s`,
+          )
+          this.log(`run folder: ${result.runDir}`)
+        }
+      }
+      return {run_dir: result.runDir, interrupted: result.interrupted, summary: result.summary}
+    } finally {
+      process.off('SIGINT', onSigint)
+      progress.done()
+    }
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * THE ternary quantizer: one definition shared by the training forward pass (through
+ * `ternaryWeightSTE`) and by the packer (through `ternarize`), so the weight a model trains
+ * against is, bit for bit, the weight rebuilt from what is stored: q × d_stored.
+ *
+ * Layout. Weights are 2-D `[out, in]` (PyTorch layout, y = x · Wᵀ). A group is `groupSize`
+ * consecutive elements of one row (contiguous in row-major memory); `'row'` makes each row one
+ * group, `'tensor'` makes the whole matrix one group.
+ *
+ * Definition, per group of weights w:
+ *   s        = max(mean |w|, EPS)                      (BitNet b1.58 absmean; EPS = 2^-14)
+ *   q        = clip(round(w / s), -1, 1)
+ *            = sign(w) if |w| > s/2, else 0            (round is half-to-even, as tf.round, so
+ *                                                       |w| = s/2 exactly gives 0; we evaluate the
+ *                                                       exact comparison |w| > s/2, no division)
+ *   d        = zeroCorrection ? Σ_{q≠0} |w| / #{q≠0}   (least-squares scale for fixed q;
+ *                                                       s when the group is all zero)
+ *                              : s
+ *   d_stored = roundToScaleFormat(max(d, EPS), scaleFormat)
+ *   deq      = q · d_stored                            (exact in float32: q ∈ {-1, 0, +1};
+ *                                                       zeros are +0, never -0)
+ *
+ * EPS = 2^-14 is fp16's smallest normal number, so every stored scale is a normal value in
+ * all three scale formats.
+ *
+ * Bits per weight as stored: log2(3) ≈ 1.585 for the trits (base-3 packing; 2 with 2-bit
+ * codes) plus scaleBits / groupLen for the scales (fp16/bf16: 16, fp32: 32), e.g. groups of 128
+ * with fp16 scales: 1.585 + 0.125 = 1.710 bits per weight.
+ *
+ * Everything here runs on device in plain tfjs ops (no readback), except the pure-JS helpers
+ * at the end (`ternaryStats`, `ternaryQToInt8`, `dequantizeTernary`), which the packer and the
+ * verifier use on host arrays.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+
+import {InputError} from '../errors.js'
+
+export type GroupSize = number | 'row' | 'tensor'
+export type ScaleFormat = 'fp32' | 'fp16' | 'bf16'
+
+export interface TernaryConfig {
+  groupSize: GroupSize
+  scaleFormat: ScaleFormat
+  zeroCorrection: boolean
+}
+
+/** Groups of 128 with fp16 scales: 1.71 bits per weight; zero correction narrows the roundtrip gap. */
+export const DEFAULT_TERNARY: TernaryConfig = {groupSize: 128, scaleFormat: 'fp16', zeroCorrection: true}
+
+/** Smallest scale: 2^-14, fp16's smallest normal, so stored scales are normal in every format. */
+export const TERNARY_EPS = 2 ** -14
+
+/**
+ * How a `[out, in]` matrix splits into groups. Throws InputError when `in` is not divisible by a
+ * numeric group size or the group size is not a positive integer.
+ */
+export function groupLayout(
+  shape: [number, number],
+  g: GroupSize,
+): {groupsPerRow: number; groupLen: number; numGroups: number} {
+  const [rows, cols] = shape
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
+    throw new InputError(`ternary: weight shape must be two positive integers, got [${shape.join(', ')}]`)
+  }
+  if (g === 'row') return {groupsPerRow: 1, groupLen: cols, numGroups: rows}
+  if (g === 'tensor') return {groupsPerRow: 1, groupLen: rows * cols, numGroups: 1}
+  if (typeof g !== 'number' || !Number.isInteger(g) || g < 1) {
+    throw new InputError(`ternary: group size must be a positive integer, 'row' or 'tensor', got ${String(g)}`)
+  }
+  if (cols % g !== 0) {
+    throw new InputError(
+      `ternary: group size ${g} does not divide the input dimension ${cols} of a [${rows}, ${cols}] weight`,
+    )
+  }
+  return {groupsPerRow: cols / g, groupLen: g, numGroups: rows * (cols / g)}
+}
+
+// --- Stored-scale rounding on device -------------------------------------------------------
+
+interface FloatFormatInfo {
+  /** Significant bits including the implicit leading one. */
+  bits: number
+  minNormal: number
+  maxFinite: number
+}
+
+const FORMAT_INFO: Record<'fp16' | 'bf16', FloatFormatInfo> = {
+  fp16: {bits: 11, minNormal: 2 ** -14, maxFinite: 65504},
+  // bf16 max finite: 0x7f7f = (2 - 2^-7) · 2^127.
+  bf16: {bits: 8, minNormal: 2 ** -126, maxFinite: (2 - 2 ** -7) * 2 ** 127},
+}
+
+/**
+ * Round float32 x to `bits` significant bits by Veltkamp splitting, on device:
+ *   σ = 2^(24 - bits) + 1,  c = σ·x,  hi = c - (c - x).
+ * In binary floating point with round-to-nearest-even arithmetic, hi is x rounded to nearest
+ * with ties to EVEN (Boldo 2006, the formal proof of Veltkamp/Dekker): exactly IEEE RNE to
+ * `bits` bits; the tests check every midpoint of the fp16 and bf16 normal ranges. Needs σ·x
+ * finite and x normal (callers clamp first). On IEEE float32 backends (cpu, wasm) every op is
+ * correctly rounded and the result is exact; GPU backends that fuse the multiply-subtract or do
+ * not follow IEEE float32 may differ.
+ */
+function roundSignificand(x: tf.Tensor, bits: number): tf.Tensor {
+  return tf.tidy(() => {
+    const c = tf.mul(x, tf.scalar(2 ** (24 - bits) + 1, 'float32'))
+    return tf.sub(c, tf.sub(c, x))
+  })
+}
+
+/**
+ * Round x (float32, on device, no readback) to the nearest value of the scale format, ties to
+ * even (Veltkamp splitting, see `roundSignificand`), after clamping the magnitude into the format's normal range:
+ *   'fp32': x unchanged (a copy);
+ *   'fp16': |x| clamped to [2^-14, 65504], then rounded to 11 significant bits;
+ *   'bf16': |x| clamped to [2^-126, (2 - 2^-7)·2^127], then rounded to 8 significant bits.
+ * Zero stays +0 and the sign is kept (scales are positive; the sign is for completeness).
+ * Magnitudes below the smallest normal become the smallest normal (subnormals are never
+ * produced), inf/NaN inputs are not supported. The result is exactly representable in the
+ * format and equals what IEEE round-to-nearest-even gives for in-range values.
+ */
+export function roundToScaleFormat(x: tf.Tensor, fmt: ScaleFormat): tf.Tensor {
+  if (fmt === 'fp32') return x.clone()
+  const info = FORMAT_INFO[fmt]
+  if (info === undefined) throw new InputError(`ternary: unknown scale format '${String(fmt)}' (fp32, fp16, bf16)`)
+  return tf.tidy(() => {
+    const xf = x.dtype === 'float32' ? x : tf.cast(x, 'float32')
+    const mag = tf.clipByValue(tf.abs(xf), info.minNormal, info.maxFinite)
+    let rounded: tf.Tensor
+    if (fmt === 'bf16') {
+      // σ·x overflows float32 for |x| above ~2^111: round those at a power-of-two offset
+      // (exact) and scale back.
+      const big = tf.greater(mag, tf.scalar(2 ** 100, 'float32'))
+      const down = tf.scalar(2 ** -64, 'float32')
+      const up = tf.scalar(2 ** 64, 'float32')
+      const safe = tf.where(big, tf.mul(mag, down), mag)
+      const r = roundSignificand(safe, info.bits)
+      rounded = tf.where(big, tf.mul(r, up), r)
+    } else {
+      rounded = roundSignificand(mag, info.bits)
+    }
+    // sign(x) · rounded, with +0 for x = 0 (a where, not a multiply, so no -0 appears).
+    const zero = tf.zerosLike(xf)
+    const signed = tf.where(tf.less(xf, zero), tf.neg(rounded), rounded)
+    return tf.where(tf.equal(xf, zero), zero, signed)
+  })
+}
+
+// --- The quantizer ---------------------------------------------------------------------------
+
+/** w `[out, in]` viewed as groups `[numRowsOfGroups, groupsPerRow, groupLen]`. */
+function groupedView(w: tf.Tensor2D, g: GroupSize): {grouped: tf.Tensor3D; groupsPerRow: number; rows: number} {
+  const [rows, cols] = w.shape
+  const layout = groupLayout([rows, cols], g)
+  if (g === 'tensor') return {grouped: tf.reshape(w, [1, 1, rows * cols]), groupsPerRow: 1, rows: 1}
+  return {grouped: tf.reshape(w, [rows, layout.groupsPerRow, layout.groupLen]), groupsPerRow: layout.groupsPerRow, rows}
+}
+
+/**
+ * Quantize a `[out, in]` weight to trits and per-group scales (see the file header).
+ * Returns q: float32 values in {-1, 0, +1}, shape `[out, in]`; scales: `[out, groupsPerRow]`
+ * (`'tensor'`: `[1, 1]`) holding exactly the stored values (representable in `scaleFormat`);
+ * deq = q · scale, broadcast per group, `[out, in]`. The caller owns (and disposes) all three.
+ */
+export function ternarize(w: tf.Tensor2D, cfg: TernaryConfig): {q: tf.Tensor2D; scales: tf.Tensor2D; deq: tf.Tensor2D} {
+  if (w.rank !== 2) throw new InputError(`ternary: weight must be 2-D [out, in], got shape [${w.shape.join(', ')}]`)
+  return tf.tidy(() => {
+    const [out, inDim] = w.shape
+    const wf = w.dtype === 'float32' ? w : tf.cast(w, 'float32')
+    const {grouped, groupsPerRow, rows} = groupedView(wf as tf.Tensor2D, cfg.groupSize)
+    const eps = tf.scalar(TERNARY_EPS, 'float32')
+    const absW = tf.abs(grouped) // (R, G, L)
+    const s = tf.maximum(tf.mean(absW, 2, true), eps) // (R, G, 1)
+    // |w| > s/2 tested as |w| - s/2 > 0: exact (IEEE subtraction gives 0 only for equal
+    // operands), and far faster on wasm than a broadcasting Greater.
+    const half = tf.mul(s, tf.scalar(0.5, 'float32')) // (R, G, 1)
+    const nonzero = tf.cast(tf.greater(tf.sub(absW, half), tf.scalar(0, 'float32')), 'float32') // (R, G, L) 0/1
+    // sign(w) · [|w| > s/2], plus +0 so that -1 · 0 = -0 becomes +0 (bytes match the host rebuild).
+    const q = tf.add(tf.mul(tf.sign(grouped), nonzero), tf.scalar(0, 'float32'))
+    let d: tf.Tensor = s
+    if (cfg.zeroCorrection) {
+      const count = tf.sum(nonzero, 2, true) // (R, G, 1)
+      const sumAbs = tf.sum(tf.mul(absW, nonzero), 2, true)
+      const ls = tf.div(sumAbs, tf.maximum(count, tf.scalar(1, 'float32')))
+      d = tf.where(tf.greater(count, tf.scalar(0, 'float32')), ls, s)
+    }
+    const dStored = roundToScaleFormat(tf.maximum(d, eps), cfg.scaleFormat) // (R, G, 1)
+    const deq = tf.mul(q, dStored)
+    return {
+      q: tf.reshape(q, [out, inDim]) as tf.Tensor2D,
+      scales: tf.reshape(dStored, [rows, groupsPerRow]) as tf.Tensor2D,
+      deq: tf.reshape(deq, [out, inDim]) as tf.Tensor2D,
+    }
+  })
+}
+
+/**
+ * The weight the model multiplies by in training: forward value = ternarize(w, cfg).deq, gradient
+ * with respect to w = the incoming gradient unchanged (straight-through estimator). Leaks no
+ * tensors; the caller owns the result.
+ */
+export function ternaryWeightSTE(w: tf.Tensor2D, cfg: TernaryConfig): tf.Tensor2D {
+  const ste = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const {q, scales, deq} = ternarize(inputs[0] as tf.Tensor2D, cfg)
+    q.dispose()
+    scales.dispose()
+    // dy.clone(), never dy itself: the engine disposes gradients it hands out, and returning
+    // the same tensor object would alias (and double count) it.
+    return {value: deq as tf.Tensor, gradFunc: (dy: tf.Tensor) => dy.clone()}
+  })
+  return ste(w) as tf.Tensor2D
+}
+
+// --- Pure-JS helpers for host arrays ---------------------------------------------------------
+
+/**
+ * Counts of a trit array and its empirical entropy in bits PER WEIGHT
+ * (−Σ p·log2 p over the three symbols; 0 for an empty array). Throws InputError on a value
+ * outside {-1, 0, +1}.
+ */
+export function ternaryStats(q: Int8Array): {zeros: number; plus: number; minus: number; entropyBits: number} {
+  let zeros = 0
+  let plus = 0
+  let minus = 0
+  for (let i = 0; i < q.length; i++) {
+    const v = q[i]
+    if (v === 0) zeros++
+    else if (v === 1) plus++
+    else if (v === -1) minus++
+    else throw new InputError(`ternary: trit array holds ${v} at index ${i}, expected -1, 0 or 1`)
+  }
+  const n = q.length
+  let entropyBits = 0
+  for (const c of [zeros, plus, minus]) {
+    if (c > 0) {
+      const p = c / n
+      entropyBits -= p * Math.log2(p)
+    }
+  }
+  return {zeros, plus, minus, entropyBits}
+}
+
+/**
+ * Trits read back from device (`await q.data()`, float32 in {-1, 0, +1}) as an Int8Array.
+ * Throws InputError on any other value.
+ */
+export function ternaryQToInt8(q: Float32Array | ArrayLike<number>): Int8Array {
+  const out = new Int8Array(q.length)
+  for (let i = 0; i < q.length; i++) {
+    const v = q[i]
+    if (v !== 0 && v !== 1 && v !== -1) throw new InputError(`ternary: q holds ${v} at index ${i}, expected -1, 0 or 1`)
+    out[i] = v
+  }
+  return out
+}
+
+/**
+ * Rebuild the dequantized weight on the host from stored trits and stored scales:
+ * out[r, c] = q[r, c] · scales[group of (r, c)], row-major `[out, in]`. Bit-identical to
+ * `ternarize(...).deq` when `scales` holds the stored values (decoded from fp16/bf16 bits).
+ */
+export function dequantizeTernary(
+  q: Int8Array,
+  scales: Float32Array,
+  shape: [number, number],
+  groupSize: GroupSize,
+): Float32Array {
+  const [rows, cols] = shape
+  const {groupsPerRow, groupLen, numGroups} = groupLayout(shape, groupSize)
+  if (q.length !== rows * cols) {
+    throw new InputError(`ternary: ${q.length} trits do not fill a [${rows}, ${cols}] weight`)
+  }
+  if (scales.length !== numGroups) {
+    throw new InputError(`ternary: ${scales.length} scales given, a [${rows}, ${cols}] weight in groups of ${String(groupSize)} needs ${numGroups}`)
+  }
+  const out = new Float32Array(rows * cols)
+  for (let i = 0; i < out.length; i++) {
+    const g = groupSize === 'tensor' ? 0 : Math.floor(i / cols) * groupsPerRow + Math.floor((i % cols) / groupLen)
+    const v = q[i]
+    // q · d with q ∈ {-1, 0, 1}, written without a multiply so 0 stays +0.
+    out[i] = v === 0 ? 0 : v > 0 ? scales[g] : -scales[g]
+  }
+  return out
+}

@@ -1,0 +1,333 @@
+/**
+ * `golf train`: one straight loop, in the order the official `train_gpt.py` runs it.
+ *
+ *   backend → data (the built-in corpus when none is given) → model + optimizers
+ *   → [resume] → for each step: lr/momentum/seq-len from the schedule, gradient accumulation
+ *     over micro-batches taken from the train stream, optional clipping, one optimizer step
+ *   → periodic evaluation and checkpoints (their time is not training time, as officially)
+ *   → final evaluation (chunked, plus sliding-window when configured) → checkpoint + summary.
+ *
+ * Staged quantization: the forward pass uses ternary q·d once the run is `quant.start_frac` of
+ * the way through (by steps, or by the wall-clock cap when that is closer); before that it
+ * trains the float weights directly. With `quant.mode: none` it never switches.
+ *
+ * Resume: the checkpoint holds weights, optimizer state, the data position, the step and the
+ * training clock; a resumed run takes the same steps on the same data with the same state, so
+ * it ends bit-for-bit where an uninterrupted one does (when no wall-clock cap steers the
+ * schedule: wall time is never the same twice).
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import {cpus, totalmem} from 'node:os'
+
+import {describeBackend, initBackend, type BackendInfo, type BackendName} from '../backend/index.js'
+import {ensureBuiltinDataset, readDatasetInfo, type DatasetInfo} from '../data/dataset.js'
+import {loadValidationTokens, TokenStream} from '../data/stream.js'
+import {InputError} from '../errors.js'
+import {evaluateChunked, evaluateSliding, type EvalResult} from '../eval/evaluate.js'
+import {countParams} from '../model/config.js'
+import {GPT} from '../model/gpt.js'
+import {arLoss} from '../objective/ar.js'
+import {buildOptimizers} from '../optim/composite.js'
+import {clipGradNorm, lrScale, muonMomentum, seqLenAt, shouldStop, type ScheduleConfig} from '../optim/schedule.js'
+import type {Optimizer, ParamRef} from '../optim/types.js'
+import {loadTokenizer} from '../tokenizer/index.js'
+import type {ByteTable} from '../tokenizer/types.js'
+import {loadCheckpoint, saveCheckpoint} from './checkpoint.js'
+import {ternaryConfigOf, type ResolvedRecipe} from './recipe.js'
+import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from './run-folder.js'
+
+export interface TrainOptions {
+  recipe: ResolvedRecipe
+  /** Dataset folder; the built-in corpus (prepared once, cached) when absent. */
+  dataDir?: string
+  /** Run folder; `runs/<recipe>-s<seed>-<time>` when absent. With resume: the run to continue. */
+  outDir?: string
+  seed: number
+  backend: BackendName
+  resume?: boolean
+  /** Free-form note and tags recorded in summary.json (for the runs ledger). */
+  note?: string
+  tags?: string[]
+  baseline?: string | null
+  /** Receives progress and log events (the command renders them). */
+  onEvent?: (e: TrainEvent) => void
+  /** Polled between steps: true stops the run after checkpointing (Ctrl-C). */
+  interrupted?: () => boolean
+}
+
+export type TrainEvent =
+  | {kind: 'info'; message: string}
+  | {kind: 'log'; line: string}
+  | {kind: 'step'; step: number; maxSteps: number; trainLoss: number; tokensPerS: number; trainTimeMs: number; etaS: number; lr: number; seqLen: number}
+  | {kind: 'eval'; done: number; total: number; label: string}
+
+export interface TrainResult {
+  runDir: string
+  summary: RunSummary | null
+  interrupted: boolean
+  stepsDone: number
+}
+
+/** The trainer's view of the schedule section of a recipe. */
+export function scheduleOf(r: ResolvedRecipe): ScheduleConfig {
+  const t = r.train
+  return {
+    warmup_steps: t.warmup_steps,
+    warmdown_iters: t.warmdown_iters ?? undefined,
+    warmdown_frac: t.warmdown_iters == null ? (t.warmdown_frac ?? undefined) : undefined,
+    max_steps: t.max_steps,
+    max_wallclock_seconds: t.max_wallclock_seconds,
+    seq_len_start: t.seq_len_start,
+    seq_len_warmup_steps: t.seq_len_warmup_steps,
+  }
+}
+
+/** Dataset + tokenizer byte table for a run. */
+export async function openDataset(dataDir: string | undefined, onEvent?: (e: TrainEvent) => void): Promise<{info: DatasetInfo; table: ByteTable; tokenizerName: string}> {
+  let dir = dataDir
+  if (!dir) {
+    onEvent?.({kind: 'info', message: 'no --data given: using the built-in Brown corpus (byte260), prepared once and cached'})
+    dir = await ensureBuiltinDataset()
+  }
+  const info = readDatasetInfo(dir)
+  if (info.vocabSize === null) throw new InputError(`${dir}: cannot tell the vocabulary size (no dataset.json and an unfamiliar folder name); run golf data prepare or add dataset.json`)
+  if (info.files.train.length === 0) throw new InputError(`${dir}: no train shards (fineweb_train_*.bin)`)
+  if (info.files.val.length === 0) throw new InputError(`${dir}: no validation shards (fineweb_val_*.bin)`)
+  const spec = info.tokenizerPath ?? info.tokenizer
+  if (!spec) throw new InputError(`${dir}: no tokenizer recorded; BPB needs the tokenizer's byte table (prepare the data with golf data prepare)`)
+  const tokenizer = await loadTokenizer(spec)
+  const table = tokenizer.byteTable()
+  if (table.vocabSize < info.vocabSize) throw new InputError(`${dir}: tokenizer ${tokenizer.name} has ${table.vocabSize} ids but the dataset's vocabulary is ${info.vocabSize}`)
+  return {info, table, tokenizerName: tokenizer.name}
+}
+
+/** Where a ternary run currently is: has staged quantization switched on? */
+export function quantActiveAt(r: ResolvedRecipe, step: number, elapsedMs: number): boolean {
+  if (r.quant.mode !== 'ternary') return false
+  if (r.quant.start_frac <= 0) return true
+  const cap = r.train.max_wallclock_seconds ? r.train.max_wallclock_seconds * 1000 : null
+  const progress = Math.max(step / r.train.max_steps, cap ? elapsedMs / cap : 0)
+  return progress >= r.quant.start_frac
+}
+
+export function buildModel(r: ResolvedRecipe, seed: number): GPT {
+  return new GPT(r.model, {seed, ternary: {patterns: r.quant.mode === 'ternary' ? r.quant.targets : [], config: ternaryConfigOf(r.quant)}})
+}
+
+function paramRefs(model: GPT): ParamRef[] {
+  return model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group}))
+}
+
+/** One optimizer step's gradients: mean over `chunks` micro-batches of (B, T). */
+export function accumulateGrads(model: GPT, chunks: Uint16Array[], B: number, T: number, zLoss: number): {loss: number; grads: Map<string, tf.Tensor>} {
+  const vars = [...model.params.values()]
+  let acc: Map<string, tf.Tensor> | null = null
+  let lossSum = 0
+  for (const chunk of chunks) {
+    const {value, grads} = tf.variableGrads(() => arLoss(model, chunk, B, T, {zLoss}), vars)
+    lossSum += (value.dataSync() as Float32Array)[0]
+    value.dispose()
+    const named = model.gradsByParam(grads)
+    if (acc === null) acc = named
+    else {
+      for (const [k, g] of named) {
+        const prev = acc.get(k)!
+        acc.set(k, tf.add(prev, g))
+        prev.dispose()
+        g.dispose()
+      }
+    }
+  }
+  if (chunks.length > 1) {
+    for (const [k, g] of acc!) {
+      acc!.set(k, tf.div(g, chunks.length))
+      g.dispose()
+    }
+  }
+  return {loss: lossSum / chunks.length, grads: acc!}
+}
+
+export function disposeMap(m: Map<string, tf.Tensor>): void {
+  for (const t of m.values()) t.dispose()
+}
+
+function hardwareString(backend: BackendInfo): string {
+  const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU'
+  return `${cpus().length}× ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${backend.name}${backend.gpu ? ' (GPU)' : ''}`
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const r = opts.recipe
+  const emit = opts.onEvent ?? (() => {})
+  const backend = await initBackend(opts.backend)
+  emit({kind: 'info', message: describeBackend(backend)})
+
+  const {info, table, tokenizerName} = await openDataset(opts.dataDir, emit)
+  const vocab = info.vocabSize!
+  // The embedding follows the dataset's vocabulary: a recipe names the vocabulary it was made
+  // for, but the same shape trains on any tokenizer (the built-in corpus is byte260).
+  if (r.model.vocab_size !== vocab) emit({kind: 'info', message: `model.vocab_size: the recipe says ${r.model.vocab_size}, the dataset has ${vocab} ids: using ${vocab}`})
+  const recipe: ResolvedRecipe = {...r, model: {...r.model, vocab_size: vocab}}
+
+  const run = opts.resume
+    ? RunFolder.open(opts.outDir ?? '')
+    : RunFolder.create(opts.outDir ?? `runs/${defaultRunName(recipe.name, opts.seed)}`)
+  const sched = scheduleOf(recipe)
+  const t = recipe.train
+  const model = buildModel(recipe, opts.seed)
+  const counts = countParams(model.specs)
+  const optimizer: Optimizer = buildOptimizers(paramRefs(model), recipe.optim)
+  const stream = new TokenStream(info.files.train, {vocabSize: vocab})
+  const valDuring = loadValidationTokens(info.dir, {vocabSize: vocab, maxTokens: t.val_tokens ?? undefined})
+  const startedAt = new Date().toISOString()
+
+  let step = 0
+  let trainMs = 0
+  let tokensSeen = 0
+  if (opts.resume) {
+    const ck = loadCheckpoint(run, {optimizer: true})
+    if (ck.meta.seed !== opts.seed) emit({kind: 'info', message: `resuming with the checkpoint's seed ${ck.meta.seed}`})
+    model.loadWeights(ck.weights)
+    optimizer.loadState(ck.optimizer!)
+    stream.restore(ck.meta.stream)
+    step = ck.meta.step
+    trainMs = ck.meta.train_time_ms
+    tokensSeen = ck.meta.tokens_seen
+    run.log(`resume from step:${step}`)
+    emit({kind: 'info', message: `resumed ${run.dir} at step ${step}`})
+  } else {
+    run.writeJson('config', {recipe, seed: opts.seed, data: info.dir, tokenizer: tokenizerName, vocab_size: vocab, backend: backend.name})
+    run.log(`golf train recipe:${recipe.name} seed:${opts.seed} backend:${backend.name} params:${counts.total} ternary:${counts.ternary} data:${info.dir}`)
+  }
+  emit({kind: 'info', message: `run ${run.dir}: ${counts.total.toLocaleString('en-US')} params (${counts.ternary.toLocaleString('en-US')} ternary), vocab ${vocab}, ${t.max_steps} steps max`})
+
+  const shapes = new Map(model.specs.map((s) => [s.name, s.shape]))
+  const checkpoint = () => {
+    saveCheckpoint(run, model.weights(), shapes, optimizer.state(), {
+      recipe: recipe.name,
+      seed: opts.seed,
+      step,
+      train_time_ms: trainMs,
+      tokens_seen: tokensSeen,
+      stream: stream.state(),
+      model: recipe.model,
+      quant: {...recipe.quant, active: model.quantActive},
+      ternary_tensors: recipe.quant.mode === 'ternary' ? model.specs.filter((s) => s.ternary).map((s) => s.name) : [],
+      backend: backend.name,
+    })
+  }
+  const evaluate = (tokens: Uint16Array, label: string, stride: number | null): EvalResult => {
+    const evalOpts = {seqLen: t.seq_len, batchSeqs: recipe.eval.batch_seqs, onProgress: (done: number, total: number) => emit({kind: 'eval', done, total, label})}
+    return stride ? evaluateSliding(model, tokens, table, {...evalOpts, stride}) : evaluateChunked(model, tokens, table, evalOpts)
+  }
+
+  let stoppedBy: RunSummary['stopped_by'] = 'max_steps'
+  let interrupted = false
+  const stepAvg = () => trainMs / Math.max(step, 1)
+  while (!shouldStop(step, trainMs, sched)) {
+    if (opts.interrupted?.()) {
+      interrupted = true
+      break
+    }
+    const t0 = performance.now()
+    model.quantActive = quantActiveAt(recipe, step, trainMs)
+    const T = seqLenAt(step, t.seq_len, sched)
+    const B = t.micro_batch_tokens / T
+    const accum = t.batch_tokens / t.micro_batch_tokens
+    const chunks = Array.from({length: accum}, () => stream.take(B * T + 1))
+    const {loss, grads: raw} = accumulateGrads(model, chunks, B, T, t.z_loss)
+    let grads = raw
+    if (recipe.optim.grad_clip !== null) {
+      grads = clipGradNorm(raw, recipe.optim.grad_clip).grads
+      disposeMap(raw)
+    }
+    const lr = lrScale(step, trainMs, sched)
+    optimizer.step(grads, lr, {momentum: muonMomentum(step, recipe.optim)})
+    disposeMap(grads)
+    if (!Number.isFinite(loss)) throw new InputError(`training diverged at step ${step + 1}: train_loss is ${loss} (lower the learning rates or enable optim.grad_clip)`)
+    step += 1
+    trainMs += performance.now() - t0
+    tokensSeen += accum * B * T
+
+    const tokensPerS = tokensSeen / Math.max(trainMs / 1000, 1e-9)
+    const remainingSteps = t.max_steps - step
+    const capLeft = t.max_wallclock_seconds ? t.max_wallclock_seconds - trainMs / 1000 : Infinity
+    emit({kind: 'step', step, maxSteps: t.max_steps, trainLoss: loss, tokensPerS, trainTimeMs: trainMs, etaS: Math.min((remainingSteps * trainMs) / step / 1000, capLeft), lr, seqLen: T})
+    if (step % t.log_every === 0 || step === 1) {
+      const line = trainLogLine(step, t.max_steps, loss, trainMs, stepAvg())
+      run.log(line)
+      emit({kind: 'log', line})
+      run.metric({step, train_loss: loss, lr_scale: lr, seq_len: T, tokens_seen: tokensSeen, train_time_ms: Math.round(trainMs), tokens_per_s: Math.round(tokensPerS), quant_active: model.quantActive})
+    }
+    if (t.eval_every > 0 && step % t.eval_every === 0 && !shouldStop(step, trainMs, sched)) {
+      const ev = evaluate(valDuring, `eval step ${step}`, null)
+      const line = valLogLine(step, t.max_steps, ev.val_loss, ev.val_bpb, trainMs, stepAvg())
+      run.log(line)
+      emit({kind: 'log', line})
+      run.metric({step, val_loss: ev.val_loss, val_bpb: ev.val_bpb, val_tokens: ev.tokens, train_time_ms: Math.round(trainMs)})
+    }
+    if (t.checkpoint_every > 0 && step % t.checkpoint_every === 0) checkpoint()
+  }
+  if (!interrupted && t.max_wallclock_seconds && trainMs >= t.max_wallclock_seconds * 1000 && step < t.max_steps) {
+    stoppedBy = 'wallclock'
+    run.log(`stopping_early: wallclock_cap train_time:${Math.round(trainMs)}ms step:${step}/${t.max_steps}`)
+  }
+  checkpoint()
+  if (interrupted) {
+    run.log(`interrupted at step:${step}; checkpoint saved`)
+    model.dispose()
+    optimizer.dispose()
+    return {runDir: run.dir, summary: null, interrupted: true, stepsDone: step}
+  }
+
+  // Final score: the whole validation split (or eval.val_tokens), as the official eval does.
+  const valFinal = loadValidationTokens(info.dir, {vocabSize: vocab, maxTokens: recipe.eval.val_tokens ?? undefined})
+  const final = evaluate(valFinal, 'final eval', null)
+  const finalLine = valLogLine(step, t.max_steps, final.val_loss, final.val_bpb, trainMs, stepAvg())
+  run.log(finalLine)
+  emit({kind: 'log', line: finalLine})
+  run.metric({step, val_loss: final.val_loss, val_bpb: final.val_bpb, val_tokens: final.tokens, val_bytes: final.bytes, final: true})
+  let sliding: RunSummary['sliding'] = null
+  if (recipe.eval.sliding_stride) {
+    const sl = evaluate(valFinal, `sliding eval (stride ${recipe.eval.sliding_stride})`, recipe.eval.sliding_stride)
+    sliding = {stride: recipe.eval.sliding_stride, val_loss: sl.val_loss, val_bpb: sl.val_bpb}
+    const line = `final_sliding_window stride:${recipe.eval.sliding_stride} val_loss:${sl.val_loss.toFixed(4)} val_bpb:${sl.val_bpb.toFixed(4)}`
+    run.log(line)
+    emit({kind: 'log', line})
+    run.metric({step, sliding_stride: recipe.eval.sliding_stride, val_loss: sl.val_loss, val_bpb: sl.val_bpb, final: true})
+  }
+
+  const summary: RunSummary = {
+    run_id: run.id,
+    recipe: recipe.name,
+    seed: opts.seed,
+    steps: step,
+    max_steps: t.max_steps,
+    train_time_ms: Math.round(trainMs),
+    step_avg_ms: Number(stepAvg().toFixed(2)),
+    tokens_seen: tokensSeen,
+    tokens_per_s: Math.round(tokensSeen / Math.max(trainMs / 1000, 1e-9)),
+    val_loss: final.val_loss,
+    val_bpb: final.val_bpb,
+    val_tokens: final.tokens,
+    val_bytes: final.bytes,
+    sliding,
+    backend: backend.name,
+    params: counts,
+    quant: {mode: recipe.quant.mode, active: model.quantActive},
+    dataset: info.dir,
+    tokenizer: tokenizerName,
+    vocab_size: vocab,
+    stopped_by: stoppedBy,
+    started_at: startedAt,
+    finished_at: new Date().toISOString(),
+    hardware: hardwareString(backend),
+    ...(opts.note ? {note: opts.note} : {}),
+    ...(opts.tags && opts.tags.length ? {tags: opts.tags} : {}),
+    baseline: opts.baseline ?? null,
+  }
+  run.writeJson('summary', summary)
+  model.dispose()
+  optimizer.dispose()
+  return {runDir: run.dir, summary, interrupted: false, stepsDone: step}
+}

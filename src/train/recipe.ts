@@ -1,0 +1,385 @@
+/**
+ * Recipes: YAML files that say everything about a run — model shape, quantizer, optimizer,
+ * schedule, evaluation. A recipe is read, overlaid with `--set key=value` overrides, merged onto
+ * the defaults and validated; the result (`ResolvedRecipe`) is what a run records in
+ * `config.json` and what `golf budget` / `golf pack` read back.
+ *
+ * Validation names the bad key and says why, in one line:
+ *   `recipe tiny.yaml: train.seq_len must be an integer >= 8, got "long"`
+ * Sections `train`, `quant`, `eval`, `data` are checked against a JSON Schema (ajv) with unknown
+ * keys rejected; `model` and `optim` by their owners' resolvers (src/model, src/optim), which
+ * also check cross-field rules (heads divide the width, …).
+ */
+import {Ajv, type ErrorObject} from 'ajv'
+import {existsSync, readFileSync, readdirSync} from 'node:fs'
+import {basename, extname, join} from 'node:path'
+import {parse as parseYaml, YAMLParseError} from 'yaml'
+
+import {InputError} from '../errors.js'
+import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '../model/config.js'
+import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
+import {recipesDir} from '../paths.js'
+import type {TernaryConfig} from '../quant/ternary.js'
+
+export interface TrainConfig {
+  /** Context length T of every training sequence (the final one when seq_len_start is set). */
+  seq_len: number
+  /** Tokens per optimizer step across gradient-accumulation micro-steps (official TRAIN_BATCH_TOKENS). */
+  batch_tokens: number
+  /** Tokens per forward/backward pass; batch_tokens must be a multiple of it. */
+  micro_batch_tokens: number
+  /** Hard step limit (the schedule's warmdown is laid out against it). */
+  max_steps: number
+  /** Official wall-clock rule: warmdown timed to end at this many seconds, then stop. null = off. */
+  max_wallclock_seconds: number | null
+  /** Linear lr warmup steps. */
+  warmup_steps: number
+  /** Linear warmdown over the last N steps (official WARMDOWN_ITERS); null = use warmdown_frac. */
+  warmdown_iters: number | null
+  /** Linear warmdown over this fraction of max_steps; used when warmdown_iters is null. */
+  warmdown_frac: number | null
+  /** Sequence-length warmup: start length (geometric growth to seq_len); null = off. */
+  seq_len_start: number | null
+  /** Steps over which the sequence length grows from seq_len_start to seq_len. */
+  seq_len_warmup_steps: number
+  /** Print a train_loss line every N steps. */
+  log_every: number
+  /** Evaluate on val_tokens every N steps (0 = only at the end). */
+  eval_every: number
+  /** Validation tokens for the in-training evals (null = whole split). */
+  val_tokens: number | null
+  /** Write a checkpoint every N steps (0 = only at the end and on Ctrl-C). */
+  checkpoint_every: number
+  /** z-loss coefficient (mean logsumexp² added to the loss); 0 = off. */
+  z_loss: number
+}
+
+export interface QuantSection {
+  /** `ternary`: BitNet b1.58 weights in {-1,0,+1}·d; `none`: a float baseline. */
+  mode: 'ternary' | 'none'
+  /** Group along the input dim: a number, `row` or `tensor`. */
+  group_size: number | 'row' | 'tensor'
+  /** Precision the per-group scales are stored (and simulated in training) in. */
+  scale_format: 'fp32' | 'fp16' | 'bf16'
+  /** Dequantize with mean |w| over the non-zero trits (least-squares scale). */
+  zero_correction: boolean
+  /** Train in full precision for this fraction of the run, then switch to ternary. */
+  start_frac: number
+  /** Glob patterns of the tensors that are ternary (`*` = one name segment). */
+  targets: string[]
+}
+
+export interface EvalConfig {
+  /** Validation tokens for the final evaluation (null = the whole split, as the official eval). */
+  val_tokens: number | null
+  /** Sliding-window stride for the final score (null = plain non-overlapping chunks only). */
+  sliding_stride: number | null
+  /** Sequences per evaluation forward pass. */
+  batch_seqs: number
+}
+
+export interface DataSection {
+  /** Tokenizer of the built-in corpus when no --data is given. */
+  tokenizer: 'byte260'
+}
+
+export interface ResolvedRecipe {
+  name: string
+  description: string
+  model: ModelConfig
+  quant: QuantSection
+  optim: OptimConfig
+  train: TrainConfig
+  eval: EvalConfig
+  data: DataSection
+}
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  seq_len: 1024, // official TRAIN_SEQ_LEN
+  batch_tokens: 524_288, // official TRAIN_BATCH_TOKENS (8×H100); CPU recipes set far less
+  micro_batch_tokens: 65_536, // one H100's share; CPU recipes set far less
+  max_steps: 20_000, // official ITERATIONS: the wall-clock cap usually stops first
+  max_wallclock_seconds: null, // off by default: record runs set 600
+  warmup_steps: 20, // official WARMUP_STEPS
+  warmdown_iters: 1200, // official WARMDOWN_ITERS
+  warmdown_frac: null, // alternative to warmdown_iters for short runs
+  seq_len_start: null, // no sequence warmup unless asked
+  seq_len_warmup_steps: 0,
+  log_every: 10,
+  eval_every: 0, // evaluating costs training time; the end-of-run eval is what counts
+  val_tokens: null,
+  checkpoint_every: 0,
+  z_loss: 0, // off: the logit soft-cap already bounds logits
+}
+
+export const DEFAULT_QUANT: QuantSection = {
+  mode: 'ternary', // golf's reason to exist
+  group_size: 128, // the ternary record's choice: 0.125 bits/weight of fp16 scales
+  scale_format: 'fp16', // records store fp16 scales; training simulates exactly that
+  zero_correction: true, // narrows the roundtrip gap when zeros are common (GOLF.md lessons)
+  start_frac: 0, // native ternary from the first step
+  targets: [...DEFAULT_TERNARY_PATTERNS],
+}
+
+export const DEFAULT_EVAL: EvalConfig = {
+  val_tokens: null, // the whole validation split, like the official score
+  sliding_stride: null,
+  batch_seqs: 8,
+}
+
+export const DEFAULT_DATA: DataSection = {tokenizer: 'byte260'}
+
+const posInt = {type: 'integer', minimum: 1}
+const nonNegInt = {type: 'integer', minimum: 0}
+const nullable = (s: object) => ({anyOf: [s, {type: 'null'}]})
+
+/** JSON Schema of the sections golf's training loop owns. */
+export const RECIPE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    name: {type: 'string'},
+    description: {type: 'string'},
+    extends: {type: 'string'},
+    model: {type: 'object'},
+    optim: {type: 'object'},
+    train: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        seq_len: {type: 'integer', minimum: 8},
+        batch_tokens: posInt,
+        micro_batch_tokens: posInt,
+        max_steps: posInt,
+        max_wallclock_seconds: nullable({type: 'number', exclusiveMinimum: 0}),
+        warmup_steps: nonNegInt,
+        warmdown_iters: nullable(nonNegInt),
+        warmdown_frac: nullable({type: 'number', minimum: 0, maximum: 1}),
+        seq_len_start: nullable({type: 'integer', minimum: 8}),
+        seq_len_warmup_steps: nonNegInt,
+        log_every: posInt,
+        eval_every: nonNegInt,
+        val_tokens: nullable(posInt),
+        checkpoint_every: nonNegInt,
+        z_loss: {type: 'number', minimum: 0},
+      },
+    },
+    quant: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        mode: {enum: ['ternary', 'none']},
+        group_size: {anyOf: [posInt, {enum: ['row', 'tensor']}]},
+        scale_format: {enum: ['fp32', 'fp16', 'bf16']},
+        zero_correction: {type: 'boolean'},
+        start_frac: {type: 'number', minimum: 0, maximum: 1},
+        targets: {type: 'array', items: {type: 'string', minLength: 1}},
+      },
+    },
+    eval: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        val_tokens: nullable(posInt),
+        sliding_stride: nullable(posInt),
+        batch_seqs: posInt,
+      },
+    },
+    data: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {tokenizer: {enum: ['byte260']}},
+    },
+  },
+} as const
+
+const ajv = new Ajv({allErrors: true, strict: true})
+const validateSchema = ajv.compile(RECIPE_SCHEMA)
+
+/** ajv's error → `train.seq_len must be …, got …`. */
+function describeSchemaError(err: ErrorObject, doc: unknown): string {
+  const path = err.instancePath.split('/').filter(Boolean)
+  let value: unknown = doc
+  for (const p of path) value = (value as Record<string, unknown> | undefined)?.[p]
+  const key = path.join('.')
+  if (err.keyword === 'additionalProperties') {
+    const extra = (err.params as {additionalProperty: string}).additionalProperty
+    const known = Object.keys(schemaAt(path)?.properties ?? {})
+    return `unknown key ${key ? key + '.' : ''}${extra}${known.length ? ` (known: ${known.join(', ')})` : ''}`
+  }
+  const got = ` got ${JSON.stringify(value)}`
+  if (err.keyword === 'enum') return `${key} must be one of ${(err.params as {allowedValues: unknown[]}).allowedValues.map((v) => JSON.stringify(v)).join(', ')},${got}`
+  if (err.keyword === 'anyOf') return `${key} has the wrong kind of value (${describeAnyOf(path)}),${got}`
+  return `${key || 'recipe'} ${err.message ?? 'is invalid'},${got}`
+}
+
+function schemaAt(path: string[]): {properties?: Record<string, unknown>} | undefined {
+  let s: unknown = RECIPE_SCHEMA
+  for (const p of path) s = (s as {properties?: Record<string, unknown>}).properties?.[p]
+  return s as {properties?: Record<string, unknown>} | undefined
+}
+
+function describeAnyOf(path: string[]): string {
+  const s = schemaAt(path) as {anyOf?: Array<Record<string, unknown>>} | undefined
+  return (s?.anyOf ?? [])
+    .map((alt) => (alt.enum ? (alt.enum as unknown[]).map((v) => JSON.stringify(v)).join(' or ') : alt.type === 'null' ? 'null' : `${alt.type}${alt.minimum !== undefined ? ` >= ${alt.minimum}` : ''}`))
+    .join(', or ')
+}
+
+/** Names of the recipes that ship in `recipes/`. */
+export function builtinRecipeNames(): string[] {
+  const dir = recipesDir()
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => basename(f, '.yaml'))
+    .sort()
+}
+
+/** A recipe argument is a built-in name or a path to a YAML file. */
+export function locateRecipe(nameOrPath: string): string {
+  if (/\.ya?ml$/i.test(nameOrPath) || nameOrPath.includes('/') || nameOrPath.includes('\\')) {
+    if (!existsSync(nameOrPath)) throw new InputError(`recipe file not found: ${nameOrPath}`)
+    return nameOrPath
+  }
+  const path = join(recipesDir(), `${nameOrPath}.yaml`)
+  if (!existsSync(path)) {
+    throw new InputError(`unknown recipe "${nameOrPath}" (built-in: ${builtinRecipeNames().join(', ')}; or give a path to a .yaml file)`)
+  }
+  return path
+}
+
+function readYaml(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new InputError(`cannot read recipe ${path}: ${(err as Error).message}`)
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : (err as Error).message
+    throw new InputError(`recipe ${path}: not valid YAML: ${msg}`)
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InputError(`recipe ${path}: expected a mapping of sections (model, train, …)`)
+  return doc as Record<string, unknown>
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+/** Deep merge: objects merge key by key, anything else (arrays included) replaces. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {...base}
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v
+  return out
+}
+
+/**
+ * `--set a.b=value` overrides: the value is parsed as YAML (numbers, booleans, null, lists),
+ * the key must have a section and a name.
+ */
+export function parseOverrides(sets: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const s of sets) {
+    const eq = s.indexOf('=')
+    if (eq <= 0) throw new InputError(`--set ${s}: expected key=value, e.g. --set model.model_dim=256`)
+    const key = s.slice(0, eq).trim()
+    const raw = s.slice(eq + 1)
+    const parts = key.split('.')
+    if (parts.length < 2 || parts.some((p) => p === '')) throw new InputError(`--set ${s}: the key must name a section and a setting, e.g. train.seq_len`)
+    let value: unknown
+    try {
+      value = parseYaml(raw)
+    } catch {
+      value = raw
+    }
+    let node = out
+    for (const p of parts.slice(0, -1)) {
+      if (!isPlainObject(node[p])) node[p] = {}
+      node = node[p] as Record<string, unknown>
+    }
+    node[parts[parts.length - 1]] = value === undefined ? null : value
+  }
+  return out
+}
+
+/**
+ * Read a recipe (name or path), apply `extends` (one level of a built-in or relative recipe),
+ * apply overrides, merge onto defaults and validate.
+ */
+export function loadRecipe(nameOrPath: string, sets: readonly string[] = []): ResolvedRecipe {
+  const path = locateRecipe(nameOrPath)
+  let doc = readYaml(path)
+  const where = `recipe ${basename(path)}`
+  if (typeof doc.extends === 'string') {
+    const parentPath = existsSync(join(path, '..', doc.extends)) ? join(path, '..', doc.extends) : locateRecipe(doc.extends)
+    const parent = readYaml(parentPath)
+    if (parent.extends !== undefined) throw new InputError(`${where}: extends ${doc.extends}, which extends again (one level only)`)
+    doc = deepMerge(parent, doc)
+    delete doc.extends
+  }
+  return resolveRecipe(doc, {where, name: basename(path, extname(path)), sets})
+}
+
+/** Validate and complete a recipe document (already parsed). */
+export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: string; name?: string; sets?: readonly string[]} = {}): ResolvedRecipe {
+  const where = opts.where ?? 'recipe'
+  const merged = opts.sets && opts.sets.length > 0 ? deepMerge(doc, parseOverrides(opts.sets)) : doc
+  if (!validateSchema(merged)) {
+    const errors = validateSchema.errors ?? []
+    // anyOf reports each failed alternative first; the anyOf error itself says more.
+    const err = errors.find((e) => e.keyword === 'additionalProperties') ?? errors.find((e) => e.keyword === 'anyOf') ?? errors[0]
+    throw new InputError(`${where}: ${err ? describeSchemaError(err, merged) : 'invalid'}`)
+  }
+  const section = (k: string) => (isPlainObject(merged[k]) ? (merged[k] as Record<string, unknown>) : {})
+  const wrap = <T>(fn: () => T): T => {
+    try {
+      return fn()
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(`${where}: ${err.message}`)
+      throw err
+    }
+  }
+  const model = wrap(() => resolveModelConfig(section('model'), 'model'))
+  const optim = wrap(() => resolveOptimConfig(section('optim'), 'optim'))
+  const train = {...DEFAULT_TRAIN_CONFIG, ...section('train')} as TrainConfig
+  const quant = {...DEFAULT_QUANT, ...section('quant')} as QuantSection
+  const evalCfg = {...DEFAULT_EVAL, ...section('eval')} as EvalConfig
+  const data = {...DEFAULT_DATA, ...section('data')} as DataSection
+  const resolved: ResolvedRecipe = {
+    name: typeof merged.name === 'string' ? merged.name : (opts.name ?? 'recipe'),
+    description: typeof merged.description === 'string' ? merged.description : '',
+    model,
+    quant,
+    optim,
+    train,
+    eval: evalCfg,
+    data,
+  }
+  checkCrossFields(resolved, where)
+  return resolved
+}
+
+function checkCrossFields(r: ResolvedRecipe, where: string): void {
+  const fail = (msg: string): never => {
+    throw new InputError(`${where}: ${msg}`)
+  }
+  const t = r.train
+  if (t.batch_tokens % t.micro_batch_tokens !== 0) fail(`train.batch_tokens (${t.batch_tokens}) must be a multiple of train.micro_batch_tokens (${t.micro_batch_tokens})`)
+  if (t.micro_batch_tokens % t.seq_len !== 0) fail(`train.micro_batch_tokens (${t.micro_batch_tokens}) must be a multiple of train.seq_len (${t.seq_len})`)
+  if (t.seq_len_start !== null && t.seq_len_start > t.seq_len) fail(`train.seq_len_start (${t.seq_len_start}) must not exceed train.seq_len (${t.seq_len})`)
+  if (r.eval.sliding_stride !== null && r.eval.sliding_stride > t.seq_len) fail(`eval.sliding_stride (${r.eval.sliding_stride}) must not exceed train.seq_len (${t.seq_len})`)
+  if (typeof r.quant.group_size === 'number') {
+    const ins = [r.model.model_dim, r.model.mlp_mult * r.model.model_dim]
+    for (const n of ins) if (n % r.quant.group_size !== 0) fail(`quant.group_size ${r.quant.group_size} must divide every ternary matrix's input width (${n} is not a multiple)`)
+  }
+}
+
+/** The quantizer settings in the shape `src/quant` takes. */
+export function ternaryConfigOf(q: QuantSection): TernaryConfig {
+  return {groupSize: q.group_size, scaleFormat: q.scale_format, zeroCorrection: q.zero_correction}
+}

@@ -1,0 +1,126 @@
+/**
+ * A run folder: everything one `golf train` run leaves behind.
+ *
+ *   config.json              the fully resolved recipe (plus data, seed, backend)
+ *   train.log                official-style lines: `step:S/N train_loss:X train_time:Tms step_avg:Ams`,
+ *                            `step:S/N val_loss:X val_bpb:Y train_time:Tms step_avg:Ams`
+ *   metrics.jsonl            one JSON object per logged step / evaluation
+ *   checkpoint.safetensors   float32 weights (+ checkpoint.json sidecar, optimizer.safetensors)
+ *   summary.json             the result: val_loss, val_bpb, steps, params, …
+ */
+import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+
+import {InputError} from '../errors.js'
+import {writeFileAtomicSync} from '../io/atomic.js'
+
+export const RUN_FILES = {
+  config: 'config.json',
+  log: 'train.log',
+  metrics: 'metrics.jsonl',
+  summary: 'summary.json',
+  checkpoint: 'checkpoint.safetensors',
+  checkpointMeta: 'checkpoint.json',
+  optimizer: 'optimizer.safetensors',
+} as const
+
+export interface RunSummary {
+  run_id: string
+  recipe: string
+  seed: number
+  steps: number
+  max_steps: number
+  train_time_ms: number
+  step_avg_ms: number
+  tokens_seen: number
+  tokens_per_s: number
+  val_loss: number
+  val_bpb: number
+  val_tokens: number
+  val_bytes: number
+  sliding: {stride: number; val_loss: number; val_bpb: number} | null
+  backend: string
+  params: {total: number; ternary: number; other: number}
+  quant: {mode: string; active: boolean}
+  dataset: string
+  tokenizer: string
+  vocab_size: number
+  stopped_by: 'max_steps' | 'wallclock' | 'interrupted'
+  started_at: string
+  finished_at: string
+  /** Free-form facts the report can use (hardware, node version). */
+  hardware: string
+  note?: string
+  tags?: string[]
+  baseline?: string | null
+}
+
+export class RunFolder {
+  readonly dir: string
+
+  constructor(dir: string) {
+    this.dir = resolve(dir)
+  }
+
+  path(file: keyof typeof RUN_FILES): string {
+    return join(this.dir, RUN_FILES[file])
+  }
+
+  get id(): string {
+    return this.dir.split(/[\\/]/).pop()!
+  }
+
+  /** Create a fresh run folder; refuses one that already holds a run. */
+  static create(dir: string): RunFolder {
+    const run = new RunFolder(dir)
+    if (existsSync(run.dir) && readdirSync(run.dir).length > 0) {
+      throw new InputError(`run folder ${dir} already exists and is not empty (use --resume to continue it, or another --out)`)
+    }
+    mkdirSync(run.dir, {recursive: true})
+    return run
+  }
+
+  /** Open an existing run folder for --resume. */
+  static open(dir: string): RunFolder {
+    const run = new RunFolder(dir)
+    if (!existsSync(run.path('checkpointMeta'))) throw new InputError(`cannot resume ${dir}: no ${RUN_FILES.checkpointMeta} there (was a checkpoint ever written?)`)
+    return run
+  }
+
+  log(line: string): void {
+    appendFileSync(this.path('log'), line + '\n')
+  }
+
+  metric(obj: Record<string, unknown>): void {
+    appendFileSync(this.path('metrics'), JSON.stringify(obj) + '\n')
+  }
+
+  writeJson(file: 'config' | 'summary' | 'checkpointMeta', value: unknown): void {
+    writeFileAtomicSync(this.path(file), JSON.stringify(value, null, 2) + '\n')
+  }
+
+  readJson<T>(file: 'config' | 'summary' | 'checkpointMeta'): T {
+    const p = this.path(file)
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')) as T
+    } catch (err) {
+      throw new InputError(`cannot read ${p}: ${(err as Error).message}`)
+    }
+  }
+}
+
+/** `tiny-cpu-s1337-20261123-141502`: recipe, seed and local start time. */
+export function defaultRunName(recipe: string, seed: number, now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0')
+  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`
+  return `${recipe}-s${seed}-${stamp}`
+}
+
+/** Official-style log lines. */
+export function trainLogLine(step: number, total: number, trainLoss: number, trainTimeMs: number, stepAvgMs: number): string {
+  return `step:${step}/${total} train_loss:${trainLoss.toFixed(4)} train_time:${Math.round(trainTimeMs)}ms step_avg:${stepAvgMs.toFixed(2)}ms`
+}
+
+export function valLogLine(step: number, total: number, valLoss: number, valBpb: number, trainTimeMs: number, stepAvgMs: number): string {
+  return `step:${step}/${total} val_loss:${valLoss.toFixed(4)} val_bpb:${valBpb.toFixed(4)} train_time:${Math.round(trainTimeMs)}ms step_avg:${stepAvgMs.toFixed(2)}ms`
+}

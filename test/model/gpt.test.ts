@@ -1,0 +1,421 @@
+/**
+ * GPT tests on the cpu backend with tiny shapes (V=11, D=8, H=2, KV=1, T=5).
+ *
+ * Gradient checks: central finite differences in float32 with eps = 1e-2 on functions whose
+ * inputs are O(1); an entry passes when |fd − analytic| ≤ 1e-2·max(|fd|, |analytic|) + 2e-4
+ * (the absolute term absorbs float32 rounding of the loss: ~1e-7 / eps per side).
+ */
+import '@tensorflow/tfjs-backend-cpu'
+import * as tf from '@tensorflow/tfjs-core'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {registerAllGradients} from '../../src/backend/gradients.js'
+import {InputError} from '../../src/errors.js'
+import {DEFAULT_MODEL_CONFIG, paramSpecs, type ModelConfig} from '../../src/model/config.js'
+import {applyRotary, attention, crossEntropyRows, GPT, mlp, rmsNorm, rotaryTables, softcap} from '../../src/model/gpt.js'
+import type {TernaryConfig} from '../../src/quant/ternary.js'
+
+const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
+const DEFAULT_PATTERNS = ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight']
+const tiny: ModelConfig = {...DEFAULT_MODEL_CONFIG, vocab_size: 11, model_dim: 8, num_heads: 2, num_kv_heads: 1, unique_blocks: 2, loops: 1}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu')
+  await registerAllGradients()
+})
+
+/** Deterministic pseudo-random values in [-scale, scale). */
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = ((s / 4294967296) * 2 - 1) * scale
+  }
+  return out
+}
+
+function build(cfg: ModelConfig, seed = 1, patterns = DEFAULT_PATTERNS): GPT {
+  return new GPT(cfg, {seed, ternary: {patterns, config: TERNARY}})
+}
+
+/** Random weights for every parameter (so zero-init projections do not hide gradients). */
+function randomize(model: GPT, seed: number, scale = 0.5): Map<string, Float32Array> {
+  const w = new Map<string, Float32Array>()
+  let k = seed
+  for (const s of model.specs) w.set(s.name, rand(s.shape.reduce((a, b) => a * b, 1), k++, scale))
+  model.loadWeights(w)
+  return w
+}
+
+function tokens(rows: number[][]): tf.Tensor2D {
+  return tf.tensor2d(rows, [rows.length, rows[0].length], 'int32')
+}
+
+const X = [
+  [1, 2, 3, 4, 5],
+  [6, 7, 8, 9, 10],
+]
+const Y = [
+  [2, 3, 4, 5, 6],
+  [7, 8, 9, 10, 0],
+]
+
+/** Max relative error over the chosen entries of x, for f: x → scalar. */
+function fdCheck(f: (x: tf.Tensor) => tf.Scalar, values: Float32Array, shape: number[], entries: number[], eps = 1e-2): void {
+  const x = tf.tensor(values, shape)
+  const g = tf.grad(f)(x)
+  const analytic = g.dataSync()
+  for (const i of entries) {
+    const at = (d: number) => {
+      const v = Float32Array.from(values)
+      v[i] += d
+      return tf.tidy(() => f(tf.tensor(v, shape)).dataSync()[0])
+    }
+    const fd = (at(eps) - at(-eps)) / (2 * eps)
+    const tol = 1e-2 * Math.max(Math.abs(fd), Math.abs(analytic[i])) + 2e-4
+    expect(Math.abs(fd - analytic[i]), `entry ${i}: fd ${fd} vs analytic ${analytic[i]}`).toBeLessThanOrEqual(tol)
+  }
+  x.dispose()
+  g.dispose()
+}
+
+const weighted = (y: tf.Tensor, seed: number) => tf.sum(tf.mul(y, tf.tensor(rand(y.size, seed), y.shape))) as tf.Scalar
+const allEntries = (n: number) => Array.from({length: n}, (_, i) => i)
+
+describe('pieces: values', () => {
+  it('rmsNorm divides by sqrt(mean(x²) + eps)', () => {
+    const y = rmsNorm(tf.tensor2d([[3, 4]])).dataSync()
+    const r = Math.sqrt(12.5 + 1.1920928955078125e-7)
+    expect(Array.from(y)).toEqual([Math.fround(3 * Math.fround(1 / r)), Math.fround(4 * Math.fround(1 / r))].map((v) => expect.closeTo(v, 6)))
+  })
+
+  it('rotary: half-split rotation by t·base^(-2i/Dh)', () => {
+    const {cos, sin} = rotaryTables(3, 4, 100)
+    // i = 0 → inv_freq 1; i = 1 → 100^(-1/2) = 0.1
+    expect(cos[2 * 2 + 0]).toBeCloseTo(Math.cos(2), 6)
+    expect(sin[2 * 2 + 1]).toBeCloseTo(Math.sin(0.2), 6)
+    const x = tf.tensor4d([1, 2, 3, 4], [1, 1, 1, 4]) // position 0 → identity
+    const c = tf.tensor2d(cos.slice(2, 4), [1, 2])
+    const s = tf.tensor2d(sin.slice(2, 4), [1, 2]) // position 1
+    expect(Array.from(applyRotary(x, c, s).dataSync())).toEqual(
+      [1 * Math.cos(1) + 3 * Math.sin(1), 2 * Math.cos(0.1) + 4 * Math.sin(0.1), 3 * Math.cos(1) - 1 * Math.sin(1), 4 * Math.cos(0.1) - 2 * Math.sin(0.1)].map((v) =>
+        expect.closeTo(v, 5),
+      ),
+    )
+  })
+
+  it('attention: GQA query head h reads KV head floor(h·KV/H), matching a naive reference', () => {
+    const [B, H, KV, T, Dh] = [1, 4, 2, 3, 2]
+    const qv = rand(B * H * T * Dh, 1)
+    const kv = rand(B * KV * T * Dh, 2)
+    const vv = rand(B * KV * T * Dh, 3)
+    const mask = tf.tensor2d([0, -1e30, -1e30, 0, 0, -1e30, 0, 0, 0], [3, 3])
+    const y = attention(tf.tensor4d(qv, [B, H, T, Dh]), tf.tensor4d(kv, [B, KV, T, Dh]), tf.tensor4d(vv, [B, KV, T, Dh]), mask).dataSync()
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / (H / KV))
+      for (let i = 0; i < T; i++) {
+        const scores: number[] = []
+        for (let j = 0; j <= i; j++) {
+          let dot = 0
+          for (let d = 0; d < Dh; d++) dot += qv[(h * T + i) * Dh + d] * kv[(g * T + j) * Dh + d]
+          scores.push(dot / Math.sqrt(Dh))
+        }
+        const m = Math.max(...scores)
+        const e = scores.map((s) => Math.exp(s - m))
+        const z = e.reduce((a, b) => a + b)
+        for (let d = 0; d < Dh; d++) {
+          let out = 0
+          for (let j = 0; j <= i; j++) out += (e[j] / z) * vv[(g * T + j) * Dh + d]
+          expect(y[(h * T + i) * Dh + d]).toBeCloseTo(out, 5)
+        }
+      }
+    }
+  })
+
+  it('softcap is cap·tanh(x/cap), identity when off', () => {
+    expect(softcap(tf.tensor1d([60]), 30).dataSync()[0]).toBeCloseTo(30 * Math.tanh(2), 5)
+    const x = tf.tensor1d([60])
+    expect(softcap(x, null)).toBe(x)
+    expect(softcap(x, 0)).toBe(x)
+  })
+
+  it('crossEntropyRows = logsumexp − target logit, and lse for the z-loss', () => {
+    const logits = [1, 2, 3, -1, 0, 4]
+    const {nll, lse} = crossEntropyRows(tf.tensor2d(logits, [2, 3]), tf.tensor1d([2, 0], 'int32'))
+    const lse0 = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3))
+    const lse1 = Math.log(Math.exp(-1) + Math.exp(0) + Math.exp(4))
+    expect(Array.from(lse.dataSync())).toEqual([expect.closeTo(lse0, 5), expect.closeTo(lse1, 5)])
+    expect(Array.from(nll.dataSync())).toEqual([expect.closeTo(lse0 - 3, 5), expect.closeTo(lse1 + 1, 5)])
+  })
+})
+
+describe('pieces: finite-difference gradients', () => {
+  it('rmsNorm', () => {
+    fdCheck((x) => weighted(rmsNorm(x), 7), rand(24, 11), [3, 8], allEntries(24))
+  })
+
+  it('rope', () => {
+    const {cos, sin} = rotaryTables(5, 4, 10000)
+    const c = tf.tensor2d(cos, [5, 2])
+    const s = tf.tensor2d(sin, [5, 2])
+    fdCheck((x) => weighted(applyRotary(x as tf.Tensor4D, c, s), 3), rand(40, 12), [1, 2, 5, 4], allEntries(40))
+  })
+
+  it('attention with GQA (H=4, KV=2), causal, w.r.t. q, k and v', () => {
+    const [B, H, KV, T, Dh] = [1, 4, 2, 5, 4]
+    const mask = tf.tensor2d(Array.from({length: T * T}, (_, i) => (i % T > Math.floor(i / T) ? -1e30 : 0)), [T, T])
+    const q = tf.tensor4d(rand(B * H * T * Dh, 21), [B, H, T, Dh])
+    const k = tf.tensor4d(rand(B * KV * T * Dh, 22), [B, KV, T, Dh])
+    const v = tf.tensor4d(rand(B * KV * T * Dh, 23), [B, KV, T, Dh])
+    const f = (which: 0 | 1 | 2) => (x: tf.Tensor) => {
+      const args = [q, k, v] as tf.Tensor4D[]
+      args[which] = x as tf.Tensor4D
+      return weighted(attention(args[0], args[1], args[2], mask), 5)
+    }
+    fdCheck(f(0), q.dataSync() as Float32Array, q.shape, allEntries(q.size))
+    fdCheck(f(1), k.dataSync() as Float32Array, k.shape, allEntries(k.size))
+    fdCheck(f(2), v.dataSync() as Float32Array, v.shape, allEntries(v.size))
+  })
+
+  it('relu² MLP w.r.t. x, fc and proj', () => {
+    const x = tf.tensor2d(rand(12, 31), [3, 4])
+    const fc = tf.tensor2d(rand(32, 32), [8, 4])
+    const proj = tf.tensor2d(rand(32, 33), [4, 8])
+    fdCheck((t) => weighted(mlp(t as tf.Tensor2D, fc, proj), 1), x.dataSync() as Float32Array, x.shape, allEntries(12))
+    fdCheck((t) => weighted(mlp(x, t as tf.Tensor2D, proj), 1), fc.dataSync() as Float32Array, fc.shape, allEntries(32))
+    fdCheck((t) => weighted(mlp(x, fc, t as tf.Tensor2D), 1), proj.dataSync() as Float32Array, proj.shape, allEntries(32))
+  })
+
+  it('softcap', () => {
+    fdCheck((x) => weighted(softcap(x, 2), 4), rand(10, 41, 5), [10], allEntries(10))
+  })
+
+  it('cross-entropy via gather', () => {
+    const t = tf.tensor1d([2, 0, 4], 'int32')
+    fdCheck((x) => tf.sum(crossEntropyRows(x as tf.Tensor2D, t).nll) as tf.Scalar, rand(15, 51, 3), [3, 5], allEntries(15))
+  })
+})
+
+describe('GPT', () => {
+  it('whole-model loss: finite differences on two entries of every parameter (+ z-loss)', () => {
+    for (const cfg of [
+      {...tiny, unique_blocks: 2, loops: 2, embed_dim: 6}, // recurrence, U-Net, factored, tied
+      {...tiny, unique_blocks: 3, tie_embeddings: false, qk_norm: false, logit_softcap: null}, // untied, odd L
+    ]) {
+      const model = build(cfg)
+      const w = randomize(model, 100)
+      const x = tokens(X)
+      const y = tokens(Y)
+      const {grads} = tf.variableGrads(() => model.loss(x, y, {zLoss: 1e-2}))
+      const byParam = model.gradsByParam(grads)
+      expect([...byParam.keys()]).toEqual(paramSpecs(cfg, DEFAULT_PATTERNS).map((s) => s.name))
+      const eps = 1e-2
+      for (const [name, values] of w) {
+        const g = byParam.get(name)!.dataSync()
+        for (const i of [0, values.length - 1]) {
+          const at = (d: number) => {
+            const v = Float32Array.from(values)
+            v[i] += d
+            model.loadWeights(new Map(w).set(name, v))
+            return tf.tidy(() => model.loss(x, y, {zLoss: 1e-2}).dataSync()[0])
+          }
+          const fd = (at(eps) - at(-eps)) / (2 * eps)
+          const tol = 1e-2 * Math.max(Math.abs(fd), Math.abs(g[i])) + 2e-4
+          expect(Math.abs(fd - g[i]), `${name}[${i}]: fd ${fd} vs analytic ${g[i]}`).toBeLessThanOrEqual(tol)
+        }
+      }
+      model.loadWeights(w)
+      tf.dispose(grads)
+      model.dispose()
+    }
+  })
+
+  it('causal: changing token t leaves logits before t unchanged (bit for bit); bidirectional does not', () => {
+    const model = build(tiny)
+    randomize(model, 200)
+    const a = tokens([[1, 2, 3, 4, 5]])
+    const b = tokens([[1, 2, 3, 9, 5]])
+    const la = model.forward(a).arraySync()[0]
+    const lb = model.forward(b).arraySync()[0]
+    expect(lb.slice(0, 3)).toEqual(la.slice(0, 3))
+    expect(lb[3]).not.toEqual(la[3])
+    const ba = model.forward(a, {causal: false}).arraySync()[0]
+    const bb = model.forward(b, {causal: false}).arraySync()[0]
+    for (let t = 0; t < 3; t++) expect(bb[t]).not.toEqual(ba[t])
+    model.dispose()
+  })
+
+  it('depth recurrence = the unrolled model with copied blocks (K=2, R=3 ≡ K=6, R=1)', () => {
+    const shared = build({...tiny, unique_blocks: 2, loops: 3})
+    const w = randomize(shared, 300)
+    const unrolled = build({...tiny, unique_blocks: 6, loops: 1})
+    const u = new Map<string, Float32Array>()
+    for (const s of unrolled.specs) {
+      const m = /^blocks\.(\d+)\.(.*)$/.exec(s.name)
+      u.set(s.name, m ? w.get(`blocks.${Number(m[1]) % 2}.${m[2]}`)! : w.get(s.name)!)
+    }
+    unrolled.loadWeights(u)
+    expect(shared.params.get('skip_weights')!.shape).toEqual([3, 8])
+    expect(Array.from(shared.forward(tokens(X)).dataSync())).toEqual(Array.from(unrolled.forward(tokens(X)).dataSync()))
+    shared.dispose()
+    unrolled.dispose()
+  })
+
+  it('GQA: KV=1 equals KV=2 with the single KV head duplicated', () => {
+    const one = build({...tiny, num_kv_heads: 1})
+    const w = randomize(one, 400)
+    const two = build({...tiny, num_kv_heads: 2})
+    const w2 = new Map(w)
+    for (const [name, v] of w) {
+      if (/attn\.c_[kv]\.weight$/.test(name)) {
+        const dup = new Float32Array(v.length * 2)
+        dup.set(v)
+        dup.set(v, v.length)
+        w2.set(name, dup)
+      }
+    }
+    two.loadWeights(w2)
+    const a = one.forward(tokens(X)).dataSync()
+    const b = two.forward(tokens(X)).dataSync()
+    for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 5)
+    one.dispose()
+    two.dispose()
+  })
+
+  it('factored embedding: forward gives (B, T, V) logits', () => {
+    const model = build({...tiny, embed_dim: 4, tie_embeddings: false})
+    expect(model.params.get('tok_emb.weight')!.shape).toEqual([11, 4])
+    expect(model.forward(tokens(X)).shape).toEqual([2, 5, 11])
+    model.dispose()
+  })
+
+  it('params match paramSpecs (order, shapes) and the init rules', () => {
+    const cfg = {...tiny, embed_dim: 6}
+    const model = build(cfg, 7)
+    expect([...model.params].map(([n, v]) => [n, v.shape])).toEqual(paramSpecs(cfg, DEFAULT_PATTERNS).map((s) => [s.name, s.shape]))
+    const w = model.weights()
+    expect(w.get('blocks.0.attn.proj.weight')!.every((v) => v === 0)).toBe(true)
+    expect(w.get('blocks.1.mlp.proj.weight')!.every((v) => v === 0)).toBe(true)
+    expect(Array.from(w.get('blocks.0.attn.q_gain')!)).toEqual([1.5, 1.5])
+    expect(Array.from(w.get('blocks.0.resid_mix')!)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    expect(w.get('skip_weights')!.every((v) => v === 1)).toBe(true)
+    const fc = w.get('blocks.0.mlp.fc.weight')!
+    expect(fc.every((v) => Math.abs(v) <= 1 / Math.sqrt(8))).toBe(true)
+    expect(new Set(fc).size).toBe(fc.length)
+    const emb = w.get('tok_emb.weight')!
+    const std = Math.sqrt(emb.reduce((a, v) => a + v * v, 0) / emb.length)
+    expect(std).toBeGreaterThan(0.0035)
+    expect(std).toBeLessThan(0.0065)
+    // same seed → same weights; another seed → different
+    const again = build(cfg, 7)
+    const other = build(cfg, 8)
+    expect(again.weights()).toEqual(w)
+    expect(other.weights().get('blocks.0.mlp.fc.weight')).not.toEqual(fc)
+    for (const m of [model, again, other]) m.dispose()
+  })
+
+  it('loss of a fresh model ≈ ln V (exactly ln V untied: zero-init head)', () => {
+    const tied = build(tiny)
+    const untied = build({...tiny, tie_embeddings: false})
+    expect(tied.loss(tokens(X), tokens(Y)).dataSync()[0]).toBeCloseTo(Math.log(11), 1)
+    expect(untied.loss(tokens(X), tokens(Y)).dataSync()[0]).toBeCloseTo(Math.log(11), 6)
+    const per = untied.lossPerToken(tokens(X), tokens(Y))
+    expect(per.shape).toEqual([2, 5])
+    tied.dispose()
+    untied.dispose()
+  })
+
+  it('lossPerToken averages to loss; z-loss adds coef·mean(lse²)', () => {
+    const model = build(tiny)
+    randomize(model, 500)
+    const per = model.lossPerToken(tokens(X), tokens(Y)).dataSync()
+    const mean = per.reduce((a, b) => a + b, 0) / per.length
+    expect(model.loss(tokens(X), tokens(Y)).dataSync()[0]).toBeCloseTo(mean, 5)
+    const logits = model.forward(tokens(X)).arraySync().flat()
+    const lse2 = logits.map((row) => Math.log(row.reduce((a, v) => a + Math.exp(v), 0)) ** 2)
+    const z = lse2.reduce((a, b) => a + b, 0) / lse2.length
+    expect(model.loss(tokens(X), tokens(Y), {zLoss: 0.1}).dataSync()[0]).toBeCloseTo(mean + 0.1 * z, 4)
+    model.dispose()
+  })
+
+  it('exactness: quantActive logits equal, bit for bit, those of a float model loaded from dequantizedWeights()', () => {
+    const cfg = {...tiny, unique_blocks: 2, loops: 2, embed_dim: 6}
+    const patterns = [...DEFAULT_PATTERNS, 'embed_proj.weight']
+    const a = build(cfg, 1, patterns)
+    const raw = randomize(a, 600)
+    a.quantActive = true
+    const deq = a.dequantizedWeights()
+    // ternary tensors hold q·d (each row ∈ {−d, 0, d} with groupSize 'row'); others are untouched
+    const cq = deq.get('blocks.0.attn.c_q.weight')!
+    expect(cq).not.toEqual(raw.get('blocks.0.attn.c_q.weight'))
+    for (let r = 0; r < 8; r++) expect(new Set(Array.from(cq.slice(r * 8, r * 8 + 8), Math.abs)).size).toBeLessThanOrEqual(2)
+    expect(deq.get('tok_emb.weight')).toEqual(raw.get('tok_emb.weight'))
+    const b = build(cfg, 99, patterns)
+    b.loadWeights(deq)
+    const la = a.forward(tokens(X)).dataSync()
+    const lb = b.forward(tokens(X)).dataSync()
+    expect(Array.from(lb)).toEqual(Array.from(la))
+    // straight-through: the gradient w.r.t. a shadow weight is the gradient w.r.t. its q·d
+    const ga = tf.variableGrads(() => a.loss(tokens(X), tokens(Y))).grads
+    const gb = tf.variableGrads(() => b.loss(tokens(X), tokens(Y))).grads
+    const [gaByParam, gbByParam] = [a.gradsByParam(ga), b.gradsByParam(gb)]
+    for (const name of ['blocks.1.mlp.fc.weight', 'embed_proj.weight', 'tok_emb.weight']) {
+      expect(Array.from(gaByParam.get(name)!.dataSync()), name).toEqual(Array.from(gbByParam.get(name)!.dataSync()))
+    }
+    tf.dispose([ga, gb])
+    a.quantActive = false
+    expect(Array.from(a.forward(tokens(X)).dataSync())).not.toEqual(Array.from(la))
+    a.dispose()
+    b.dispose()
+  })
+
+  it('no tensor leak across forward/backward steps, with quantization on', () => {
+    const model = build({...tiny, loops: 2})
+    randomize(model, 700)
+    model.quantActive = true
+    const x = tokens(X)
+    const y = tokens(Y)
+    const step = () =>
+      tf.tidy(() => {
+        const {value, grads} = tf.variableGrads(() => model.loss(x, y, {zLoss: 1e-4}))
+        for (const [name, g] of model.gradsByParam(grads)) {
+          const v = model.params.get(name)!
+          v.assign(tf.sub(v, tf.mul(g, 1e-3)))
+        }
+        tf.dispose(grads)
+        value.dispose()
+        model.forward(x, {causal: false}).dispose()
+        model.lossPerToken(x, y).dispose()
+      })
+    step() // builds the rotary/mask caches
+    const before = tf.memory().numTensors
+    for (let i = 0; i < 5; i++) step()
+    expect(tf.memory().numTensors).toBe(before)
+    model.dispose()
+    expect(tf.memory().numTensors).toBe(before - model.params.size - 3) // params + cos, sin, mask
+  })
+
+  it('loadWeights rejects a missing, mis-sized or unknown tensor, naming it, and changes nothing', () => {
+    const model = build(tiny)
+    const w = model.weights()
+    const missing = new Map(w)
+    missing.delete('blocks.1.attn.c_k.weight')
+    expect(() => model.loadWeights(missing)).toThrow(InputError)
+    expect(() => model.loadWeights(missing)).toThrow('weights: missing tensor "blocks.1.attn.c_k.weight" (shape [4, 8])')
+    expect(() => model.loadWeights(new Map(w).set('tok_emb.weight', new Float32Array(3)))).toThrow(
+      'weights: tensor "tok_emb.weight" has 3 values, expected shape [11, 8] = 88',
+    )
+    const extra = new Map(w).set('lm_head.weight', new Float32Array(88))
+    extra.set('skip_weights', new Float32Array(8).fill(5))
+    expect(() => model.loadWeights(extra)).toThrow('weights: unexpected tensor "lm_head.weight" (not a parameter of this model config)')
+    expect(model.weights()).toEqual(w)
+    model.dispose()
+  })
+
+  it('rejects a ternary group size that does not divide a ternary tensor, naming it', () => {
+    expect(() => new GPT(tiny, {seed: 1, ternary: {patterns: DEFAULT_PATTERNS, config: {...TERNARY, groupSize: 16}}})).toThrow(
+      'blocks.0.attn.c_q.weight: ternary: group size 16 does not divide the input dimension 8 of a [8, 8] weight',
+    )
+  })
+})

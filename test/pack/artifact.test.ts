@@ -1,0 +1,232 @@
+import fc from 'fast-check'
+import {crc32} from 'node:zlib'
+import {describe, expect, it} from 'vitest'
+
+import {InputError} from '../../src/errors.js'
+import {
+  ARTIFACT_OVERHEAD,
+  type ArtifactInput,
+  type ArtifactTensorInput,
+  dequantizeTernary,
+  readArtifact,
+  scaleGroups,
+  writeArtifact,
+} from '../../src/pack/artifact.js'
+import {TRIT_CODEC_NAMES, type TritCodecName, encodeTrits} from '../../src/pack/codecs/index.js'
+import {COMPRESS_NAMES} from '../../src/pack/compress.js'
+import {f16BitsToF32, f32ToBf16Bits, bf16BitsToF32, decodeF16, encodeF16, decodeE4m3, encodeE4m3, decodeBf16, encodeBf16} from '../../src/quant/float-formats.js'
+import {dequantizeTernary as quantDequantize} from '../../src/quant/ternary.js'
+import {lcg, randomTrits, sameTrits} from './trits.js'
+
+/** Scales that fp16 and bf16 both hold exactly (8 significant bits, normal range). */
+function scalesFor(count: number, seed: number): Float32Array {
+  const r = lcg(seed)
+  return Float32Array.from({length: count}, () => bf16BitsToF32(f32ToBf16Bits(0.001 + r() * 0.05)))
+}
+
+function floats(n: number, seed: number): Float32Array {
+  const r = lcg(seed)
+  return Float32Array.from({length: n}, () => (r() - 0.5) * 4)
+}
+
+function sample(codec: TritCodecName | 'auto' = 'base3'): ArtifactInput {
+  return {
+    model: {vocab: 260, dim: 64, layers: 2},
+    quant: {groupSize: 32, scaleFormat: 'fp16'},
+    compress: 'deflate',
+    tensors: [
+      {name: 'blocks.0.mlp.fc', shape: [8, 64], kind: 'ternary', trits: randomTrits(512, 0.3, 1), scales: scalesFor(16, 1), scaleFormat: 'fp16', groupSize: 32, codec},
+      {name: 'blocks.0.attn.q', shape: [4, 16], kind: 'ternary', trits: randomTrits(64, 0.5, 2), scales: scalesFor(4, 2), scaleFormat: 'bf16', groupSize: 'row', codec},
+      {name: 'head', shape: [3, 5], kind: 'ternary', trits: randomTrits(15, 0.1, 3), scales: Float32Array.of(0.123456789), scaleFormat: 'fp32', groupSize: 'tensor', codec},
+      {name: 'tok_emb', shape: [6, 4], kind: 'float', data: floats(24, 4), dtype: 'int8_row'},
+      {name: 'norm.f32', shape: [5], kind: 'float', data: floats(5, 5), dtype: 'f32'},
+      {name: 'norm.f16', shape: [5], kind: 'float', data: floats(5, 6), dtype: 'f16'},
+      {name: 'norm.bf16', shape: [2, 3], kind: 'float', data: floats(6, 7), dtype: 'bf16'},
+      {name: 'gate.e4m3', shape: [7], kind: 'float', data: floats(7, 8), dtype: 'e4m3'},
+    ],
+  }
+}
+
+describe('artifact roundtrip', () => {
+  for (const codec of [...TRIT_CODEC_NAMES, 'auto'] as const) {
+    it(`gives back trits, scales and dequantized weights exactly (codec ${codec})`, () => {
+      const input = sample(codec)
+      const {bytes, report} = writeArtifact(input)
+      const {manifest, tensors} = readArtifact(bytes, {source: 'model.golf'})
+      expect(manifest.format).toBe('golf-artifact')
+      expect(manifest.model).toEqual({dim: 64, layers: 2, vocab: 260})
+      expect(report.artifact_bytes).toBe(bytes.length)
+      for (const t of input.tensors) {
+        const got = tensors.get(t.name)!
+        expect(got.shape).toEqual(t.shape)
+        if (t.kind === 'ternary') {
+          expect(sameTrits(got.trits!, t.trits)).toBe(true)
+          expect(got.scales).toEqual(t.scales)
+          expect(got.data).toEqual(dequantizeTernary(t.trits, t.scales, t.shape, t.groupSize))
+          if (codec !== 'auto') expect(manifest.tensors.find((m) => m.name === t.name)!.codec).toBe(codec)
+        }
+      }
+      expect(tensors.get('norm.f32')!.data).toEqual((input.tensors[4] as {data: Float32Array}).data)
+      const f16 = (input.tensors[5] as {data: Float32Array}).data
+      expect(tensors.get('norm.f16')!.data).toEqual(decodeF16(encodeF16(f16)))
+      const bf16 = (input.tensors[6] as {data: Float32Array}).data
+      expect(tensors.get('norm.bf16')!.data).toEqual(decodeBf16(encodeBf16(bf16)))
+      const e4 = (input.tensors[7] as {data: Float32Array}).data
+      expect(tensors.get('gate.e4m3')!.data).toEqual(decodeE4m3(encodeE4m3(e4)))
+      // int8 per row: q · fp16(max|row| / 127), within half a step of the input
+      const emb = (input.tensors[3] as {data: Float32Array}).data
+      const back = tensors.get('tok_emb')!.data!
+      for (let r = 0; r < 6; r++) {
+        const step = f16BitsToF32(encodeF16(Float32Array.of(Math.max(...emb.subarray(r * 4, r * 4 + 4).map(Math.abs)) / 127))[0])
+        for (let c = 0; c < 4; c++) expect(Math.abs(back[r * 4 + c] - emb[r * 4 + c])).toBeLessThanOrEqual(step / 2 + 1e-7)
+      }
+    })
+  }
+
+  for (const compress of COMPRESS_NAMES) {
+    it(`works with outer compression ${compress}`, () => {
+      const {bytes, report} = writeArtifact({...sample(), compress})
+      expect(report.compress).toBe(compress)
+      expect(readArtifact(bytes).manifest.compress).toBe(compress)
+    })
+  }
+
+  it("'auto' compression keeps the smallest file", () => {
+    const sizes = COMPRESS_NAMES.map((compress) => writeArtifact({...sample(), compress}).bytes.length)
+    const auto = writeArtifact({...sample(), compress: 'auto'})
+    expect(auto.bytes.length).toBe(Math.min(...sizes))
+  })
+
+  it('fast-check: random ternary tensors roundtrip through the container', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({min: 1, max: 40}),
+        fc.integer({min: 1, max: 125}),
+        fc.double({min: 0, max: 1, noNaN: true}),
+        fc.integer(),
+        fc.constantFrom(...TRIT_CODEC_NAMES, 'auto' as const),
+        (rows, cols, zero, seed, codec) => {
+          const trits = randomTrits(rows * cols, zero, seed)
+          const scales = scalesFor(rows, seed)
+          const {bytes} = writeArtifact({model: {}, quant: {}, compress: 'none', tensors: [{name: 'w', shape: [rows, cols], kind: 'ternary', trits, scales, scaleFormat: 'bf16', groupSize: 'row', codec}]})
+          const got = readArtifact(bytes).tensors.get('w')!
+          expect(sameTrits(got.trits!, trits)).toBe(true)
+          expect(got.scales).toEqual(scales)
+        },
+      ),
+      {numRuns: 60},
+    )
+  })
+})
+
+describe('artifact bytes', () => {
+  it('starts GOLF, version 1 LE, compression id; ends with the CRC-32 of the rest', () => {
+    const {bytes} = writeArtifact({...sample(), compress: 'brotli'})
+    expect([...bytes.subarray(0, 7)]).toEqual([0x47, 0x4f, 0x4c, 0x46, 1, 0, 2])
+    const crc = new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4, true)
+    expect(crc).toBe(crc32(bytes.subarray(0, bytes.length - 4)))
+  })
+  it('with no compression: manifest length, manifest JSON, payloads in order', () => {
+    const trits = Int8Array.of(1, -1, 0, 0, 1, -1, -1, 1, 0, 1)
+    const {bytes, report} = writeArtifact({
+      model: {b: 1, a: {d: 2, c: 3}},
+      quant: {},
+      compress: 'none',
+      tensors: [{name: 'w', shape: [2, 5], kind: 'ternary', trits, scales: Float32Array.of(0.5, 0.25), scaleFormat: 'fp16', groupSize: 'row', codec: 'base3'}],
+    })
+    const json =
+      '{"format":"golf-artifact","version":1,"model":{"a":{"c":3,"d":2},"b":1},"quant":{},' +
+      '"tensors":[{"name":"w","shape":[2,5],"kind":"ternary","codec":"base3","scale_format":"fp16","group_size":"row","offset":0,"length":2,"scales_offset":2,"scales_length":4}],"compress":"none"}'
+    const m = new DataView(bytes.buffer).getUint32(7, true)
+    expect(m).toBe(json.length)
+    expect(new TextDecoder().decode(bytes.subarray(11, 11 + m))).toBe(json)
+    // the base3 trits, then the fp16 scales: 0.5 = 0x3800, 0.25 = 0x3400
+    expect([...bytes.subarray(11 + m, bytes.length - 4)]).toEqual([...encodeTrits('base3', trits), 0x00, 0x38, 0x00, 0x34])
+    expect(bytes.length).toBe(ARTIFACT_OVERHEAD + 4 + m + 6)
+    expect(report.body_bytes).toBe(4 + m + 6)
+    expect(report.ternary).toEqual({params: 10, bytes: 6, scale_bytes: 4, bits_per_param: 4.8, entropy_bits_per_param: expect.closeTo(1.5710, 3)})
+    expect(report.tensors).toEqual([{name: 'w', kind: 'ternary', codec: 'base3', params: 10, bytes: 6, bits_per_param: 4.8, zero_frac: 0.3}])
+  })
+  it('the same input gives the same bytes, whatever the key order of model and quant', () => {
+    const a = writeArtifact({...sample('auto'), model: {x: 1, y: [1, {q: 2, p: 1}]}, compress: 'auto'}).bytes
+    const b = writeArtifact({...sample('auto'), model: {y: [1, {p: 1, q: 2}], x: 1}, compress: 'auto'}).bytes
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true)
+  })
+})
+
+describe('altered or truncated artifacts are rejected before decoding', () => {
+  const {bytes} = writeArtifact({...sample(), compress: 'deflate'})
+  const expected = (offset: number): string =>
+    offset < 4 ? 'model.golf: not a golf artifact (bad magic)' : offset < 6 ? 'model.golf: unsupported artifact version' : 'model.golf: checksum mismatch (file altered or truncated)'
+
+  it('flipping any bit pattern at any offset → one-line InputError naming the file', () => {
+    for (let offset = 0; offset < bytes.length; offset++) {
+      for (const flip of [1 << offset % 8, 0xff]) {
+        const altered = bytes.slice()
+        altered[offset] ^= flip
+        let err: unknown
+        try {
+          readArtifact(altered, {source: 'model.golf'})
+        } catch (e) {
+          err = e
+        }
+        expect(err, `offset ${offset}`).toBeInstanceOf(InputError)
+        expect((err as Error).message.startsWith(expected(offset)), `offset ${offset}: ${(err as Error).message}`).toBe(true)
+        expect((err as Error).message).not.toContain('\n')
+      }
+    }
+  })
+  it('truncating at any offset → InputError', () => {
+    for (let len = 0; len < bytes.length; len++) {
+      expect(() => readArtifact(bytes.subarray(0, len), {source: 'model.golf'}), `length ${len}`).toThrow('model.golf: checksum mismatch (file altered or truncated)')
+    }
+  })
+  it('names the version it cannot read', () => {
+    const v2 = bytes.slice()
+    v2[4] = 2
+    expect(() => readArtifact(v2, {source: 'a.golf'})).toThrow('a.golf: unsupported artifact version 2 (this golf reads version 1)')
+    expect(() => readArtifact(new TextEncoder().encode('PK\x03\x04 not ours'), {source: 'a.zip'})).toThrow('a.zip: not a golf artifact (bad magic)')
+  })
+})
+
+describe('bad input to writeArtifact', () => {
+  const w = (over: Partial<Extract<ArtifactTensorInput, {kind: 'ternary'}>>): ArtifactInput => ({
+    model: {},
+    quant: {},
+    compress: 'none',
+    tensors: [{name: 'w', shape: [2, 4], kind: 'ternary', trits: new Int8Array(8), scales: Float32Array.of(1, 1), scaleFormat: 'fp16', groupSize: 'row', codec: 'base3', ...over}],
+  })
+  it('scales not exactly representable in the stored format', () => {
+    expect(() => writeArtifact(w({scales: Float32Array.of(1, 0.1)}))).toThrow('tensor "w": scale 1 (0.10000000149011612) is not exactly representable in fp16')
+    expect(() => writeArtifact(w({scales: Float32Array.of(1, 1 + 2 ** -10), scaleFormat: 'bf16'}))).toThrow('is not exactly representable in bf16')
+    expect(() => writeArtifact(w({scales: Float32Array.of(1, 1 + 2 ** -10), scaleFormat: 'fp16'}))).not.toThrow()
+  })
+  it('counts that do not fit the shape', () => {
+    expect(() => writeArtifact(w({trits: new Int8Array(7)}))).toThrow('tensor "w": 7 trits do not fill shape [2, 4]')
+    expect(() => writeArtifact(w({scales: Float32Array.of(1)}))).toThrow('tensor "w": 1 scales given, groups of row need 2')
+    expect(() => writeArtifact(w({groupSize: 3}))).toThrow('group size 3 does not divide the row length 4 of shape [2, 4]')
+  })
+  it('duplicate names, bad trits, unknown codec', () => {
+    const twice = w({})
+    twice.tensors.push(twice.tensors[0])
+    expect(() => writeArtifact(twice)).toThrow('tensor "w" appears twice')
+    expect(() => writeArtifact(w({trits: Int8Array.of(0, 0, 0, 3, 0, 0, 0, 0)}))).toThrow('trit 3 is 3, expected -1, 0 or 1')
+    expect(() => writeArtifact(w({codec: 'base9' as never}))).toThrow('tensor "w": unknown trit codec "base9"')
+  })
+})
+
+describe('dequantizeTernary', () => {
+  it('is q × d per group, bit-identical to the quantizer host helper', () => {
+    for (const [shape, g] of [[[4, 8], 4], [[4, 8], 'row'], [[4, 8], 'tensor'], [[3, 6], 2]] as const) {
+      const n = shape[0] * shape[1]
+      const trits = randomTrits(n, 0.3, n)
+      const scales = scalesFor(scaleGroups([...shape], g).numGroups, 9)
+      const ours = dequantizeTernary(trits, scales, [...shape], g)
+      expect(ours).toEqual(quantDequantize(trits, scales, [shape[0], shape[1]], g))
+      for (let i = 0; i < n; i++) {
+        const d = g === 'tensor' ? scales[0] : g === 'row' ? scales[Math.floor(i / shape[1])] : scales[Math.floor(i / g)]
+        expect(Object.is(ours[i], trits[i] === 0 ? 0 : trits[i] * d)).toBe(true)
+      }
+    }
+  })
+})
