@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
+import {floatStoreSTE, type FloatStoreFormat} from '../quant/float-store.js'
 import {groupLayout, ternaryWeightSTE, type TernaryConfig} from '../quant/ternary.js'
 import {modelDims, numel, paramSpecs, type ModelConfig, type ParamSpec} from './config.js'
 
@@ -178,6 +179,12 @@ export interface GPTOptions {
   seed: number
   /** Which tensors are ternary (globs over parameter names) and how they are quantized. */
   ternary: {patterns: readonly string[]; config: TernaryConfig}
+  /**
+   * Storage precision of the non-ternary tensors, simulated in the forward pass while
+   * quantActive (straight-through), so an artifact's float tensors are exactly what trained.
+   * Default fp32 (no rounding).
+   */
+  floatFormat?: FloatStoreFormat
 }
 
 export interface ForwardOptions {
@@ -195,6 +202,7 @@ export class GPT {
   /** Staged quantization switch: when true, ternary tensors enter the forward pass as q·d (STE). */
   quantActive = false
   private readonly ternaryConfig: TernaryConfig
+  private readonly floatFormat: FloatStoreFormat
   private readonly dims: ReturnType<typeof modelDims>
   private readonly varPrefix: string
   private readonly cache = new Map<string, tf.Tensor>() // rotary tables and masks, per T
@@ -204,6 +212,7 @@ export class GPT {
     this.specs = paramSpecs(cfg, opts.ternary.patterns)
     this.dims = modelDims(cfg)
     this.ternaryConfig = opts.ternary.config
+    this.floatFormat = opts.floatFormat ?? 'fp32'
     for (const spec of this.specs) {
       if (!spec.ternary) continue
       try {
@@ -236,11 +245,19 @@ export class GPT {
   /** The tensor each parameter contributes to the forward pass (q·d for active ternary ones). */
   private effectiveWeights(): Map<string, tf.Tensor> {
     const w = new Map<string, tf.Tensor>()
-    for (const spec of this.specs) {
-      const v = this.params.get(spec.name)!
-      w.set(spec.name, this.quantActive && spec.ternary ? ternaryWeightSTE(v as tf.Tensor2D, this.ternaryConfig) : v)
-    }
+    for (const spec of this.specs) w.set(spec.name, this.storedValue(spec, this.params.get(spec.name)!))
     return w
+  }
+
+  /**
+   * The value a parameter enters the forward pass with: while quantActive, exactly what an
+   * artifact stores (q·d for ternary tensors, the float storage format for the others), with
+   * straight-through gradients; otherwise the variable itself.
+   */
+  private storedValue(spec: ParamSpec, v: tf.Variable): tf.Tensor {
+    if (!this.quantActive) return v
+    if (spec.ternary) return ternaryWeightSTE(v as tf.Tensor2D, this.ternaryConfig)
+    return floatStoreSTE(v, this.floatFormat)
   }
 
   private cached(key: string, make: () => tf.Tensor): tf.Tensor {
@@ -367,11 +384,12 @@ export class GPT {
     const out = new Map<string, Float32Array>()
     for (const spec of this.specs) {
       const v = this.params.get(spec.name)!
-      if (!(this.quantActive && spec.ternary)) {
+      if (!this.quantActive) {
         out.set(spec.name, Float32Array.from(v.dataSync() as Float32Array))
         continue
       }
-      const q = tf.tidy(() => ternaryWeightSTE(v as tf.Tensor2D, this.ternaryConfig))
+      // clone: storedValue may return the variable itself (fp32), which tidy must not dispose
+      const q = tf.tidy(() => this.storedValue(spec, v).clone())
       out.set(spec.name, Float32Array.from(q.dataSync() as Float32Array))
       q.dispose()
     }

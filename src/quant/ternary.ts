@@ -100,7 +100,7 @@ const FORMAT_INFO: Record<'fp16' | 'bf16', FloatFormatInfo> = {
  * correctly rounded and the result is exact; GPU backends that fuse the multiply-subtract or do
  * not follow IEEE float32 may differ.
  */
-function roundSignificand(x: tf.Tensor, bits: number): tf.Tensor {
+export function roundSignificand(x: tf.Tensor, bits: number): tf.Tensor {
   return tf.tidy(() => {
     const c = tf.mul(x, tf.scalar(2 ** (24 - bits) + 1, 'float32'))
     return tf.sub(c, tf.sub(c, x))

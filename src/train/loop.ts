@@ -111,7 +111,11 @@ export function quantActiveAt(r: ResolvedRecipe, step: number, elapsedMs: number
 }
 
 export function buildModel(r: ResolvedRecipe, seed: number): GPT {
-  return new GPT(r.model, {seed, ternary: {patterns: r.quant.mode === 'ternary' ? r.quant.targets : [], config: ternaryConfigOf(r.quant)}})
+  return new GPT(r.model, {
+    seed,
+    ternary: {patterns: r.quant.mode === 'ternary' ? r.quant.targets : [], config: ternaryConfigOf(r.quant)},
+    floatFormat: r.quant.mode === 'ternary' ? r.quant.float_format : 'fp32',
+  })
 }
 
 function paramRefs(model: GPT): ParamRef[] {

@@ -67,6 +67,11 @@ export interface QuantSection {
   start_frac: number
   /** Glob patterns of the tensors that are ternary (`*` = one name segment). */
   targets: string[]
+  /**
+   * Storage precision of every non-ternary tensor (embeddings, gains), simulated in the forward
+   * pass once quantization is active, so the packed model is exactly the trained one.
+   */
+  float_format: 'fp32' | 'fp16' | 'bf16'
 }
 
 export interface EvalConfig {
@@ -119,6 +124,7 @@ export const DEFAULT_QUANT: QuantSection = {
   zero_correction: true, // narrows the roundtrip gap when zeros are common (GOLF.md lessons)
   start_frac: 0, // native ternary from the first step
   targets: [...DEFAULT_TERNARY_PATTERNS],
+  float_format: 'fp16', // half the bytes of fp32; simulated in training, so the roundtrip stays exact
 }
 
 export const DEFAULT_EVAL: EvalConfig = {
@@ -174,6 +180,7 @@ export const RECIPE_SCHEMA = {
         zero_correction: {type: 'boolean'},
         start_frac: {type: 'number', minimum: 0, maximum: 1},
         targets: {type: 'array', items: {type: 'string', minLength: 1}},
+        float_format: {enum: ['fp32', 'fp16', 'bf16']},
       },
     },
     eval: {
