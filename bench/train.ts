@@ -28,6 +28,7 @@ const {values} = parseArgs({
     warmup: {type: 'string', default: '2'},
     quant: {type: 'string', default: 'ternary'},
     'leak-steps': {type: 'string', default: '0'},
+    profile: {type: 'boolean', default: false},
     'seq-len': {type: 'string', default: '256'},
     batch: {type: 'string', default: '8'},
   },
@@ -73,6 +74,19 @@ for (let i = 0; i < steps; i++) {
   times.push(performance.now() - t0)
 }
 const meanMs = times.reduce((a, b) => a + b, 0) / times.length
+
+if (values.profile) {
+  // where one step's time goes: gradients vs optimizer, and the top kernels of each
+  const {profileKernels, formatProfile} = await import('../src/backend/profile.js')
+  let grads: Map<string, tf.Tensor> | undefined
+  const g = await profileKernels(() => {
+    grads = accumulateGrads(model, [chunk()], B, T, 0).grads
+  })
+  const o = await profileKernels(() => optimizer.step(grads!, 1, {momentum: muonMomentum(step, recipe.optim)}))
+  disposeMap(grads!)
+  console.log(`forward+backward: ${g.wallMs.toFixed(0)} ms\n${formatProfile(g)}`)
+  console.log(`optimizer step: ${o.wallMs.toFixed(0)} ms\n${formatProfile(o)}`)
+}
 const tokensPerS = (B * T) / (meanMs / 1000)
 
 let leak: {tensors_at_20: number; tensors_at_end: number; steps: number} | null = null

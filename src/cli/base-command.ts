@@ -19,10 +19,18 @@ export abstract class GolfCommand extends Command {
 
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err
-    // oclif's own parse errors (unknown flag, missing arg) already carry exit 2 and one line.
+    // oclif's own parse errors (unknown flag, bad option, missing arg): exit 2 and ONE line —
+    // oclif appends a usage block to the message; the first line is the error itself.
     if (err instanceof Errors.CLIError && !(err instanceof GolfError)) {
       if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
-      throw err
+      const exit = err.oclif?.exit ?? 2
+      const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+      // "Missing 1 required arg:" names the argument on the next line
+      const first = lines[0]?.endsWith(':') && lines[1] ? `${lines[0]} ${lines[1].replace(/\s+/g, ' ')}` : (lines[0] ?? err.message)
+      const line = `${first.trim()} (see: golf ${this.id?.replace(/:/g, ' ') ?? ''} --help)`
+      if (this.jsonEnabled()) process.stdout.write(JSON.stringify({error: {message: line, exit}}) + '\n')
+      else process.stderr.write(`golf: ${line}\n`)
+      this.exit(exit)
     }
     const exit = err instanceof GolfError ? err.exitCode : 1
     if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')

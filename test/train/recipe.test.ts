@@ -34,7 +34,7 @@ describe('recipes', () => {
     const rec = loadRecipe('bitnet-recurrent-4x3')
     expect(rec.model.unique_blocks * rec.model.loops).toBe(12)
     const tiny = count('tiny-cpu')
-    expect(tiny.ternary).toBe(4 * (256 * 256 * 2 + 2 * 128 * 256 + 2 * 1024 * 256))
+    expect(tiny.ternary).toBe(4 * (128 * 128 * 2 + 2 * 64 * 128 + 2 * 512 * 128))
   })
 
   it('--set overrides parse YAML values and nest keys', () => {
@@ -53,7 +53,7 @@ describe('recipes', () => {
     expect(fails(() => loadRecipe('tiny-cpu', ['train.seq_len=abc']))).toBe('recipe tiny-cpu.yaml: train.seq_len must be integer, got "abc"')
     expect(fails(() => loadRecipe('tiny-cpu', ['quant.group_size=big']))).toMatch(/quant\.group_size has the wrong kind of value .*got "big"/)
     expect(fails(() => loadRecipe('tiny-cpu', ['quant.mode=binary']))).toMatch(/quant\.mode must be one of "ternary", "none", got "binary"/)
-    expect(fails(() => loadRecipe('tiny-cpu', ['model.num_heads=3']))).toMatch(/^recipe tiny-cpu\.yaml: model\.num_heads: must divide model_dim 256/)
+    expect(fails(() => loadRecipe('tiny-cpu', ['model.num_heads=3']))).toMatch(/^recipe tiny-cpu\.yaml: model\.num_heads: must divide model_dim 128/)
     expect(fails(() => loadRecipe('tiny-cpu', ['model.widthh=3']))).toMatch(/unknown config key "widthh"/)
     expect(fails(() => loadRecipe('tiny-cpu', ['optim.matrix_lr=-1']))).toMatch(/optim\.matrix_lr must be a number ≥ 0, got -1/)
     expect(fails(() => loadRecipe('tiny-cpu', ['train.micro_batch_tokens=3000']))).toMatch(/batch_tokens \(4096\) must be a multiple of train\.micro_batch_tokens \(3000\)/)
@@ -70,7 +70,7 @@ describe('recipes', () => {
     const r = loadRecipe(join(dir, 'mine.yaml'))
     expect(r.name).toBe('mine')
     expect(r.train.max_steps).toBe(7)
-    expect(r.model.model_dim).toBe(256)
+    expect(r.model.model_dim).toBe(128)
     writeFileSync(join(dir, 'bad.yaml'), 'model: [1, 2\n')
     expect(fails(() => loadRecipe(join(dir, 'bad.yaml')))).toMatch(/bad\.yaml: not valid YAML/)
     writeFileSync(join(dir, 'list.yaml'), '- 1\n')
