@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
+import {namedRandom} from '../util/random.js'
 import {floatStoreSTE, type FloatStoreFormat} from '../quant/float-store.js'
 import {groupLayout, ternaryWeightSTE, type TernaryConfig} from '../quant/ternary.js'
 import {modelDims, numel, paramSpecs, type ModelConfig, type ParamSpec} from './config.js'
@@ -123,19 +124,6 @@ export function crossEntropyRows(logits: tf.Tensor2D, targets: tf.Tensor1D): {nl
 // ---------------------------------------------------------------------------------------------
 // Seeded initialisation (backend-independent: values come from JS, not from a tfjs kernel)
 
-/** mulberry32 over a 32-bit state derived from (seed, parameter name): init of one tensor does not depend on the others. */
-function prng(seed: number, name: string): () => number {
-  let h = 2166136261 ^ (seed >>> 0)
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619)
-  let s = h >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function fillNormal(n: number, std: number, rand: () => number): Float32Array {
   const out = new Float32Array(n)
@@ -164,12 +152,12 @@ function fillUniform(n: number, bound: number, rand: () => number): Float32Array
 export function initialValue(spec: ParamSpec, cfg: ModelConfig, seed: number): Float32Array {
   const n = numel(spec.shape)
   const leaf = spec.name.split('.').slice(-2).join('.')
-  if (spec.name === 'tok_emb.weight') return fillNormal(n, cfg.tie_embeddings ? cfg.tied_embed_init_std : 1, prng(seed, spec.name))
+  if (spec.name === 'tok_emb.weight') return fillNormal(n, cfg.tie_embeddings ? cfg.tied_embed_init_std : 1, namedRandom(seed, spec.name))
   if (spec.name === 'lm_head.weight' || leaf === 'proj.weight') return new Float32Array(n)
   if (spec.name.endsWith('q_gain')) return new Float32Array(n).fill(cfg.qk_gain_init)
   if (spec.name.endsWith('resid_mix')) return new Float32Array(n).fill(1, 0, n / 2) // row 0 ones, row 1 zeros
   if (spec.shape.length === 1 || spec.name === 'skip_weights') return new Float32Array(n).fill(1)
-  return fillUniform(n, 1 / Math.sqrt(spec.shape[1]), prng(seed, spec.name))
+  return fillUniform(n, 1 / Math.sqrt(spec.shape[1]), namedRandom(seed, spec.name))
 }
 
 // ---------------------------------------------------------------------------------------------

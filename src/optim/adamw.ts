@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 
-import {checkGrads, SlotStore} from './slots.js'
+import {checkGrads, SlotOptimizer} from './slots.js'
 import type {Optimizer, ParamRef, StepOptions} from './types.js'
 
 export interface AdamWOptions {
@@ -25,26 +25,16 @@ export interface AdamWOptions {
   label?: string
 }
 
-export class AdamW implements Optimizer {
-  private readonly params: Map<string, tf.Variable>
-  private readonly slots = new SlotStore()
-  private readonly stepKey: string
-
+export class AdamW extends SlotOptimizer implements Optimizer {
   constructor(params: ParamRef[], readonly opts: AdamWOptions) {
     checkHyper('AdamW', opts)
-    this.params = new Map(params.map((p) => [p.name, p.variable]))
-    if (this.params.size !== params.length) throw new Error('AdamW: duplicate parameter names')
+    super('AdamW', params, opts.label ?? 'adamw')
     for (const p of params) {
       this.slots.addTensor(`${p.name}/exp_avg`, p.variable.shape)
       this.slots.addTensor(`${p.name}/exp_avg_sq`, p.variable.shape)
       this.slots.addCounter(`${p.name}/step`)
     }
-    this.stepKey = `@${opts.label ?? 'adamw'}/step_count`
     this.slots.addCounter(this.stepKey)
-  }
-
-  get stepCount(): number {
-    return this.slots.counter(this.stepKey)
   }
 
   step(grads: Map<string, tf.Tensor>, lrScale: number, _opts?: StepOptions): void {
@@ -75,32 +65,6 @@ export class AdamW implements Optimizer {
     this.slots.setCounter(this.stepKey, this.stepCount + 1)
   }
 
-  /** Names of the parameters this optimizer updates, in construction order. */
-  paramNames(): string[] {
-    return [...this.params.keys()]
-  }
-
-  /** Every state key this optimizer owns (what `state()` returns, without reading tensors). */
-  stateKeys(): string[] {
-    return this.slots.keys()
-  }
-
-  state(): Map<string, Float32Array> {
-    return this.slots.export()
-  }
-
-  loadState(s: Map<string, Float32Array>): void {
-    this.slots.import(s, true)
-  }
-
-  /** Loads only this optimizer's keys from a larger map (used by the composite). */
-  loadOwnState(s: Map<string, Float32Array>): void {
-    this.slots.import(s, false)
-  }
-
-  dispose(): void {
-    this.slots.dispose()
-  }
 }
 
 function checkHyper(who: string, o: AdamWOptions): void {

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 
-import {checkGrads, SlotStore} from './slots.js'
+import {checkGrads, SlotOptimizer} from './slots.js'
 import type {Optimizer, ParamRef, StepOptions} from './types.js'
 
 /** Quintic Newton–Schulz coefficients from Muon: maximize the slope at 0. */
@@ -76,11 +76,7 @@ export interface MuonOptions {
   label?: string
 }
 
-export class Muon implements Optimizer {
-  private readonly params: Map<string, tf.Variable>
-  private readonly slots = new SlotStore()
-  private readonly stepKey: string
-
+export class Muon extends SlotOptimizer implements Optimizer {
   constructor(params: ParamRef[], readonly opts: MuonOptions) {
     if (!(opts.lr >= 0)) throw new Error(`Muon: lr = ${opts.lr} is out of range`)
     if (!(opts.momentum >= 0 && opts.momentum < 1)) throw new Error(`Muon: momentum = ${opts.momentum} is out of range`)
@@ -89,19 +85,13 @@ export class Muon implements Optimizer {
     if (opts.normuon && !(opts.normuon.beta2 >= 0 && opts.normuon.beta2 < 1 && opts.normuon.eps > 0)) {
       throw new Error(`Muon: normuon {beta2: ${opts.normuon.beta2}, eps: ${opts.normuon.eps}} is out of range`)
     }
-    this.params = new Map(params.map((p) => [p.name, p.variable]))
-    if (this.params.size !== params.length) throw new Error('Muon: duplicate parameter names')
+    super('Muon', params, opts.label ?? (opts.normuon ? 'normuon' : 'muon'))
     for (const p of params) {
       if (p.variable.rank !== 2) throw new Error(`Muon: parameter '${p.name}' has shape [${p.variable.shape.join(', ')}], Muon needs a 2-D matrix`)
       this.slots.addTensor(`${p.name}/momentum_buffer`, p.variable.shape)
       if (opts.normuon) this.slots.addTensor(`${p.name}/second_momentum_buffer`, [p.variable.shape[0], 1])
     }
-    this.stepKey = `@${opts.label ?? (opts.normuon ? 'normuon' : 'muon')}/step_count`
     this.slots.addCounter(this.stepKey)
-  }
-
-  get stepCount(): number {
-    return this.slots.counter(this.stepKey)
   }
 
   step(grads: Map<string, tf.Tensor>, lrScale: number, opts?: StepOptions): void {
@@ -140,30 +130,4 @@ export class Muon implements Optimizer {
     this.slots.setCounter(this.stepKey, this.stepCount + 1)
   }
 
-  /** Names of the parameters this optimizer updates, in construction order. */
-  paramNames(): string[] {
-    return [...this.params.keys()]
-  }
-
-  /** Every state key this optimizer owns (what `state()` returns, without reading tensors). */
-  stateKeys(): string[] {
-    return this.slots.keys()
-  }
-
-  state(): Map<string, Float32Array> {
-    return this.slots.export()
-  }
-
-  loadState(s: Map<string, Float32Array>): void {
-    this.slots.import(s, true)
-  }
-
-  /** Loads only this optimizer's keys from a larger map (used by the composite). */
-  loadOwnState(s: Map<string, Float32Array>): void {
-    this.slots.import(s, false)
-  }
-
-  dispose(): void {
-    this.slots.dispose()
-  }
 }

@@ -116,3 +116,51 @@ export function checkGrads(who: string, grads: Map<string, tf.Tensor>, owned: Ma
     }
   }
 }
+
+/**
+ * What AdamW and Muon share: named parameters, a SlotStore of device state plus host counters,
+ * and the state()/loadState() plumbing of the `Optimizer` contract. Subclasses add their slots
+ * in their constructor and implement `step`.
+ */
+export abstract class SlotOptimizer {
+  protected readonly params: Map<string, tf.Variable>
+  protected readonly slots = new SlotStore()
+  protected readonly stepKey: string
+
+  protected constructor(who: string, params: ReadonlyArray<{name: string; variable: tf.Variable}>, label: string) {
+    this.params = new Map(params.map((p) => [p.name, p.variable]))
+    if (this.params.size !== params.length) throw new Error(`${who}: duplicate parameter names`)
+    this.stepKey = `@${label}/step_count`
+  }
+
+  get stepCount(): number {
+    return this.slots.counter(this.stepKey)
+  }
+
+  /** Names of the parameters this optimizer updates, in construction order. */
+  paramNames(): string[] {
+    return [...this.params.keys()]
+  }
+
+  /** Every state key this optimizer owns (what `state()` returns, without reading tensors). */
+  stateKeys(): string[] {
+    return this.slots.keys()
+  }
+
+  state(): Map<string, Float32Array> {
+    return this.slots.export()
+  }
+
+  loadState(s: Map<string, Float32Array>): void {
+    this.slots.import(s, true)
+  }
+
+  /** Loads only this optimizer's keys from a larger map (used by the composite). */
+  loadOwnState(s: Map<string, Float32Array>): void {
+    this.slots.import(s, false)
+  }
+
+  dispose(): void {
+    this.slots.dispose()
+  }
+}

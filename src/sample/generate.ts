@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 
 import type {GPT} from '../model/gpt.js'
+import {mulberry32} from '../util/random.js'
 
 export interface GenerateOptions {
   tokens: number
@@ -18,17 +19,6 @@ export interface GenerateOptions {
   banned?: number[]
 }
 
-/** mulberry32: a small, well-distributed seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Pick an id from logits (float64 arithmetic on the host). */
 export function pickToken(logits: Float32Array, opts: {temperature: number; topK: number | null; banned?: number[]}, rand: () => number): number {
@@ -49,7 +39,7 @@ export function pickToken(logits: Float32Array, opts: {temperature: number; topK
 
 /** Continue `context` by `opts.tokens` ids; calls onToken for each new id. */
 export function generate(model: GPT, context: number[], opts: GenerateOptions, onToken?: (id: number) => void): number[] {
-  const rand = seededRandom(opts.seed)
+  const rand = mulberry32(opts.seed)
   const ids = [...context]
   const out: number[] = []
   for (let i = 0; i < opts.tokens; i++) {
