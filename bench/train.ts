@@ -29,6 +29,9 @@ const {values} = parseArgs({
     quant: {type: 'string', default: 'ternary'},
     'leak-steps': {type: 'string', default: '0'},
     profile: {type: 'boolean', default: false},
+    // muon (golf's default for matrices, Newton–Schulz every step) or adamw (what a plain
+    // PyTorch peer usually runs): the forward/backward cost is the same, the update differs
+    optim: {type: 'string', default: 'muon'},
     'seq-len': {type: 'string', default: '256'},
     batch: {type: 'string', default: '8'},
   },
@@ -40,6 +43,7 @@ const recipe = resolveRecipe({
   model: {vocab_size: 260, model_dim: 256, num_heads: 4, num_kv_heads: 4, mlp_mult: 4, unique_blocks: 4, loops: 1},
   quant: {mode: values.quant, group_size: 128, scale_format: 'fp16'},
   train: {seq_len: T, batch_tokens: B * T, micro_batch_tokens: B * T},
+  optim: {matrix_optimizer: values.optim},
 })
 
 const backend = await initBackend(values.backend as BackendName, {quiet: true})
@@ -103,6 +107,7 @@ const result = {
   backend: backend.name,
   shape: {vocab: 260, layers: 4, width: 256, heads: 4, mlp_mult: 4, seq_len: T, batch: B},
   quant: recipe.quant.mode,
+  optimizer: recipe.optim.matrix_optimizer,
   steps,
   step_ms: Number(meanMs.toFixed(1)),
   tokens_per_s: Math.round(tokensPerS),
@@ -112,7 +117,7 @@ const result = {
 if (values.json) console.log(JSON.stringify(result))
 else {
   console.log(describeBackend(backend))
-  console.log(`reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
+  console.log(`reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}, ${recipe.optim.matrix_optimizer}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
   if (leak) console.log(`tensors after step 20: ${leak.tensors_at_20}, after step ${leak.steps}: ${leak.tensors_at_end}${leak.tensors_at_20 === leak.tensors_at_end ? ' (no leak)' : ' (LEAK)'}`)
 }
 if (leak && leak.tensors_at_20 !== leak.tensors_at_end) process.exitCode = 1
