@@ -11,6 +11,7 @@ import {deflateSync} from 'node:zlib'
 import {table} from '../src/cli/output.js'
 import {chooseModel} from '../src/pack/codecs/entropy.js'
 import {TRIT_CODECS, TRIT_CODEC_NAMES, countTrits, encodeTrits, tritEntropyBits} from '../src/pack/codecs/index.js'
+import {writeArtifact, readArtifact} from '../src/pack/artifact.js'
 import {compress} from '../src/pack/compress.js'
 
 const argv = process.argv.slice(2)
@@ -110,7 +111,7 @@ for (const [name, trits] of cases) {
     entropy_model: choice.model === 0 ? 'order-0' : `zero-window ${choice.window}`,
     'base3+xz-9e': bpt(xz9e(base3)),
     'bitmask+xz-9e': bpt(xz9e(bitmask)),
-    'base3+napi-xz': bpt(compress('xz', base3).length),
+    'base3+lzma-js': trits.length <= 1 << 20 ? bpt(compress('lzma', base3).length) : null,
     'base3+brotli': bpt(compress('brotli', base3).length),
     '2bit+zlib-9': bpt(deflateSync(two, {level: 9}).length),
   }
@@ -141,10 +142,24 @@ for (const name of TRIT_CODEC_NAMES) {
   speed.push({codec: name, n: big.length, bytes: bytes.length, pack, unpack})
 }
 
+// The whole artifact path on BIG ternary params: writeArtifact (auto codec, no outer compression)
+// and readArtifact (checksum, decode, dequantize), as golf pack / unpack run them.
+const groups = Math.ceil(BIG / 128)
+const scales = new Float32Array(groups).fill(0.015625)
+const shape = [BIG / 128, 128]
+let artifact: Uint8Array = new Uint8Array(0)
+const artifactPack = time(() => {
+  artifact = writeArtifact({model: {}, quant: {}, compress: 'none', tensors: [{name: 'w', shape, kind: 'ternary', trits: big, scales, scaleFormat: 'fp16', groupSize: 128, codec: 'auto'}]}).bytes
+})
+const artifactUnpack = time(() => {
+  readArtifact(artifact)
+})
+const artifactRow = {n: BIG, bytes: artifact.length, pack: artifactPack, unpack: artifactUnpack}
+
 if (json) {
-  console.log(JSON.stringify({n: N, big: BIG, xz_binary: hasXz, rates, speed}))
+  console.log(JSON.stringify({n: N, big: BIG, xz_binary: hasXz, rates, speed, artifact: artifactRow}))
 } else {
-  const cols = ['entropy', 'entropy_codec', 'base3', '2bit', 'bitmask', 'base3+xz-9e', 'bitmask+xz-9e', 'base3+napi-xz', 'base3+brotli', '2bit+zlib-9']
+  const cols = ['entropy', 'entropy_codec', 'base3', '2bit', 'bitmask', 'base3+xz-9e', 'bitmask+xz-9e', 'base3+lzma-js', 'base3+brotli', '2bit+zlib-9']
   console.log(`bits/trit on ${N.toLocaleString()} trits (entropy = empirical order-0; xz-9e = the xz binary${hasXz ? '' : ', not found'})`)
   console.log(
     table(
@@ -159,4 +174,5 @@ if (json) {
       speed.map((s) => [s.codec, s.bytes, ((8 * s.bytes) / s.n).toFixed(4), s.pack.wall_ms, s.pack.cpu_ms, s.unpack.wall_ms, s.unpack.cpu_ms]),
     ),
   )
+  console.log(`\nartifact of ${BIG.toLocaleString()} ternary params (auto codec, groups of 128, fp16 scales): ${artifactRow.bytes.toLocaleString()} bytes; pack ${artifactPack.wall_ms} ms wall / ${artifactPack.cpu_ms} ms cpu, unpack (checksum + decode + q·d) ${artifactUnpack.wall_ms} ms wall / ${artifactUnpack.cpu_ms} ms cpu`)
 }

@@ -8,16 +8,20 @@
  *   npm run bench:train                      # human-readable
  *   npm run bench:train -- --json            # one JSON object
  *   npm run bench:train -- --backend cpu --steps 5 --quant none
+ *   npm run bench:train -- --workers 2       # data parallel over 2 threads (src/train/parallel.ts)
+ *   npm run bench:train -- --workers 1,2     # both, one step of each in turn (same machine load)
  *
  * Peer on the same 2-core machine (GOLF.md): PyTorch ~2,700 tokens/s float, ~2,300 ternary.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
 
 import {describeBackend, initBackend, type BackendName} from '../src/backend/index.js'
 import {resolveRecipe} from '../src/train/recipe.js'
 import {accumulateGrads, buildModel, disposeMap} from '../src/train/loop.js'
 import {buildOptimizers} from '../src/optim/composite.js'
+import {GradientPool, type PoolTimings} from '../src/train/parallel.js'
 import {muonMomentum} from '../src/optim/schedule.js'
 
 const {values} = parseArgs({
@@ -34,6 +38,7 @@ const {values} = parseArgs({
     optim: {type: 'string', default: 'muon'},
     'seq-len': {type: 'string', default: '256'},
     batch: {type: 'string', default: '8'},
+    workers: {type: 'string', default: '1'},
   },
 })
 
@@ -47,77 +52,126 @@ const recipe = resolveRecipe({
 })
 
 const backend = await initBackend(values.backend as BackendName, {quiet: true})
-const model = buildModel(recipe, 1)
-model.quantActive = recipe.quant.mode === 'ternary'
-const optimizer = buildOptimizers(
-  model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group})),
-  recipe.optim,
-)
+// `--workers 1,2` measures each count in one process, one step of each in turn, so every count
+// sees the same machine load; each count trains its own copy of the model on the same data.
+const workerCounts = values.workers.split(',').map(Number)
+if (workerCounts.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`--workers ${values.workers}: expected integers ≥ 1, e.g. 2 or 1,2`)
 
-let seed = 12345
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
-const chunk = () => Uint16Array.from({length: B * T + 1}, () => 4 + Math.floor(rand() * 256))
-
-let step = 0
-const runStep = (): number => {
-  const {loss, grads} = accumulateGrads(model, [chunk()], B, T, 0)
-  optimizer.step(grads, 1, {momentum: muonMomentum(step, recipe.optim)})
-  disposeMap(grads)
-  step++
-  return loss
+type Phase = 'grads' | 'optimizer' | 'fwd_bwd_own' | 'grads_wait' | 'grads_transfer' | 'ns_own' | 'ns_wait' | 'ns_transfer'
+interface Trainer {
+  workers: number
+  run: (timed: boolean) => number
+  step: () => number
+  times: number[]
+  // per-phase times of the timed steps (ms, summed; divided by the step count at the end)
+  phases: Record<Phase, number>
+  optimizer: ReturnType<typeof buildOptimizers>
+  model: ReturnType<typeof buildModel>
+  pool: GradientPool | null
+  chunk: () => Uint16Array
 }
 
+async function trainer(workers: number): Promise<Trainer> {
+  const model = buildModel(recipe, 1)
+  model.quantActive = recipe.quant.mode === 'ternary'
+  const pool = workers > 1 ? await GradientPool.create({recipe, seed: 1, workers, backend: backend.name as BackendName}) : null
+  const optimizer = buildOptimizers(
+    model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group})),
+    recipe.optim,
+    pool ? {orthogonalize: (us, n) => pool.orthogonalize(us, n)} : {},
+  )
+  const phases: Record<Phase, number> = {grads: 0, optimizer: 0, fwd_bwd_own: 0, grads_wait: 0, grads_transfer: 0, ns_own: 0, ns_wait: 0, ns_transfer: 0}
+  const addPool = (t: PoolTimings, own: Phase, wait: Phase, transfer: Phase) => {
+    phases[own] += t.ownMs
+    phases[wait] += t.waitMs
+    phases[transfer] += t.weightsMs + t.gatherMs
+  }
+  let seed = 12345
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  const chunk = () => Uint16Array.from({length: B * T + 1}, () => 4 + Math.floor(rand() * 256))
+  let step = 0
+  const times: number[] = []
+  const run = (timed: boolean): number => {
+    const c = chunk()
+    const t0 = performance.now()
+    const {loss, grads} = pool ? pool.compute(model, [c], B, T, 0) : accumulateGrads(model, [c], B, T, 0)
+    const t1 = performance.now()
+    if (timed && pool) addPool(pool.lastTimings, 'fwd_bwd_own', 'grads_wait', 'grads_transfer')
+    optimizer.step(grads, 1, {momentum: muonMomentum(step, recipe.optim)})
+    const t2 = performance.now()
+    if (timed) {
+      phases.grads += t1 - t0
+      phases.optimizer += t2 - t1
+      times.push(t2 - t0)
+      if (pool && recipe.optim.matrix_optimizer !== 'adamw') addPool(pool.lastTimings, 'ns_own', 'ns_wait', 'ns_transfer')
+    }
+    disposeMap(grads)
+    step++
+    return loss
+  }
+  return {workers, run, step: () => step, times, phases, optimizer, model, pool, chunk}
+}
+
+const trainers: Trainer[] = []
+for (const w of workerCounts) trainers.push(await trainer(w))
 const warmup = Number(values.warmup)
 const steps = Number(values.steps)
-for (let i = 0; i < warmup; i++) runStep()
-const times: number[] = []
-let loss = 0
-for (let i = 0; i < steps; i++) {
-  const t0 = performance.now()
-  loss = runStep()
-  times.push(performance.now() - t0)
-}
-const meanMs = times.reduce((a, b) => a + b, 0) / times.length
+for (let i = 0; i < warmup; i++) for (const tr of trainers) tr.run(false)
+const losses = new Map<Trainer, number>()
+const loads: number[] = [loadavg()[0]]
+for (let i = 0; i < steps; i++) for (const tr of trainers) losses.set(tr, tr.run(true))
+loads.push(loadavg()[0])
 
 if (values.profile) {
-  // where one step's time goes: gradients vs optimizer, and the top kernels of each
+  // where one step's time goes (single thread): gradients vs optimizer, and the top kernels of each
+  const {model, optimizer, chunk, step} = trainers[0]
   const {profileKernels, formatProfile} = await import('../src/backend/profile.js')
   let grads: Map<string, tf.Tensor> | undefined
   const g = await profileKernels(() => {
     grads = accumulateGrads(model, [chunk()], B, T, 0).grads
   })
-  const o = await profileKernels(() => optimizer.step(grads!, 1, {momentum: muonMomentum(step, recipe.optim)}))
+  const o = await profileKernels(() => optimizer.step(grads!, 1, {momentum: muonMomentum(step(), recipe.optim)}))
   disposeMap(grads!)
   console.log(`forward+backward: ${g.wallMs.toFixed(0)} ms\n${formatProfile(g)}`)
   console.log(`optimizer step: ${o.wallMs.toFixed(0)} ms\n${formatProfile(o)}`)
 }
-const tokensPerS = (B * T) / (meanMs / 1000)
 
-let leak: {tensors_at_20: number; tensors_at_end: number; steps: number} | null = null
 const leakSteps = Number(values['leak-steps'])
-if (leakSteps > 20) {
-  while (step < 20) runStep()
-  const at20 = tf.memory().numTensors
-  while (step < leakSteps) runStep()
-  leak = {tensors_at_20: at20, tensors_at_end: tf.memory().numTensors, steps: leakSteps}
+for (const tr of trainers) {
+  const meanMs = tr.times.reduce((a, b) => a + b, 0) / tr.times.length
+  const tokensPerS = (B * T) / (meanMs / 1000)
+  let leak: {tensors_at_20: number; tensors_at_end: number; steps: number} | null = null
+  if (leakSteps > 20) {
+    while (tr.step() < 20) tr.run(false)
+    const at20 = tf.memory().numTensors
+    while (tr.step() < leakSteps) tr.run(false)
+    leak = {tensors_at_20: at20, tensors_at_end: tf.memory().numTensors, steps: leakSteps}
+  }
+  const result = {
+    bench: 'train',
+    backend: backend.name,
+    shape: {vocab: 260, layers: 4, width: 256, heads: 4, mlp_mult: 4, seq_len: T, batch: B},
+    quant: recipe.quant.mode,
+    optimizer: recipe.optim.matrix_optimizer,
+    workers: tr.workers,
+    steps,
+    step_ms: Number(meanMs.toFixed(1)),
+    tokens_per_s: Math.round(tokensPerS),
+    last_loss: Number(losses.get(tr)!.toFixed(4)),
+    // mean ms per step; with workers > 1: the main thread's own share, the wait for the other
+    // threads, and shared-memory transfer (weights out, gradients / matrices back)
+    phases_ms: Object.fromEntries(Object.entries(tr.phases).filter(([k]) => tr.pool || k === 'grads' || k === 'optimizer').map(([k, v]) => [k, Number((v / steps).toFixed(1))])),
+    // 1-minute load average before and after the timed steps (this bench's own threads included)
+    load_avg: loads.map((l) => Number(l.toFixed(2))),
+    leak,
+  }
+  if (values.json) console.log(JSON.stringify(result))
+  else {
+    if (tr === trainers[0]) console.log(describeBackend(backend))
+    console.log(`reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}, ${recipe.optim.matrix_optimizer}, ${tr.workers} thread${tr.workers > 1 ? 's' : ''}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
+    console.log(`  phases (ms/step): ${Object.entries(result.phases_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    if (leak) console.log(`  tensors after step 20: ${leak.tensors_at_20}, after step ${leak.steps}: ${leak.tensors_at_end}${leak.tensors_at_20 === leak.tensors_at_end ? ' (no leak)' : ' (LEAK)'}`)
+  }
+  if (leak && leak.tensors_at_20 !== leak.tensors_at_end) process.exitCode = 1
 }
-
-const result = {
-  bench: 'train',
-  backend: backend.name,
-  shape: {vocab: 260, layers: 4, width: 256, heads: 4, mlp_mult: 4, seq_len: T, batch: B},
-  quant: recipe.quant.mode,
-  optimizer: recipe.optim.matrix_optimizer,
-  steps,
-  step_ms: Number(meanMs.toFixed(1)),
-  tokens_per_s: Math.round(tokensPerS),
-  last_loss: Number(loss.toFixed(4)),
-  leak,
-}
-if (values.json) console.log(JSON.stringify(result))
-else {
-  console.log(describeBackend(backend))
-  console.log(`reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}, ${recipe.optim.matrix_optimizer}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
-  if (leak) console.log(`tensors after step 20: ${leak.tensors_at_20}, after step ${leak.steps}: ${leak.tensors_at_end}${leak.tensors_at_20 === leak.tensors_at_end ? ' (no leak)' : ' (LEAK)'}`)
-}
-if (leak && leak.tensors_at_20 !== leak.tensors_at_end) process.exitCode = 1
+for (const tr of trainers) await tr.pool?.dispose()

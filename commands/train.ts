@@ -3,10 +3,11 @@ import {Flags} from '@oclif/core'
 import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {formatDuration, paint, progressReporter} from '../src/cli/output.js'
+import {trainEventRenderer} from '../src/cli/train-progress.js'
 import {InputError} from '../src/errors.js'
 import {loadRecipe} from '../src/train/recipe.js'
 import {readRunConfig} from '../src/train/load-run.js'
-import {train, type TrainEvent} from '../src/train/loop.js'
+import {train} from '../src/train/loop.js'
 import type {RunSummary} from '../src/train/run-folder.js'
 
 export interface TrainCommandResult {
@@ -39,6 +40,8 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     out: Flags.string({char: 'o', description: 'Run folder (default runs/<recipe>-s<seed>-<time>); with --resume, the run to continue.'}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint.'}),
     backend: Flags.string({description: 'Compute backend.', options: [...BACKEND_NAMES], default: 'auto'}),
+    // (H9) data-parallel threads; checked as train.workers by the recipe schema
+    workers: Flags.string({description: "Override train.workers: threads per step (data parallel), an integer ≥ 1 or 'auto' (up to 2 on wasm/cpu, 1 on tensorflow)."}),
     note: Flags.string({description: 'Free-text note recorded in summary.json (for golf report).'}),
     tag: Flags.string({description: 'Tag recorded in summary.json (repeatable).', multiple: true, default: []}),
     baseline: Flags.string({description: 'Run folder this run is an ablation of (for the negative-results table).'}),
@@ -48,6 +51,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     const {flags} = await this.parse(Train)
     const sets = [...flags.set]
     if (flags['max-steps']) sets.push(`train.max_steps=${flags['max-steps']}`)
+    if (flags.workers) sets.push(`train.workers=${flags.workers}`)
     if (flags['max-wallclock']) sets.push(`train.max_wallclock_seconds=${flags['max-wallclock']}`)
     if (flags['val-tokens']) sets.push(`eval.val_tokens=${flags['val-tokens']}`, `train.val_tokens=${flags['val-tokens']}`)
 
@@ -67,17 +71,8 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
       recipe = loadRecipe(flags.recipe, sets)
     }
 
-    const c = paint(process.stderr)
     const progress = progressReporter()
-    const onEvent = (e: TrainEvent) => {
-      if (e.kind === 'info') progress.log(c.dim(e.message))
-      else if (e.kind === 'log') progress.log(e.line)
-      else if (e.kind === 'step') {
-        progress.update(
-          `step ${e.step}/${e.maxSteps}  loss ${e.trainLoss.toFixed(4)}  ${Math.round(e.tokensPerS).toLocaleString('en-US')} tok/s  seq ${e.seqLen}  lr×${e.lr.toFixed(3)}  ETA ${formatDuration(e.etaS)}`,
-        )
-      } else progress.update(`${e.label}: ${e.done.toLocaleString('en-US')}/${e.total.toLocaleString('en-US')} tokens`)
-    }
+    const onEvent = trainEventRenderer(progress)
     let stopRequested = false
     const onSigint = () => {
       if (stopRequested) process.exit(130)

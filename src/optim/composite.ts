@@ -10,7 +10,7 @@ import type * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
 import {AdamW} from './adamw.js'
-import {Muon} from './muon.js'
+import {Muon, type MuonOptions} from './muon.js'
 import {checkStateKeys} from './slots.js'
 import type {Optimizer, ParamGroup, ParamRef, StepOptions} from './types.js'
 
@@ -115,7 +115,7 @@ class CompositeOptimizer implements Optimizer {
  * Builds the optimizer for a model's parameters: routes each group as the module comment says.
  * Empty groups get no sub-optimizer.
  */
-export function buildOptimizers(params: ParamRef[], cfg: OptimConfig): Optimizer {
+export function buildOptimizers(params: ParamRef[], cfg: OptimConfig, opts: {orthogonalize?: MuonOptions['orthogonalize']} = {}): Optimizer {
   const by = (g: ParamGroup) => params.filter((p) => p.group === g)
   const adam = (ps: ParamRef[], lr: number, wd: number, label: string) =>
     new AdamW(ps, {lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adam_eps, weightDecay: wd, label})
@@ -135,6 +135,7 @@ export function buildOptimizers(params: ParamRef[], cfg: OptimConfig): Optimizer
           weightDecay: cfg.weight_decay,
           normuon: cfg.matrix_optimizer === 'normuon' ? {beta2: cfg.normuon_beta2, eps: NORMUON_EPS} : null,
           label: LABELS.matrix,
+          orthogonalize: opts.orthogonalize, // (H9) Newton–Schulz across threads when given
         }),
       )
     }

@@ -74,6 +74,12 @@ export interface MuonOptions {
   normuon?: NorMuonOptions | null
   /** Names this optimizer's `@<label>/step_count` state key; default 'muon' or 'normuon'. */
   label?: string
+  /**
+   * Newton–Schulz of all this step's updates at once (name → U), returning name → NS5(U) as new
+   * tensors: lets a caller spread the matrices over threads (src/train/parallel.ts). It must
+   * return what `newtonSchulz5` would. Default: `newtonSchulz5` on each, here.
+   */
+  orthogonalize?: (us: Map<string, tf.Tensor2D>, steps: number) => Map<string, tf.Tensor2D>
 }
 
 export class Muon extends SlotOptimizer implements Optimizer {
@@ -101,15 +107,29 @@ export class Muon extends SlotOptimizer implements Optimizer {
     const lr = this.opts.lr * lrScale
     const wd = this.opts.weightDecay ?? 0
     const nor = this.opts.normuon ?? null
-    for (const [name, p] of this.params) {
+    // (H9) three passes so the Newton–Schulz of all matrices can run together (across threads
+    // when opts.orthogonalize is given): momentum → orthogonalize → update. Same maths per matrix.
+    const b1s = new Map<string, tf.Tensor2D>()
+    const us = new Map<string, tf.Tensor2D>()
+    for (const [name] of this.params) {
       const g = grads.get(name) as tf.Tensor2D | undefined
       if (!g) continue
       const buf = this.slots.tensor(`${name}/momentum_buffer`)
+      const {b1, u} = tf.tidy(() => {
+        const b1 = tf.add(tf.mul(buf, mu), g) as tf.Tensor2D
+        return {b1, u: this.opts.nesterov ? (tf.add(g, tf.mul(b1, mu)) as tf.Tensor2D) : b1}
+      })
+      b1s.set(name, b1)
+      us.set(name, u)
+    }
+    const os = this.opts.orthogonalize ? this.opts.orthogonalize(us, this.opts.nsSteps) : new Map([...us].map(([n, u]) => [n, newtonSchulz5(u, this.opts.nsSteps)]))
+    for (const [name, p] of this.params) {
+      const b1 = b1s.get(name)
+      if (!b1) continue
+      const buf = this.slots.tensor(`${name}/momentum_buffer`)
       const [rows, cols] = p.shape as [number, number]
       tf.tidy(() => {
-        const b1 = tf.add(tf.mul(buf, mu), g) as tf.Tensor2D
-        const u = this.opts.nesterov ? (tf.add(g, tf.mul(b1, mu)) as tf.Tensor2D) : b1
-        let o = newtonSchulz5(u, this.opts.nsSteps)
+        let o = os.get(name)!
         if (nor) {
           const s = this.slots.tensor(`${name}/second_momentum_buffer`)
           const rowMean = tf.mean(tf.square(o), 1, true) // (out, 1)
@@ -127,6 +147,7 @@ export class Muon extends SlotOptimizer implements Optimizer {
         buf.assign(b1)
       })
     }
+    for (const t of new Set([...b1s.values(), ...us.values(), ...os.values()])) t.dispose()
     this.slots.setCounter(this.stepKey, this.stepCount + 1)
   }
 

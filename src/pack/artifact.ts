@@ -44,6 +44,7 @@ import {
   f32ToF16Bits,
   quantizeInt8PerRow,
 } from '../quant/float-formats.js'
+import {dequantizeTernary as hostDequantize, type GroupSize, type ScaleFormat} from '../quant/ternary-host.js'
 import {
   TRIT_CODEC_NAMES,
   type TritCodecName,
@@ -54,15 +55,14 @@ import {
   isTritCodecName,
   tritEntropyBits,
 } from './codecs/index.js'
-import {COMPRESS_NAMES, type CompressName, compress, decompress, isCompressName} from './compress.js'
+import {COMPRESS_NAMES, type CompressName, autoCompressCandidates, compress, decompress, isCompressName} from './compress.js'
 
 export const ARTIFACT_MAGIC = 'GOLF'
 export const ARTIFACT_VERSION = 1
 /** Bytes outside the compressed body: magic, version, compression id, CRC. */
 export const ARTIFACT_OVERHEAD = 11
 
-export type ScaleFormat = 'fp32' | 'fp16' | 'bf16'
-export type GroupSize = number | 'row' | 'tensor'
+export type {GroupSize, ScaleFormat}
 export const FLOAT_DTYPES = ['f32', 'f16', 'bf16', 'e4m3', 'int8_row'] as const
 export type FloatDtype = (typeof FLOAT_DTYPES)[number]
 
@@ -161,7 +161,7 @@ function matrix(shape: number[]): [number, number] {
 
 /**
  * How many scales a ternary tensor has and which one element i uses. Same layout as the
- * quantizer (src/quant/ternary.ts): groups of `groupSize` consecutive elements of one row;
+ * quantizer (src/quant/ternary-host.ts `groupLayout`, which takes 2-D shapes of positive size only): groups of `groupSize` consecutive elements of one row;
  * 'row' = one group per row; 'tensor' = one group. The group size must divide the row length.
  */
 export function scaleGroups(shape: number[], groupSize: GroupSize): {numGroups: number; groupLen: number; groupsPerRow: number} {
@@ -174,25 +174,17 @@ export function scaleGroups(shape: number[], groupSize: GroupSize): {numGroups: 
 }
 
 /**
- * out[i] = trits[i] × scale of i's group, exactly (q ∈ {−1, 0, +1}: no rounding; 0 stays +0).
- * Bit-identical to the quantizer's host-side `dequantizeTernary` (kept tfjs-free here).
+ * out[i] = trits[i] × scale of i's group, exactly (q ∈ {−1, 0, +1}: no rounding; 0 stays +0):
+ * the quantizer's host-side `dequantizeTernary` (src/quant/ternary-host.ts) on the tensor's
+ * matrix view, plus the manifest-level cases it does not take (N-D shapes, empty tensors).
  */
 export function dequantizeTernary(trits: Int8Array, scales: Float32Array, shape: number[], groupSize: GroupSize): Float32Array {
-  const {numGroups, groupLen} = scaleGroups(shape, groupSize)
+  const {numGroups} = scaleGroups(shape, groupSize)
   const n = count(shape)
   if (trits.length !== n) throw new InputError(`${trits.length} trits do not fill shape [${shape.join(', ')}]`)
   if (scales.length !== numGroups) throw new InputError(`${scales.length} scales given, shape [${shape.join(', ')}] in groups of ${String(groupSize)} needs ${numGroups}`)
-  const out = new Float32Array(n)
-  // Groups never straddle rows, so element i is in group floor(i / groupLen).
-  for (let g = 0, i = 0; g < numGroups; g++) {
-    const d = scales[g]
-    const end = i + groupLen
-    for (; i < end; i++) {
-      const t = trits[i]
-      out[i] = t === 0 ? 0 : t > 0 ? d : -d
-    }
-  }
-  return out
+  if (n === 0) return new Float32Array(0)
+  return hostDequantize(trits, scales, matrix(shape), groupSize)
 }
 
 // --- Writing ---------------------------------------------------------------------------------
@@ -371,7 +363,7 @@ export function writeArtifact(input: ArtifactInput): {bytes: Uint8Array; report:
 
   // The manifest names the compression, so each candidate compresses its own body.
   let chosen: {compress: CompressName; packed: Uint8Array; manifest: Uint8Array; body: Uint8Array} | undefined
-  for (const name of want === 'auto' ? COMPRESS_NAMES : [want]) {
+  for (const name of want === 'auto' ? autoCompressCandidates(4 + offset) : [want]) {
     const {manifest, body} = build(name)
     const packed = compress(name, body)
     if (chosen === undefined || packed.length < chosen.packed.length) chosen = {compress: name, packed, manifest, body}
@@ -482,6 +474,19 @@ function decodeScales(b: Uint8Array, fmt: ScaleFormat): Float32Array {
 
 const BYTES_PER_VALUE: Record<Exclude<FloatDtype, 'int8_row'>, number> = {f32: 4, f16: 2, bf16: 2, e4m3: 1}
 const SCALE_BYTES: Record<ScaleFormat, number> = {fp32: 4, fp16: 2, bf16: 2}
+
+/** Verify an artifact and read its manifest only (no tensor is decoded). */
+export function readArtifactManifest(bytes: Uint8Array, opts: {source?: string} = {}): {manifest: ArtifactManifest; compress: CompressName; bodyBytes: number} {
+  const source = opts.source ?? 'artifact'
+  const {compress, body: packed} = verifyArtifact(bytes, source)
+  let body: Uint8Array
+  try {
+    body = decompress(compress, packed)
+  } catch (err) {
+    throw new InputError(`${source}: ${(err as Error).message}`)
+  }
+  return {manifest: parseManifest(body, compress, source).manifest, compress, bodyBytes: body.length}
+}
 
 /**
  * Verify and decode an artifact. `source` names the file in error messages. With

@@ -6,15 +6,25 @@
  *            memLevel 9, 32 KiB window
  *   brotli   node:zlib, quality 11, 16 MiB window (lgwin 24, what every brotli decoder accepts),
  *            size hint = input length
- *   lzma     .lzma ("LZMA alone") via @napi-rs/lzma
- *   xz       .xz via @napi-rs/lzma
- * `auto` tries each and keeps the smallest (ties go to the earlier name above).
+ *   lzma     .lzma ("LZMA alone": 13-byte header with the uncompressed size, then the range-coded
+ *            stream) by LZMA-JS (the pure-JS `lzma` package), preset 6 (LZMA_JS_LEVEL). Pure JS
+ *            runs everywhere but is slow: ~6 s per MB on these machines at any preset (a 1 MiB
+ *            random buffer: preset 1 3.2 s, 6 6.0 s, 9 6.7 s), so 6 is the default for speed.
+ *   xz       .xz container by the system `xz` binary (XZ Utils): `xz -9e -T1 -c`, i.e. preset 9
+ *            extreme, one thread (one block: the same bytes on every machine), CRC-64 check —
+ *            what Python's `lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)` writes, the
+ *            method published entries use. When `xz` is not installed, compressing or
+ *            decompressing xz is an InputError saying so (nothing else needs it).
+ * `auto` (see `autoCompressCandidates`) tries none, deflate and brotli, and adds lzma and xz only
+ * for bodies under AUTO_LZMA_MAX_BYTES (2,000,000): LZMA-JS would take minutes on a 16 MB body,
+ * and on entropy-coded trits (what golf stores) neither LZMA flavour beats brotli anyway. Ties
+ * go to the earlier name in COMPRESS_NAMES.
  *
- * Note: @napi-rs/lzma wraps lzma-rs, whose encoder emits literals only (no match finder, no
- * preset choice): on trit payloads it is close to plain range-coded literals, and it cannot match
- * what `xz -9e` does on repetitive data. Entropy-coded trits gain nothing from any of them.
+ * (The earlier @napi-rs/lzma 1.4 encoder wrote literals only — no match finder — and is no
+ * longer used.)
  */
-import {lzma, xz} from '@napi-rs/lzma'
+import {spawnSync} from 'node:child_process'
+import {createRequire} from 'node:module'
 import pako from 'pako'
 import {brotliCompressSync, brotliDecompressSync, constants} from 'node:zlib'
 
@@ -27,8 +37,80 @@ export function isCompressName(name: string): name is CompressName {
   return (COMPRESS_NAMES as readonly string[]).includes(name)
 }
 
+/** LZMA-JS preset for `lzma` (1–9; see the module doc for why 6). */
+export const LZMA_JS_LEVEL = 6
+/** `auto` tries lzma and xz only on bodies smaller than this. */
+export const AUTO_LZMA_MAX_BYTES = 2_000_000
+
 function asBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
+// --- LZMA-JS (lzma alone) ----------------------------------------------------------------------
+
+interface LzmaJs {
+  compress(data: Uint8Array, mode: number): number[]
+  /** Returns a string when the output happens to decode as (its idea of) UTF-8. */
+  decompress(data: Uint8Array): number[] | Uint8Array | string
+}
+
+let lzmaJs: LzmaJs | undefined
+function loadLzmaJs(): LzmaJs {
+  lzmaJs ??= createRequire(import.meta.url)('lzma') as LzmaJs
+  return lzmaJs
+}
+
+/**
+ * LZMA-JS's decompress returns a string when the bytes look like UTF-8 (its own decoder: 1–3
+ * byte sequences, overlong forms accepted). Encode it back the way its encoder does; the result
+ * is the original exactly when its length equals the size in the .lzma header (an overlong
+ * sequence re-encodes shorter), otherwise we refuse rather than guess.
+ */
+function lzmaJsStringToBytes(s: string): Uint8Array {
+  const out: number[] = []
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 1 && c <= 0x7f) out.push(c)
+    else if (c <= 0x7ff) out.push(0xc0 | ((c >> 6) & 0x1f), 0x80 | (c & 0x3f))
+    else out.push(0xe0 | ((c >> 12) & 0x0f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f))
+  }
+  return Uint8Array.from(out)
+}
+
+function lzmaDecompress(data: Uint8Array): Uint8Array {
+  if (data.length < 13) throw new Error('truncated input (shorter than the 13-byte .lzma header)')
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  const size = view.getUint32(5, true) + 2 ** 32 * view.getUint32(9, true)
+  const unknownSize = view.getUint32(5, true) === 0xffffffff && view.getUint32(9, true) === 0xffffffff
+  const raw = loadLzmaJs().decompress(data)
+  const out = typeof raw === 'string' ? lzmaJsStringToBytes(raw) : raw instanceof Uint8Array ? raw : Uint8Array.from(raw)
+  if (!unknownSize && out.length !== size) throw new Error(`decoded ${out.length} bytes, the header says ${size}`)
+  return out
+}
+
+// --- xz binary -------------------------------------------------------------------------------
+
+let xzAvailable: boolean | undefined
+/** Is the `xz` program (XZ Utils) on PATH? Checked once per process. */
+export function hasXzBinary(): boolean {
+  xzAvailable ??= spawnSync('xz', ['--version'], {stdio: 'ignore'}).status === 0
+  return xzAvailable
+}
+
+function runXz(args: string[], data: Uint8Array, what: string): Uint8Array {
+  if (!hasXzBinary()) {
+    throw new InputError(`${what} needs the xz program (XZ Utils), which is not installed: install xz-utils or use --compress brotli, deflate or lzma`)
+  }
+  const out = spawnSync('xz', args, {input: data, maxBuffer: 2 ** 31 - 1})
+  if (out.error) throw new InputError(`${what}: running xz failed: ${out.error.message}`)
+  if (out.status !== 0) throw new Error(out.stderr.toString('utf8').trim().split('\n')[0] || `xz exited with ${out.status}`)
+  return asBytes(out.stdout)
+}
+
+/** What `auto` tries for a body of `size` bytes (see the module doc). */
+export function autoCompressCandidates(size: number): CompressName[] {
+  const small = size < AUTO_LZMA_MAX_BYTES
+  return COMPRESS_NAMES.filter((n) => (n === 'lzma' ? small : n === 'xz' ? small && hasXzBinary() : true))
 }
 
 export function compress(name: CompressName, data: Uint8Array): Uint8Array {
@@ -49,16 +131,16 @@ export function compress(name: CompressName, data: Uint8Array): Uint8Array {
         }),
       )
     case 'lzma':
-      return asBytes(lzma.compressSync(data))
+      return Uint8Array.from(loadLzmaJs().compress(data, LZMA_JS_LEVEL))
     case 'xz':
-      return asBytes(xz.compressSync(data))
+      return runXz(['-9e', '-T1', '-c', '--format=xz', '--check=crc64'], data, 'compression xz')
     default:
       throw new InputError(`unknown compression "${name as string}" (expected one of ${COMPRESS_NAMES.join(', ')}, auto)`)
   }
 }
 
-/** Every compression in `candidates`, keeping the smallest output. */
-export function compressBest(data: Uint8Array, candidates: readonly CompressName[] = COMPRESS_NAMES): {compress: CompressName; bytes: Uint8Array} {
+/** Every compression in `candidates` (default: what `auto` tries), keeping the smallest output. */
+export function compressBest(data: Uint8Array, candidates: readonly CompressName[] = autoCompressCandidates(data.length)): {compress: CompressName; bytes: Uint8Array} {
   let best: {compress: CompressName; bytes: Uint8Array} | undefined
   for (const name of candidates) {
     const bytes = compress(name, data)
@@ -79,11 +161,12 @@ export function decompress(name: CompressName, data: Uint8Array): Uint8Array {
       case 'brotli':
         return asBytes(brotliDecompressSync(data))
       case 'lzma':
-        return asBytes(lzma.decompressSync(data))
+        return lzmaDecompress(data)
       case 'xz':
-        return asBytes(xz.decompressSync(data))
+        return runXz(['-d', '-c', '--format=xz'], data, 'decompressing xz')
     }
   } catch (err) {
+    if (err instanceof InputError) throw err
     throw new InputError(`cannot decompress the ${name} stream: ${(err as Error).message ?? String(err)}`)
   }
   throw new InputError(`unknown compression "${name as string}"`)

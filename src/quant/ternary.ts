@@ -27,16 +27,16 @@
  * codes) plus scaleBits / groupLen for the scales (fp16/bf16: 16, fp32: 32), e.g. groups of 128
  * with fp16 scales: 1.585 + 0.125 = 1.710 bits per weight.
  *
- * Everything here runs on device in plain tfjs ops (no readback), except the pure-JS helpers
- * at the end (`ternaryStats`, `ternaryQToInt8`, `dequantizeTernary`), which the packer and the
- * verifier use on host arrays.
+ * Everything here runs on device in plain tfjs ops (no readback). The host-side helpers
+ * (`groupLayout`, `ternaryStats`, `ternaryQToInt8`, `dequantizeTernary`) live in
+ * `ternary-host.ts` (no tfjs) and are re-exported here.
  */
 import * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
+import {groupLayout, type GroupSize, type ScaleFormat} from './ternary-host.js'
 
-export type GroupSize = number | 'row' | 'tensor'
-export type ScaleFormat = 'fp32' | 'fp16' | 'bf16'
+export {dequantizeTernary, groupLayout, ternaryQToInt8, ternaryStats, type GroupSize, type ScaleFormat} from './ternary-host.js'
 
 export interface TernaryConfig {
   groupSize: GroupSize
@@ -49,31 +49,6 @@ export const DEFAULT_TERNARY: TernaryConfig = {groupSize: 128, scaleFormat: 'fp1
 
 /** Smallest scale: 2^-14, fp16's smallest normal, so stored scales are normal in every format. */
 export const TERNARY_EPS = 2 ** -14
-
-/**
- * How a `[out, in]` matrix splits into groups. Throws InputError when `in` is not divisible by a
- * numeric group size or the group size is not a positive integer.
- */
-export function groupLayout(
-  shape: [number, number],
-  g: GroupSize,
-): {groupsPerRow: number; groupLen: number; numGroups: number} {
-  const [rows, cols] = shape
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
-    throw new InputError(`ternary: weight shape must be two positive integers, got [${shape.join(', ')}]`)
-  }
-  if (g === 'row') return {groupsPerRow: 1, groupLen: cols, numGroups: rows}
-  if (g === 'tensor') return {groupsPerRow: 1, groupLen: rows * cols, numGroups: 1}
-  if (typeof g !== 'number' || !Number.isInteger(g) || g < 1) {
-    throw new InputError(`ternary: group size must be a positive integer, 'row' or 'tensor', got ${String(g)}`)
-  }
-  if (cols % g !== 0) {
-    throw new InputError(
-      `ternary: group size ${g} does not divide the input dimension ${cols} of a [${rows}, ${cols}] weight`,
-    )
-  }
-  return {groupsPerRow: cols / g, groupLen: g, numGroups: rows * (cols / g)}
-}
 
 // --- Stored-scale rounding on device -------------------------------------------------------
 
@@ -208,76 +183,4 @@ export function ternaryWeightSTE(w: tf.Tensor2D, cfg: TernaryConfig): tf.Tensor2
     return {value: deq as tf.Tensor, gradFunc: (dy: tf.Tensor) => dy.clone()}
   })
   return ste(w) as tf.Tensor2D
-}
-
-// --- Pure-JS helpers for host arrays ---------------------------------------------------------
-
-/**
- * Counts of a trit array and its empirical entropy in bits PER WEIGHT
- * (−Σ p·log2 p over the three symbols; 0 for an empty array). Throws InputError on a value
- * outside {-1, 0, +1}.
- */
-export function ternaryStats(q: Int8Array): {zeros: number; plus: number; minus: number; entropyBits: number} {
-  let zeros = 0
-  let plus = 0
-  let minus = 0
-  for (let i = 0; i < q.length; i++) {
-    const v = q[i]
-    if (v === 0) zeros++
-    else if (v === 1) plus++
-    else if (v === -1) minus++
-    else throw new InputError(`ternary: trit array holds ${v} at index ${i}, expected -1, 0 or 1`)
-  }
-  const n = q.length
-  let entropyBits = 0
-  for (const c of [zeros, plus, minus]) {
-    if (c > 0) {
-      const p = c / n
-      entropyBits -= p * Math.log2(p)
-    }
-  }
-  return {zeros, plus, minus, entropyBits}
-}
-
-/**
- * Trits read back from device (`await q.data()`, float32 in {-1, 0, +1}) as an Int8Array.
- * Throws InputError on any other value.
- */
-export function ternaryQToInt8(q: Float32Array | ArrayLike<number>): Int8Array {
-  const out = new Int8Array(q.length)
-  for (let i = 0; i < q.length; i++) {
-    const v = q[i]
-    if (v !== 0 && v !== 1 && v !== -1) throw new InputError(`ternary: q holds ${v} at index ${i}, expected -1, 0 or 1`)
-    out[i] = v
-  }
-  return out
-}
-
-/**
- * Rebuild the dequantized weight on the host from stored trits and stored scales:
- * out[r, c] = q[r, c] · scales[group of (r, c)], row-major `[out, in]`. Bit-identical to
- * `ternarize(...).deq` when `scales` holds the stored values (decoded from fp16/bf16 bits).
- */
-export function dequantizeTernary(
-  q: Int8Array,
-  scales: Float32Array,
-  shape: [number, number],
-  groupSize: GroupSize,
-): Float32Array {
-  const [rows, cols] = shape
-  const {groupsPerRow, groupLen, numGroups} = groupLayout(shape, groupSize)
-  if (q.length !== rows * cols) {
-    throw new InputError(`ternary: ${q.length} trits do not fill a [${rows}, ${cols}] weight`)
-  }
-  if (scales.length !== numGroups) {
-    throw new InputError(`ternary: ${scales.length} scales given, a [${rows}, ${cols}] weight in groups of ${String(groupSize)} needs ${numGroups}`)
-  }
-  const out = new Float32Array(rows * cols)
-  for (let i = 0; i < out.length; i++) {
-    const g = groupSize === 'tensor' ? 0 : Math.floor(i / cols) * groupsPerRow + Math.floor((i % cols) / groupLen)
-    const v = q[i]
-    // q · d with q ∈ {-1, 0, 1}, written without a multiply so 0 stays +0.
-    out[i] = v === 0 ? 0 : v > 0 ? scales[g] : -scales[g]
-  }
-  return out
 }

@@ -35,6 +35,7 @@ import type {ByteTable} from '../tokenizer/types.js'
 import {loadCheckpoint, saveCheckpoint} from './checkpoint.js'
 import {ternaryConfigOf, type ResolvedRecipe} from './recipe.js'
 import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from './run-folder.js'
+import {GradientPool, resolveWorkers} from './parallel.js'
 
 export interface TrainOptions {
   recipe: ResolvedRecipe
@@ -180,7 +181,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t = recipe.train
   const model = buildModel(recipe, opts.seed)
   const counts = countParams(model.specs)
-  const optimizer: Optimizer = buildOptimizers(paramRefs(model), recipe.optim)
+  // (H9) data parallel: with train.workers > 1 a pool of threads computes each step's gradients
+  // and Muon's Newton–Schulz (src/train/parallel.ts); 1 = the plain single-thread path below.
+  const workers = resolveWorkers(t.workers, backend.name)
+  const pool = workers > 1 ? await GradientPool.create({recipe, seed: opts.seed, workers, backend: backend.name.startsWith('tensorflow') ? 'tensorflow' : (backend.name as BackendName)}) : null
+  if (pool) emit({kind: 'info', message: `${workers} threads (data parallel)`})
+  const optimizer: Optimizer = buildOptimizers(paramRefs(model), recipe.optim, pool ? {orthogonalize: (us, n) => pool.orthogonalize(us, n)} : {})
   const stream = new TokenStream(info.files.train, {vocabSize: vocab})
   const valDuring = loadValidationTokens(info.dir, {vocabSize: vocab, maxTokens: t.val_tokens ?? undefined})
   const startedAt = new Date().toISOString()
@@ -239,7 +245,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const B = t.micro_batch_tokens / T
     const accum = t.batch_tokens / t.micro_batch_tokens
     const chunks = Array.from({length: accum}, () => stream.take(B * T + 1))
-    const {loss, grads: raw} = accumulateGrads(model, chunks, B, T, t.z_loss)
+    const {loss, grads: raw} = pool ? pool.compute(model, chunks, B, T, t.z_loss) : accumulateGrads(model, chunks, B, T, t.z_loss) // (H9)
     let grads = raw
     if (recipe.optim.grad_clip !== null) {
       grads = clipGradNorm(raw, recipe.optim.grad_clip).grads
@@ -248,6 +254,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const lr = lrScale(step, trainMs, sched)
     optimizer.step(grads, lr, {momentum: muonMomentum(step, recipe.optim)})
     disposeMap(grads)
+    if (!Number.isFinite(loss)) await pool?.dispose() // (H9)
     if (!Number.isFinite(loss)) throw new InputError(`training diverged at step ${step + 1}: train_loss is ${loss} (lower the learning rates or enable optim.grad_clip)`)
     step += 1
     trainMs += performance.now() - t0
@@ -277,6 +284,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     run.log(`stopping_early: wallclock_cap train_time:${Math.round(trainMs)}ms step:${step}/${t.max_steps}`)
   }
   checkpoint()
+  await pool?.dispose() // (H9) evaluation runs on the main thread only
   if (interrupted) {
     run.log(`interrupted at step:${step}; checkpoint saved`)
     model.dispose()

@@ -1,0 +1,65 @@
+import {Flags} from '@oclif/core'
+
+import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
+import {GolfCommand} from '../src/cli/base-command.js'
+import {paint, progressReporter} from '../src/cli/output.js'
+import {trainEventRenderer} from '../src/cli/train-progress.js'
+import {runDemo, type DemoResult} from '../src/demo.js'
+import {CheckFailedError} from '../src/errors.js'
+
+export default class Demo extends GolfCommand {
+  static override summary = 'Run the whole job on the built-in default: prepare, train tiny-cpu, pack, verify, report.'
+  static override description = `No GPU, no download: the built-in Brown corpus (byte260) is prepared once and cached, the tiny-cpu recipe trains for about 4 minutes on 2 cores, the model is packed, verified against the 16,000,000-byte cap with its exact roundtrip gap, and a submission folder is rendered under submissions/tiny-cpu-demo (replacing the previous demo's).`
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --set train.max_wallclock_seconds=60 --json']
+
+  static override flags = {
+    dir: Flags.string({description: 'Folder to write runs/ and submissions/ into.', default: '.'}),
+    seed: Flags.integer({description: 'Seed of the initial weights.', default: 1337}),
+    set: Flags.string({description: 'Override a tiny-cpu recipe key (repeatable), e.g. train.max_wallclock_seconds=60.', multiple: true, default: []}),
+    backend: Flags.string({description: 'Compute backend.', options: [...BACKEND_NAMES], default: 'auto'}),
+  }
+
+  async run(): Promise<DemoResult> {
+    const {flags} = await this.parse(Demo)
+    const progress = progressReporter()
+    const c = paint(process.stderr)
+    let stop = false
+    const onSigint = () => {
+      if (stop) process.exit(130)
+      stop = true
+      progress.log('interrupt: stopping after this step (Ctrl-C again to quit now)')
+    }
+    process.on('SIGINT', onSigint)
+    try {
+      const r = await runDemo({
+        root: flags.dir,
+        seed: flags.seed,
+        sets: flags.set,
+        backend: flags.backend as BackendName,
+        onEvent: trainEventRenderer(progress),
+        onStage: (line) => progress.log(c.bold(line)),
+        interrupted: () => stop,
+      })
+      progress.done()
+      if (r.interrupted) {
+        if (!this.jsonEnabled()) this.log(`interrupted; the run's checkpoint is in ${r.run_dir}`)
+        return r
+      }
+      if (!this.jsonEnabled()) {
+        const o = paint()
+        const mark = (ok: boolean) => (ok ? o.green('✓') : o.red('✗'))
+        this.log(`${o.bold('val_bpb')} ${r.val_bpb_before?.toFixed(6) ?? '?'} as trained, ${r.val_bpb_roundtrip?.toFixed(6) ?? '?'} rebuilt from the artifact: gap ${r.roundtrip_gap?.toFixed(6) ?? '?'}`)
+        this.log(`${mark(r.within_limit)} ${r.bytes_total?.toLocaleString('en-US') ?? '?'} bytes total (model ${r.bytes_model.toLocaleString('en-US')} + code ${r.bytes_code?.toLocaleString('en-US') ?? '?'}) of ${r.limit.toLocaleString('en-US')}`)
+        this.log(`${mark(r.verify_ok)} golf verify ${r.verify_ok ? 'passed' : 'failed'}`)
+        this.log(`run: ${r.run_dir}`)
+        this.log(`artifact: ${r.artifact}`)
+        this.log(`submission: ${r.submission_dir}`)
+      }
+      if (!r.verify_ok) throw new CheckFailedError('the demo\'s verification failed (see the checks above)')
+      return r
+    } finally {
+      process.off('SIGINT', onSigint)
+      progress.done()
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import {Flags} from '@oclif/core'
+
+import {GolfCommand} from '../src/cli/base-command.js'
+import {formatBytes, paint, progressReporter} from '../src/cli/output.js'
+import {InputError} from '../src/errors.js'
+import {buildReport, type ReportResult} from '../src/report/report.js'
+import {parseByteLimit} from '../src/verify/limit.js'
+
+export default class Report extends GolfCommand {
+  static override summary = 'Render a submission folder (README, submission.json, plot, logs, artifact, code) from runs.'
+  static override description = `Reads the run folders (--runs: folders or globs), splits them into the seeds of the submitted config (runs without --baseline) and ablations (runs trained with --baseline <run>; the change is computed from the configs), and writes --out:
+  README.md        headline, per-seed table with Mean/Std, architecture from the recipe, negative results judged against seed noise, compliance checklist, significance, reproduce commands
+  submission.json  the official fields, validated against a schema
+  val_bpb.svg      val_bpb and train loss against step
+  train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs (the counted code)
+With --sota <bpb>, a one-sided t-test of the seeds' val_loss against SOTA − 0.005 nats (p < 0.01 claims a record). An existing non-empty --out is replaced only with --force.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --runs "runs/tiny-cpu-*" --out submissions/tiny-cpu',
+    '<%= config.bin %> <%= command.id %> --runs runs/a runs/b runs/c --out submissions/mine --author "Ada L." --github-id ada --sota 1.2244 --tar',
+    '<%= config.bin %> <%= command.id %> --runs "runs/*" --out submissions/mine --artifact model.golf --json',
+  ]
+
+  static override flags = {
+    runs: Flags.string({description: 'Run folders or globs (repeatable; quote globs).', multiple: true, required: true}),
+    out: Flags.string({char: 'o', description: 'Submission folder to write, e.g. submissions/<name>.', required: true}),
+    author: Flags.string({description: 'Author name for submission.json.'}),
+    'github-id': Flags.string({description: 'GitHub user id for submission.json.'}),
+    name: Flags.string({description: 'Submission name (default: the folder name).'}),
+    blurb: Flags.string({description: 'One-paragraph description (default: generated from the runs).'}),
+    track: Flags.string({description: 'Leaderboard track.', options: ['record', 'non-record'], default: 'non-record'}),
+    sota: Flags.string({description: 'Current best val_bpb: test the record rule (≥ 0.005 nats better at p < 0.01).'}),
+    limit: Flags.string({description: 'Size cap (decimal MB as the rules say).', default: '16MB'}),
+    artifact: Flags.string({description: 'Ship this artifact instead of packing the first seed\'s run.'}),
+    code: Flags.string({description: 'Ship this file as the counted code instead of bundling golf\'s for the recipe.'}),
+    date: Flags.string({description: 'Submission date, ISO 8601 (default: now); also the tarball mtime.'}),
+    'noise-floor': Flags.string({description: 'bpb an ablation must move to count when there is a single main seed.', default: '0.005'}),
+    roundtrip: Flags.boolean({description: 'Measure the shipped artifact\'s roundtrip val_bpb (needs the run\'s checkpoint).', default: true, allowNo: true}),
+    tar: Flags.boolean({description: 'Also write <out>.tar.gz (sorted entries, fixed mtimes, no links).'}),
+    force: Flags.boolean({description: 'Replace an existing --out folder / tarball.'}),
+  }
+
+  async run(): Promise<ReportResult> {
+    const {flags} = await this.parse(Report)
+    const number = (flag: string, v: string | undefined): number | undefined => {
+      if (v === undefined) return undefined
+      const x = Number(v)
+      if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new InputError(`--${flag} ${v}: expected a positive number`)
+      return x
+    }
+    const progress = progressReporter({quiet: this.jsonEnabled(), everyMs: 0})
+    let result: ReportResult
+    try {
+      result = await buildReport({
+        runs: flags.runs,
+        out: flags.out,
+        author: flags.author,
+        githubId: flags['github-id'],
+        name: flags.name,
+        blurb: flags.blurb,
+        track: flags.track as 'record' | 'non-record',
+        sota: number('sota', flags.sota),
+        limit: parseByteLimit(flags.limit),
+        artifact: flags.artifact,
+        code: flags.code,
+        date: flags.date,
+        noiseFloor: number('noise-floor', flags['noise-floor']),
+        roundtrip: flags.roundtrip,
+        tar: flags.tar,
+        force: flags.force,
+        onProgress: (line) => progress.log(line),
+      })
+    } finally {
+      progress.done()
+    }
+    if (!this.jsonEnabled()) {
+      const c = paint()
+      const s = result.submission
+      const std = result.val_bpb_std
+      this.log(`${c.bold('val_bpb')} ${c.green(result.val_bpb_mean.toFixed(4))}${std !== null ? ` ± ${std.toFixed(4)}` : ''} over ${result.seeds.length} seed(s)  bytes_total ${s.bytes_total.toLocaleString('en-US')} (${formatBytes(s.bytes_total)})`)
+      for (const a of result.ablations) this.log(`  ablation ${a.change.join(', ') || '(no change)'}: Δ ${a.delta >= 0 ? '+' : ''}${a.delta.toFixed(4)} → ${a.verdict}`)
+      if (result.significance) this.log(`  ${result.significance.statement}`)
+      for (const item of result.compliance) {
+        const mark = item.status === 'pass' ? c.green('✓') : item.status === 'fail' ? c.red('✗') : c.yellow('–')
+        this.log(`  ${mark} ${item.name}`)
+      }
+      for (const w of result.warnings) this.log(c.yellow(`warning: ${w}`))
+      this.log(`wrote ${result.out}: ${result.files.join(', ')}`)
+      if (result.tarball) this.log(`wrote ${result.tarball}`)
+    }
+    return result
+  }
+}

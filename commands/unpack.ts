@@ -1,0 +1,44 @@
+import {Args, Flags} from '@oclif/core'
+import {existsSync} from 'node:fs'
+
+import {GolfCommand} from '../src/cli/base-command.js'
+import {InputError, describeFsError} from '../src/errors.js'
+import {unpackToSafetensors} from '../src/pack/unpack.js'
+import {readFileSync} from 'node:fs'
+
+export interface UnpackResult {
+  artifact: string
+  out: string
+  tensors: number
+  params: number
+}
+
+export default class Unpack extends GolfCommand {
+  static override summary = 'Write an artifact\'s weights as a float32 safetensors file.'
+  static override description =
+    'Ternary tensors come out as q·d exactly (what the training forward pass used), float tensors as their stored values. The manifest JSON is kept in the safetensors metadata under golf_manifest. The checksum is verified before anything is decoded.'
+  static override examples = ['<%= config.bin %> <%= command.id %> model.golf --out checkpoint.safetensors']
+
+  static override args = {
+    artifact: Args.string({description: 'Artifact written by golf pack.', required: true}),
+  }
+
+  static override flags = {
+    out: Flags.string({char: 'o', description: 'Safetensors file to write.', required: true}),
+    force: Flags.boolean({description: 'Overwrite --out if it exists.'}),
+  }
+
+  async run(): Promise<UnpackResult> {
+    const {args, flags} = await this.parse(Unpack)
+    if (existsSync(flags.out) && !flags.force) throw new InputError(`${flags.out} exists: use --force to overwrite it`)
+    let bytes: Uint8Array
+    try {
+      bytes = new Uint8Array(readFileSync(args.artifact))
+    } catch (err) {
+      throw describeFsError(err, args.artifact, 'artifact')
+    }
+    const {tensors, params} = unpackToSafetensors(bytes, flags.out, {source: args.artifact})
+    if (!this.jsonEnabled()) this.log(`wrote ${flags.out}: ${tensors} tensors, ${params.toLocaleString('en-US')} float32 values`)
+    return {artifact: args.artifact, out: flags.out, tensors, params}
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * The runs ledger: every `golf train` run folder (summary.json + config.json) read back, and
+ * sorted into what a submission report needs:
+ *   - the MAIN set: runs with no `baseline` — the seeds of the submitted config (their resolved
+ *     configs must agree on everything but the seed);
+ *   - ABLATIONS: runs whose summary names a `baseline` run; the change an ablation makes is the
+ *     difference between its resolved config and its baseline's — computed, never typed by hand.
+ * Ablation runs that make the same change against the same baseline are seeds of one ablation.
+ */
+import {existsSync, readFileSync, realpathSync, statSync} from 'node:fs'
+import {basename, dirname, resolve} from 'node:path'
+import {glob, isDynamicPattern} from 'tinyglobby'
+
+import {InputError} from '../errors.js'
+import type {RunConfig} from '../train/load-run.js'
+import {RUN_FILES, type RunSummary} from '../train/run-folder.js'
+
+/** One line of metrics.jsonl: a train line has train_loss, an eval line val_loss/val_bpb. */
+export interface MetricLine {
+  step: number
+  train_loss?: number
+  val_loss?: number
+  val_bpb?: number
+  sliding_stride?: number
+  final?: boolean
+  [key: string]: unknown
+}
+
+export interface RunRecord {
+  /** Absolute path of the run folder. */
+  dir: string
+  /** summary.run_id, or the folder name. */
+  id: string
+  summary: RunSummary
+  config: RunConfig
+  /** Parsed metrics.jsonl ([] when the file is absent). */
+  metrics: MetricLine[]
+  /** train.log, when present. */
+  logPath: string | null
+  /** checkpoint.safetensors + checkpoint.json present (the run can be packed and re-evaluated). */
+  hasCheckpoint: boolean
+}
+
+/** One changed config key: dotted path, value in the baseline (`from`) and in the run (`to`). */
+export interface ConfigChange {
+  key: string
+  from: unknown
+  to: unknown
+}
+
+export interface Ablation {
+  /** The runs (seeds) of this ablation, sorted by seed. */
+  runs: RunRecord[]
+  /** The run their summaries name as baseline. */
+  baseline: RunRecord
+  /**
+   * What Δ is measured against: the main seeds when the baseline is one of them (same config),
+   * else the baseline run alone.
+   */
+  reference: RunRecord[]
+  /** configDiff(baseline, run) without the seed: what the ablation changed. */
+  changes: ConfigChange[]
+}
+
+export interface RunGroups {
+  /** Seeds of the submitted config, sorted by seed. */
+  main: RunRecord[]
+  ablations: Ablation[]
+}
+
+/** Keys that differ between seeds of one config by design. */
+export const SEED_KEYS: readonly string[] = ['seed']
+
+const REQUIRED_NUMBERS: ReadonlyArray<keyof RunSummary> = ['seed', 'steps', 'train_time_ms', 'step_avg_ms', 'val_loss', 'val_bpb']
+
+/**
+ * Run folders named by `patterns`: folders, or globs (tinyglobby) matching folders or their
+ * summary.json. Each must hold summary.json and config.json, else an InputError names it.
+ * The result is sorted by folder path and free of duplicates.
+ */
+export async function loadRuns(patterns: readonly string[], opts: {cwd?: string} = {}): Promise<RunRecord[]> {
+  const cwd = opts.cwd ?? process.cwd()
+  if (patterns.length === 0) throw new InputError('--runs: give at least one run folder or glob')
+  const dirs = new Set<string>()
+  for (const pattern of patterns) {
+    if (isDynamicPattern(pattern)) {
+      const hits = await glob(pattern, {cwd, absolute: true, onlyFiles: false, expandDirectories: false})
+      for (const hit of hits.sort()) {
+        const path = hit.replace(/[\\/]$/, '')
+        if (basename(path) === RUN_FILES.summary) dirs.add(dirname(path))
+        else if (isDir(path)) dirs.add(path)
+      }
+      continue
+    }
+    const path = resolve(cwd, pattern)
+    if (!existsSync(path)) throw new InputError(`run folder not found: ${pattern}`)
+    dirs.add(basename(path) === RUN_FILES.summary ? dirname(path) : path)
+  }
+  if (dirs.size === 0) throw new InputError(`--runs: no run folders matched ${patterns.join(' ')}`)
+  const seen = new Set<string>()
+  const runs: RunRecord[] = []
+  for (const dir of [...dirs].sort()) {
+    const real = realpathSync(dir)
+    if (seen.has(real)) continue
+    seen.add(real)
+    runs.push(loadRun(dir))
+  }
+  return runs
+}
+
+/** Read one run folder. */
+export function loadRun(dir: string): RunRecord {
+  const abs = resolve(dir)
+  if (!isDir(abs)) throw new InputError(`not a run folder: ${dir}`)
+  const summaryPath = resolve(abs, RUN_FILES.summary)
+  const configPath = resolve(abs, RUN_FILES.config)
+  if (!existsSync(summaryPath)) throw new InputError(`run folder ${dir} has no ${RUN_FILES.summary} (did the run finish?)`)
+  if (!existsSync(configPath)) throw new InputError(`run folder ${dir} has no ${RUN_FILES.config}`)
+  const summary = readJson<RunSummary>(summaryPath)
+  const config = readJson<RunConfig>(configPath)
+  for (const key of REQUIRED_NUMBERS) {
+    if (typeof summary[key] !== 'number' || !Number.isFinite(summary[key])) {
+      throw new InputError(`${summaryPath}: ${key} must be a number, got ${JSON.stringify(summary[key])}`)
+    }
+  }
+  if (typeof config.recipe !== 'object' || config.recipe === null) throw new InputError(`${configPath}: recipe must be an object (the resolved recipe)`)
+  const metricsPath = resolve(abs, RUN_FILES.metrics)
+  const logPath = resolve(abs, RUN_FILES.log)
+  return {
+    dir: abs,
+    id: typeof summary.run_id === 'string' && summary.run_id ? summary.run_id : basename(abs),
+    summary,
+    config,
+    metrics: existsSync(metricsPath) ? readMetrics(metricsPath) : [],
+    logPath: existsSync(logPath) ? logPath : null,
+    hasCheckpoint: existsSync(resolve(abs, RUN_FILES.checkpoint)) && existsSync(resolve(abs, RUN_FILES.checkpointMeta)),
+  }
+}
+
+/** metrics.jsonl → lines; a malformed line is an InputError naming file and line number. */
+export function readMetrics(path: string): MetricLine[] {
+  const out: MetricLine[] = []
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return
+      let obj: unknown
+      try {
+        obj = JSON.parse(line)
+      } catch {
+        throw new InputError(`${path}:${i + 1}: not a JSON line`)
+      }
+      if (typeof obj !== 'object' || obj === null || typeof (obj as MetricLine).step !== 'number') throw new InputError(`${path}:${i + 1}: expected an object with a numeric "step"`)
+      out.push(obj as MetricLine)
+    })
+  return out
+}
+
+/**
+ * The keys (dotted paths into config.json) whose values differ between `a` (the baseline) and
+ * `b`, sorted by key. Objects are compared key by key; arrays and scalars as whole values.
+ * `ignore` lists keys (or key prefixes) to leave out, e.g. SEED_KEYS.
+ */
+export function configDiff(a: unknown, b: unknown, ignore: readonly string[] = []): ConfigChange[] {
+  const fa = flatten(a)
+  const fb = flatten(b)
+  const keys = [...new Set([...fa.keys(), ...fb.keys()])].sort()
+  const ignored = (k: string) => ignore.some((p) => k === p || k.startsWith(p + '.'))
+  const out: ConfigChange[] = []
+  for (const key of keys) {
+    if (ignored(key)) continue
+    const from = fa.get(key)
+    const to = fb.get(key)
+    if (JSON.stringify(from) !== JSON.stringify(to)) out.push({key, from, to})
+  }
+  return out
+}
+
+/** `model.model_dim 128 → 256` (values as JSON; a missing key shows as "—"). */
+export function formatChange(c: ConfigChange): string {
+  const show = (v: unknown) => (v === undefined ? '—' : JSON.stringify(v))
+  return `${c.key} ${show(c.from)} → ${show(c.to)}`
+}
+
+function flatten(value: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>)
+    if (entries.length === 0 && prefix) out.set(prefix, {})
+    for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out)
+  } else if (prefix) {
+    out.set(prefix, value)
+  }
+  return out
+}
+
+/**
+ * Split runs into the main set and ablations. InputError when no run is a main run, when the
+ * main runs differ in more than the seed, or when an ablation's baseline cannot be found among
+ * the runs or on disk.
+ */
+export function groupRuns(runs: readonly RunRecord[], opts: {cwd?: string} = {}): RunGroups {
+  const cwd = opts.cwd ?? process.cwd()
+  const main = runs.filter((r) => !r.summary.baseline).sort(bySeed)
+  if (main.length === 0) throw new InputError('no main runs: every run names a --baseline, so there is no submitted config (add the seeds of the submitted config to --runs)')
+  for (const r of main.slice(1)) {
+    const diff = configDiff(main[0].config, r.config, SEED_KEYS)
+    if (diff.length > 0) {
+      throw new InputError(
+        `runs ${main[0].id} and ${r.id} have no baseline but differ in ${diff.map(formatChange).join('; ')} (train the ablation with --baseline <run>, or leave it out of --runs)`,
+      )
+    }
+  }
+  const known = new Map<string, RunRecord>(runs.map((r) => [r.dir, r]))
+  const groups = new Map<string, Ablation>()
+  for (const r of runs.filter((x) => x.summary.baseline)) {
+    const baseline = findBaseline(r, known, cwd)
+    const changes = configDiff(baseline.config, r.config, SEED_KEYS)
+    const key = `${baseline.dir}\u0000${JSON.stringify(changes)}`
+    const group = groups.get(key)
+    if (group) group.runs.push(r)
+    else {
+      const inMain = main.some((m) => m.dir === baseline.dir)
+      groups.set(key, {runs: [r], baseline, reference: inMain ? main : [baseline], changes})
+    }
+  }
+  const ablations = [...groups.values()]
+  for (const a of ablations) a.runs.sort(bySeed)
+  ablations.sort((x, y) => (x.runs[0].dir < y.runs[0].dir ? -1 : x.runs[0].dir > y.runs[0].dir ? 1 : 0))
+  return {main, ablations}
+}
+
+/** The baseline named in a run's summary: a loaded run (by path or run id), else read from disk. */
+function findBaseline(run: RunRecord, known: Map<string, RunRecord>, cwd: string): RunRecord {
+  const name = String(run.summary.baseline)
+  const candidates = [resolve(cwd, name), resolve(dirname(run.dir), name), resolve(dirname(run.dir), basename(name))]
+  for (const c of candidates) {
+    const hit = known.get(c)
+    if (hit) return hit
+  }
+  for (const r of known.values()) if (r.id === basename(name)) return r
+  for (const c of candidates) if (existsSync(resolve(c, RUN_FILES.summary))) return loadRun(c)
+  throw new InputError(`run ${run.id}: its baseline ${name} was not found (pass the baseline run to --runs too)`)
+}
+
+function bySeed(a: RunRecord, b: RunRecord): number {
+  return a.summary.seed - b.summary.seed || (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0)
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function readJson<T>(path: string): T {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as Error).message}`)
+  }
+  try {
+    return JSON.parse(text) as T
+  } catch (err) {
+    throw new InputError(`${path}: not valid JSON (${(err as Error).message})`)
+  }
+}

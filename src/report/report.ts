@@ -1,0 +1,460 @@
+/**
+ * `golf report`: from run folders to a submission folder.
+ *
+ *   runs ──ledger──▶ main seeds + ablations
+ *        ──pack───▶ model.golf (the first seed's run, or --artifact), per-seed artifact bytes
+ *        ──verify─▶ roundtrip val_bpb of the shipped artifact, the counted code train_golf.mjs
+ *        ──stats──▶ Mean/Std, ablation verdicts, record significance, compliance
+ *        ──render─▶ README.md, submission.json (schema-checked), val_bpb.svg, train_seed<N>.log
+ *
+ * The folder is built in a temporary sibling and renamed into place, so a failure never leaves
+ * a half-written submission; an existing non-empty folder is replaced only with `force`.
+ */
+import {copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {basename, dirname, join, resolve} from 'node:path'
+
+import {InputError, describeFsError} from '../errors.js'
+import {tempSiblingPath} from '../io/atomic.js'
+import type {ResolvedRecipe} from '../train/recipe.js'
+import {OFFICIAL_LIMIT} from '../verify/limit.js'
+import {configDiff, formatChange, groupRuns, loadRuns, type Ablation, type RunRecord} from './ledger.js'
+import {plotPoints, renderPlotSvg} from './plot.js'
+import {renderReadme, type AblationRow, type ComplianceItem, type ReadmeInput, type SeedRow} from './readme.js'
+import {DEFAULT_NOISE_FLOOR_BPB, judgeAblation, mean, recordSignificance, sampleStd, type Significance} from './stats.js'
+import {validateSubmission, type Submission} from './submission-schema.js'
+import {writeTarball} from './tarball.js'
+
+export const REPORT_FILES = {
+  readme: 'README.md',
+  submission: 'submission.json',
+  plot: 'val_bpb.svg',
+  artifact: 'model.golf',
+  code: 'train_golf.mjs',
+} as const
+
+/** The challenge's time limits (8×H100): training and evaluation, each. */
+export const TIME_LIMIT_S = 600
+
+export interface ReportOptions {
+  /** Run folders or globs. */
+  runs: string[]
+  /** The submission folder to write. */
+  out: string
+  author?: string
+  githubId?: string
+  name?: string
+  blurb?: string
+  track?: 'record' | 'non-record'
+  /** Current best val_bpb: enables the record significance test. */
+  sota?: number
+  /** Byte cap (default 16,000,000). */
+  limit?: number
+  /** Also write `<out>.tar.gz`. */
+  tar?: boolean
+  /** Replace an existing non-empty folder / tarball. */
+  force?: boolean
+  /** Ship this artifact instead of packing the first seed's run. */
+  artifact?: string
+  /** Ship this file as the counted code instead of bundling golf's (`buildCountedCode`). */
+  code?: string
+  /** Submission date (ISO 8601); default now. Also the tarball's mtime. */
+  date?: string
+  /** bpb floor for ablation verdicts when there is a single main seed. */
+  noiseFloor?: number
+  /** Measure the shipped artifact's roundtrip val_bpb (default true; needs the run's checkpoint). */
+  roundtrip?: boolean
+  cwd?: string
+  onProgress?: (line: string) => void
+}
+
+export interface ReportResult {
+  out: string
+  files: string[]
+  tarball: string | null
+  submission: Submission
+  seeds: SeedRow[]
+  val_bpb_mean: number
+  val_bpb_std: number | null
+  ablations: AblationRow[]
+  compliance: ComplianceItem[]
+  significance: Significance | null
+  warnings: string[]
+}
+
+/** ISO 8601 without milliseconds: 2026-03-19T08:45:00Z. */
+export function normalizeDate(s: string | undefined, now = new Date()): string {
+  const d = s === undefined ? now : new Date(s)
+  if (Number.isNaN(d.getTime()) || (s !== undefined && !/^\d{4}-\d{2}-\d{2}/.test(s))) throw new InputError(`--date ${s}: expected an ISO 8601 date, e.g. 2026-03-19 or 2026-03-19T08:45:00Z`)
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+/** `--set` flags that turn the named built-in recipe into the run's resolved one (null: not built in). */
+export async function recipeOverrides(recipe: ResolvedRecipe): Promise<string[] | null> {
+  const {loadRecipe} = await import('../train/recipe.js')
+  let base: ResolvedRecipe
+  try {
+    base = loadRecipe(recipe.name)
+  } catch {
+    return null
+  }
+  return configDiff(base, recipe, ['name', 'description']).map((c) => `--set ${shellQuote(`${c.key}=${typeof c.to === 'string' ? c.to : JSON.stringify(c.to ?? null)}`)}`)
+}
+
+function datasetName(run: RunRecord): string {
+  return basename(String(run.config.data ?? run.summary.dataset ?? 'unknown'))
+}
+
+const BUILTIN_DATASET = 'brown_byte260'
+
+async function reproduceCommands(main: RunRecord[], recipe: ResolvedRecipe): Promise<ReadmeInput['reproduce']> {
+  const sets = await recipeOverrides(recipe)
+  const data = datasetName(main[0])
+  const dataFlag = data === BUILTIN_DATASET ? [] : ['--data', `path/to/${data}`]
+  const recipeFlag = sets === null ? `path/to/${recipe.name}.yaml` : recipe.name
+  const golf = main.map((r) => ['golf train --recipe', shellQuote(recipeFlag), '--seed', String(r.summary.seed), ...dataFlag, ...(sets ?? [])].join(' '))
+  if (sets === null) golf.push(`# ${recipe.name} is not a built-in recipe: use the recipe file the runs were trained from (train_golf.mjs embeds the resolved recipe)`)
+  const dataArg = `path/to/${data}`
+  const counted = [
+    ...(data === BUILTIN_DATASET ? [`# path/to/${BUILTIN_DATASET}: golf's built-in corpus (golf train prepares and caches it)`] : []),
+    ...main.map((r) => `node ${REPORT_FILES.code} train --data ${dataArg} --out runs/seed${r.summary.seed} --seed ${r.summary.seed}`),
+    `node ${REPORT_FILES.code} eval --artifact ${REPORT_FILES.artifact} --data ${dataArg}`,
+  ]
+  return {golf, counted}
+}
+
+/** Seconds between start and finish minus training: an upper bound on evaluation time. */
+export function evalSecondsUpperBound(r: RunRecord): number | null {
+  const start = Date.parse(r.summary.started_at)
+  const end = Date.parse(r.summary.finished_at)
+  if (Number.isNaN(start) || Number.isNaN(end) || end < start) return null
+  return Math.max(0, (end - start - r.summary.train_time_ms) / 1000)
+}
+
+function logStartsWithGolfHeader(r: RunRecord): boolean {
+  if (!r.logPath) return false
+  const first = readFileSync(r.logPath, 'utf8').split('\n', 1)[0] ?? ''
+  return first.startsWith('golf train ')
+}
+
+export function complianceChecks(main: RunRecord[], bytesTotal: number, limit: number): ComplianceItem[] {
+  const n = main.length
+  const maxTrain = Math.max(...main.map((r) => r.summary.train_time_ms / 1000))
+  const evals = main.map(evalSecondsUpperBound)
+  const hardware = main[0].summary.hardware ?? 'unknown hardware'
+  const items: ComplianceItem[] = [
+    {name: '3+ seeds', status: n >= 3 ? 'pass' : 'fail', detail: `${n} seed${n === 1 ? '' : 's'} (${main.map((r) => r.summary.seed).join(', ')})`},
+    {
+      name: `train ≤ ${TIME_LIMIT_S} s`,
+      status: maxTrain <= TIME_LIMIT_S ? 'pass' : 'fail',
+      detail: `longest seed ${maxTrain.toFixed(1)} s of training on ${hardware} (the record rule is timed on 8×H100 SXM)`,
+    },
+  ]
+  if (evals.some((e) => e === null)) {
+    items.push({name: `eval ≤ ${TIME_LIMIT_S} s`, status: 'unknown', detail: 'unknown: a summary.json lacks started_at/finished_at'})
+  } else {
+    const maxEval = Math.max(...(evals as number[]))
+    items.push({
+      name: `eval ≤ ${TIME_LIMIT_S} s`,
+      status: maxEval <= TIME_LIMIT_S ? 'pass' : 'unknown',
+      detail: `at most ${maxEval.toFixed(1)} s (run wall-clock minus training time: an upper bound that also counts setup and in-training evals)`,
+    })
+  }
+  items.push({
+    name: `bytes_total ≤ ${limit.toLocaleString('en-US')}`,
+    status: bytesTotal <= limit ? 'pass' : 'fail',
+    detail: bytesTotal <= limit ? `${bytesTotal.toLocaleString('en-US')} bytes (${(limit - bytesTotal).toLocaleString('en-US')} to spare)` : `${bytesTotal.toLocaleString('en-US')} bytes: over by ${(bytesTotal - limit).toLocaleString('en-US')}`,
+  })
+  const golfLogs = main.every(logStartsWithGolfHeader)
+  items.push({
+    name: 'no validation data in training',
+    status: golfLogs ? 'pass' : 'unknown',
+    detail: golfLogs
+      ? `by construction: every run's train.log opens with golf train's header, and golf train draws training batches only from the dataset's train shards (fineweb_train_*.bin, streamed in order); validation shards (fineweb_val_*.bin) are read only by evaluation, after the optimizer steps they score`
+      : 'unknown: a run has no train.log starting with the golf train header, so how it was trained is not on record',
+  })
+  return items
+}
+
+function ablationRow(a: Ablation, noiseStd: number | null, floor: number): AblationRow {
+  const vals = a.runs.map((r) => r.summary.val_bpb)
+  const ref = a.reference.map((r) => r.summary.val_bpb)
+  const j = judgeAblation(vals, ref, noiseStd, floor)
+  const notes = [...new Set(a.runs.map((r) => r.summary.note).filter((n): n is string => Boolean(n)))]
+  return {
+    // config.json keys: `recipe.model.mlp_mult` reads better as the recipe key `model.mlp_mult`
+    change: a.changes.map((c) => formatChange({...c, key: c.key.replace(/^recipe\./, '')})),
+    note: notes.length ? notes.join('; ') : null,
+    seeds: a.runs.map((r) => r.summary.seed),
+    val_bpb: mean(vals),
+    baseline_val_bpb: mean(ref),
+    baseline_label: a.reference.length > 1 ? `main seeds, mean of ${a.reference.length}` : a.baseline.id,
+    delta: j.delta,
+    verdict: j.verdict,
+    basis: j.basis,
+  }
+}
+
+function nonRecordReason(main: RunRecord[], compliance: ComplianceItem[], significance: Significance | null): string {
+  const reasons: string[] = []
+  const data = datasetName(main[0])
+  if (!/fineweb/i.test(data)) reasons.push(`evaluated on ${data}, not the official FineWeb validation split`)
+  reasons.push(`trained on ${main[0].summary.hardware}, not 8×H100 SXM`)
+  for (const c of compliance) if (c.status === 'fail') reasons.push(`${c.name}: ${c.detail}`)
+  if (significance && !significance.record) reasons.push('no significant improvement over the SOTA')
+  return reasons.join('; ')
+}
+
+function assertOutFree(path: string, what: string, force: boolean | undefined): void {
+  if (!existsSync(path) || force) return
+  let entries: string[] | null = null
+  try {
+    entries = readdirSync(path)
+  } catch {
+    // a file, not a folder
+  }
+  if (entries === null) throw new InputError(`${what} ${path} already exists (use --force to replace it)`)
+  if (entries.length > 0) throw new InputError(`${what} ${path} already exists and is not empty (use --force to replace it)`)
+}
+
+export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
+  const cwd = opts.cwd ?? process.cwd()
+  const progress = opts.onProgress ?? (() => {})
+  const out = resolve(cwd, opts.out.replace(/[\\/]+$/, ''))
+  const tarPath = `${out}.tar.gz`
+  assertOutFree(out, '--out', opts.force)
+  if (opts.tar) assertOutFree(tarPath, 'tarball', opts.force)
+  const date = normalizeDate(opts.date)
+  const limit = opts.limit ?? OFFICIAL_LIMIT
+  const floor = opts.noiseFloor ?? DEFAULT_NOISE_FLOOR_BPB
+  if (opts.sota !== undefined && !(opts.sota > 0 && Number.isFinite(opts.sota))) throw new InputError(`--sota ${opts.sota}: expected a positive val_bpb`)
+  if (!(floor > 0)) throw new InputError(`--noise-floor ${floor}: expected a positive bpb`)
+
+  const runs = await loadRuns(opts.runs, {cwd})
+  const {main, ablations} = groupRuns(runs, {cwd})
+  const first = main[0]
+  const recipe = first.config.recipe
+  const warnings: string[] = []
+  progress(`${main.length} main seed${main.length === 1 ? '' : 's'}, ${ablations.length} ablation${ablations.length === 1 ? '' : 's'}`)
+
+  mkdirSync(dirname(out), {recursive: true})
+  const tmp = tempSiblingPath(out)
+  mkdirSync(tmp)
+  let computed: Omit<ReportResult, 'out' | 'files' | 'tarball'>
+  try {
+    // The artifact: given, or packed from each main run that has a checkpoint (first seed's ships).
+    const artifactPath = join(tmp, REPORT_FILES.artifact)
+    const artifactBytes = new Map<RunRecord, number>()
+    if (opts.artifact) {
+      let bytes: Buffer
+      try {
+        bytes = readFileSync(resolve(cwd, opts.artifact))
+      } catch (err) {
+        throw describeFsError(err, opts.artifact, '--artifact')
+      }
+      writeFileSync(artifactPath, bytes)
+      artifactBytes.set(first, bytes.byteLength)
+    } else {
+      if (!first.hasCheckpoint) throw new InputError(`run ${first.id} has no checkpoint to pack (checkpoint.safetensors + checkpoint.json): pass --artifact <model.golf>`)
+      // loaded on demand: a report from runs without checkpoints (--artifact) never loads tfjs
+      const {packSource} = await import('../pack/pack-model.js')
+      for (const r of main) {
+        if (!r.hasCheckpoint) {
+          warnings.push(`run ${r.id} has no checkpoint: its artifact bytes are not known`)
+          continue
+        }
+        progress(`packing ${r.id}`)
+        const {bytes} = await packSource(r.dir, {codec: 'auto', compress: 'auto'})
+        artifactBytes.set(r, bytes.byteLength)
+        if (r === first) writeFileSync(artifactPath, bytes)
+      }
+    }
+    const bytesModel = artifactBytes.get(first)!
+
+    // Roundtrip of the shipped artifact (golf verify's own code).
+    const notes: string[] = []
+    let roundtripBpb: number | null = null
+    let roundtripLoss: number | null = null
+    if (opts.roundtrip !== false && first.hasCheckpoint) {
+      progress(`roundtrip: evaluating ${first.id} and the model rebuilt from the artifact`)
+      const {roundtrip} = await import('../verify/roundtrip.js')
+      const backend = first.config.backend === 'wasm' || first.config.backend === 'cpu' ? first.config.backend : undefined
+      const rt = await roundtrip({runDir: first.dir, artifactPath, valTokens: recipe.eval.val_tokens, backend})
+      roundtripBpb = rt.val_bpb_after
+      roundtripLoss = rt.val_loss_after
+      notes.push(
+        `Roundtrip: seed ${first.summary.seed}'s model rebuilt from \`${REPORT_FILES.artifact}\` scores val_bpb ${rt.val_bpb_after.toFixed(6)} against ${rt.val_bpb_before.toFixed(6)} before packing ` +
+          `(gap ${rt.gap.toFixed(6)}; ${rt.exact ? 'exact: identical logits' : `max |Δlogit| = ${rt.max_logit_diff.toExponential(2)}`}) on ${rt.tokens.toLocaleString('en-US')} validation tokens.`,
+      )
+    } else {
+      notes.push(
+        `Roundtrip val_bpb was not measured ${!first.hasCheckpoint ? `(run ${first.id} has no checkpoint to compare the artifact with)` : '(--no-roundtrip)'}; run \`golf verify --run <run> --artifact ${REPORT_FILES.artifact}\` to measure it.`,
+      )
+    }
+    if (opts.artifact) notes.push(`The artifact was given with --artifact, not packed by this report; its bytes are listed for seed ${first.summary.seed}.`)
+
+    // The counted code: golf's bundle for this recipe, or the file given.
+    let counted: {code: Uint8Array; bytes: number}
+    if (opts.code) {
+      let code: Buffer
+      try {
+        code = readFileSync(resolve(cwd, opts.code))
+      } catch (err) {
+        throw describeFsError(err, opts.code, '--code')
+      }
+      counted = {code, bytes: code.byteLength}
+      notes.push(`The counted code was given with --code, not bundled by this report.`)
+    } else {
+      progress('bundling the counted code')
+      const {buildCountedCode} = await import('../verify/bundle.js')
+      const built = await buildCountedCode(recipe, {seed: first.summary.seed})
+      counted = {code: Buffer.from(built.code, 'utf8'), bytes: built.bytes}
+    }
+    writeFileSync(join(tmp, REPORT_FILES.code), counted.code)
+    const bytesTotal = bytesModel + counted.bytes
+
+    // Logs.
+    const logFiles: string[] = []
+    for (const r of main) {
+      if (!r.logPath) {
+        warnings.push(`run ${r.id} has no train.log`)
+        continue
+      }
+      let name = `train_seed${r.summary.seed}.log`
+      for (let i = 2; logFiles.includes(name); i++) name = `train_seed${r.summary.seed}_${i}.log`
+      copyFileSync(r.logPath, join(tmp, name))
+      logFiles.push(name)
+    }
+    if (logFiles.length === 0) throw new InputError(`no train.log in any main run (${main.map((r) => r.id).join(', ')}): a submission needs its training logs`)
+
+    // Numbers.
+    const rows: SeedRow[] = main.map((r) => ({
+      seed: r.summary.seed,
+      steps: r.summary.steps,
+      step_avg_ms: r.summary.step_avg_ms,
+      val_loss: r.summary.val_loss,
+      val_bpb: r.summary.val_bpb,
+      roundtrip_val_bpb: r === first ? roundtripBpb : null,
+      sliding_val_bpb: r.summary.sliding?.val_bpb ?? null,
+      sliding_stride: r.summary.sliding?.stride ?? null,
+      artifact_bytes: artifactBytes.get(r) ?? null,
+      train_time_s: r.summary.train_time_ms / 1000,
+    }))
+    const vals = main.map((r) => r.summary.val_bpb)
+    const valMean = mean(vals)
+    const valStd = sampleStd(vals)
+    const ablationRows = ablations.map((a) => ablationRow(a, valStd, floor))
+    const compliance = complianceChecks(main, bytesTotal, limit)
+    const significance =
+      opts.sota !== undefined
+        ? recordSignificance(
+            main.map((r) => r.summary.val_loss),
+            vals,
+            opts.sota,
+          )
+        : null
+    const track = opts.track ?? 'non-record'
+    if (track === 'record' && significance && !significance.record) warnings.push(`track record, but the improvement over --sota ${opts.sota} is not significant (p = ${significance.p ?? 'n/a'})`)
+    if (track === 'record' && !significance) warnings.push('track record without --sota: the README makes no significance claim')
+
+    const name = opts.name ?? basename(out)
+    const params = first.summary.params
+    const blurb =
+      opts.blurb ??
+      `${params.ternary.toLocaleString('en-US')} ternary + ${params.other.toLocaleString('en-US')} other parameters (${recipe.model.unique_blocks * recipe.model.loops} layers × ${recipe.model.model_dim}), ` +
+        `recipe ${recipe.name}, trained with golf; val_bpb ${valMean.toFixed(4)} mean over ${main.length} seed${main.length === 1 ? '' : 's'} on ${datasetName(first)}.`
+    if (!opts.author) warnings.push('no --author: submission.json says "anonymous"')
+    if (!opts.githubId) warnings.push('no --github-id: submission.json says "anonymous"')
+
+    const submission: Submission = {
+      author: opts.author ?? 'anonymous',
+      github_id: opts.githubId ?? 'anonymous',
+      name,
+      blurb,
+      date,
+      track,
+      val_loss: roundtripLoss ?? first.summary.val_loss,
+      val_bpb: roundtripBpb ?? first.summary.val_bpb,
+      bytes_total: bytesTotal,
+      bytes_code: counted.bytes,
+      bytes_model: bytesModel,
+      ...(main.length >= 2 ? {val_bpb_mean: valMean, val_bpb_std: valStd!} : {}),
+      ...(track === 'non-record'
+        ? {
+            seeds: main.map((r) => r.summary.seed),
+            seed_results: main.map((r) => ({
+              seed: r.summary.seed,
+              val_loss: r.summary.val_loss,
+              val_bpb: r.summary.val_bpb,
+              steps: r.summary.steps,
+              train_time_ms: r.summary.train_time_ms,
+              bytes_model: artifactBytes.get(r) ?? null,
+            })),
+            step_stop: first.summary.steps,
+            wallclock_seconds: first.summary.train_time_ms / 1000,
+            hardware: first.summary.hardware,
+            non_record_reason: nonRecordReason(main, compliance, significance),
+            val_bpb_std: valStd ?? 0,
+          }
+        : {}),
+      ...(significance ? {significance: {sota_bpb: significance.sota_bpb, threshold_loss: significance.threshold_loss, p: significance.p, record: significance.record}} : {}),
+    }
+    const problems = validateSubmission(submission)
+    if (problems.length > 0) throw new InputError(`submission.json would not validate: ${problems.join('; ')}`)
+    writeFileSync(join(tmp, REPORT_FILES.submission), JSON.stringify(submission, null, 2) + '\n')
+
+    progress('rendering the plot')
+    writeFileSync(join(tmp, REPORT_FILES.plot), await renderPlotSvg(plotPoints(main)))
+
+    const readme = renderReadme({
+      name,
+      author: submission.author,
+      github_id: submission.github_id,
+      blurb,
+      date,
+      track,
+      rows,
+      artifact_seed: first.summary.seed,
+      artifact_file: REPORT_FILES.artifact,
+      bytes_model: bytesModel,
+      code_file: REPORT_FILES.code,
+      bytes_code: counted.bytes,
+      bytes_total: bytesTotal,
+      limit,
+      hardware: first.summary.hardware,
+      dataset: datasetName(first),
+      tokenizer: String(first.config.tokenizer ?? first.summary.tokenizer),
+      recipe,
+      params,
+      ablations: ablationRows,
+      noise_std: valStd,
+      noise_floor: floor,
+      compliance,
+      significance,
+      reproduce: await reproduceCommands(main, recipe),
+      plot_file: REPORT_FILES.plot,
+      log_files: logFiles,
+      notes,
+    })
+    writeFileSync(join(tmp, REPORT_FILES.readme), readme)
+    computed = {submission, seeds: rows, val_bpb_mean: valMean, val_bpb_std: valStd, ablations: ablationRows, compliance, significance, warnings}
+
+    // Into place.
+    if (existsSync(out)) rmSync(out, {recursive: true, force: true})
+    renameSync(tmp, out)
+  } catch (err) {
+    rmSync(tmp, {recursive: true, force: true})
+    throw err
+  }
+
+  let tarball: string | null = null
+  if (opts.tar) {
+    progress('writing the tarball')
+    await writeTarball(out, tarPath, new Date(date))
+    tarball = tarPath
+  }
+  return {out, files: readdirSync(out).sort(), tarball, ...computed}
+}

@@ -1,0 +1,119 @@
+/**
+ * `submission.json` as merged Parameter Golf entries write it (GOLF.md): author, github_id,
+ * name, blurb, date (ISO 8601), val_loss, val_bpb, bytes_total, bytes_code; non-record entries
+ * add seeds, seed_results, step_stop, wallclock_seconds, hardware, non_record_reason and
+ * val_bpb_std. Extra keys are allowed (entries add their own, e.g. bytes_model); the ones golf
+ * writes are typed here.
+ */
+import {Ajv, type ErrorObject} from 'ajv'
+
+export interface SeedResult {
+  seed: number
+  val_loss: number
+  val_bpb: number
+  steps: number
+  train_time_ms: number
+  /** Artifact bytes of this seed's packed model, when it was packed. */
+  bytes_model: number | null
+}
+
+export interface Submission {
+  author: string
+  github_id: string
+  name: string
+  blurb: string
+  /** ISO 8601 date-time (UTC). */
+  date: string
+  track: 'record' | 'non-record'
+  val_loss: number
+  val_bpb: number
+  bytes_total: number
+  bytes_code: number
+  bytes_model: number
+  /** Mean over the seeds (present with ≥ 2 seeds). */
+  val_bpb_mean?: number
+  val_bpb_std?: number
+  seeds?: number[]
+  seed_results?: SeedResult[]
+  step_stop?: number
+  wallclock_seconds?: number
+  hardware?: string
+  non_record_reason?: string
+  significance?: {sota_bpb: number; threshold_loss: number; p: number | null; record: boolean}
+}
+
+const num = {type: 'number'}
+const nonNegInt = {type: 'integer', minimum: 0}
+const nonEmpty = {type: 'string', minLength: 1}
+/** ISO 8601 date or date-time: 2026-03-19, 2026-03-19T08:45:00Z, 2026-03-19T08:45:00.000+01:00. */
+export const ISO_8601 = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})?)?$'
+
+export const SUBMISSION_SCHEMA = {
+  type: 'object',
+  required: ['author', 'github_id', 'name', 'blurb', 'date', 'val_loss', 'val_bpb', 'bytes_total', 'bytes_code'],
+  properties: {
+    author: nonEmpty,
+    github_id: nonEmpty,
+    name: nonEmpty,
+    blurb: {type: 'string'},
+    date: {type: 'string', pattern: ISO_8601},
+    track: {enum: ['record', 'non-record']},
+    val_loss: {type: 'number', exclusiveMinimum: 0},
+    val_bpb: {type: 'number', exclusiveMinimum: 0},
+    bytes_total: nonNegInt,
+    bytes_code: nonNegInt,
+    bytes_model: nonNegInt,
+    val_bpb_mean: num,
+    val_bpb_std: {type: 'number', minimum: 0},
+    seeds: {type: 'array', items: {type: 'integer'}, minItems: 1},
+    seed_results: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['seed', 'val_loss', 'val_bpb'],
+        properties: {
+          seed: {type: 'integer'},
+          val_loss: num,
+          val_bpb: num,
+          steps: nonNegInt,
+          train_time_ms: {type: 'number', minimum: 0},
+          bytes_model: {anyOf: [nonNegInt, {type: 'null'}]},
+        },
+      },
+    },
+    step_stop: nonNegInt,
+    wallclock_seconds: {type: 'number', minimum: 0},
+    hardware: {type: 'string'},
+    non_record_reason: {type: 'string'},
+    significance: {
+      type: 'object',
+      required: ['sota_bpb', 'threshold_loss', 'p', 'record'],
+      properties: {sota_bpb: num, threshold_loss: num, p: {anyOf: [num, {type: 'null'}]}, record: {type: 'boolean'}},
+    },
+  },
+  // a non-record entry carries its seeds and how it was run
+  allOf: [{if: {properties: {track: {const: 'non-record'}}, required: ['track']}, then: {required: ['seeds', 'seed_results', 'step_stop', 'wallclock_seconds', 'hardware', 'non_record_reason']}}],
+} as const
+
+const ajv = new Ajv({allErrors: true, strict: false})
+const validate = ajv.compile(SUBMISSION_SCHEMA)
+
+/** Problems with a submission.json document, one line each (empty when valid). */
+export function validateSubmission(doc: unknown): string[] {
+  const problems: string[] = []
+  // `if` only reports that its `then` failed; the failure itself is listed too
+  if (!validate(doc)) problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))
+  const d = doc as Partial<Submission> | null
+  if (problems.length === 0 && d && typeof d.bytes_model === 'number' && d.bytes_total !== d.bytes_code! + d.bytes_model) {
+    problems.push(`bytes_total ${d.bytes_total} is not bytes_code ${d.bytes_code} + bytes_model ${d.bytes_model}`)
+  }
+  if (problems.length === 0 && d && typeof d.date === 'string' && Number.isNaN(Date.parse(d.date))) problems.push(`date ${JSON.stringify(d.date)} is not a real date`)
+  return problems
+}
+
+function describe(err: ErrorObject): string {
+  const key = err.instancePath.split('/').filter(Boolean).join('.') || 'submission'
+  if (err.keyword === 'required') return `${key === 'submission' ? '' : key + '.'}${(err.params as {missingProperty: string}).missingProperty} is missing`
+  return `${key} ${err.message ?? 'is invalid'}`
+}

@@ -1,0 +1,378 @@
+/**
+ * Data-parallel training across CPU cores with `worker_threads`.
+ *
+ * The wasm backend runs one thread per isolate in Node (its threaded build cannot start workers
+ * there), but two isolates, each with its own wasm backend, multiply matrices concurrently at
+ * almost full speed each. A `GradientPool` of W threads — the main thread is thread 0, W − 1
+ * worker threads each hold a copy of the same GPT — splits every step two ways:
+ *
+ * - gradients: the batch rows of each micro-batch are cut into W contiguous shares
+ *   (`rowShares`); thread i computes Σ_c (rows_i / B) · ∇loss_i(chunk c), the gradient of its
+ *   rows' mean loss weighted by its share of the batch, and the main thread sums the W results
+ *   in thread order (never in finishing order) and divides by the number of micro-batches —
+ *   the same mean `accumulateGrads` takes, up to float summation order;
+ * - Muon's Newton–Schulz (`orthogonalize`): each 2-D update goes to one fixed thread (balanced
+ *   by flops, decided once), and the same kernels on the same input give the same bits, so this
+ *   part is exact.
+ *
+ * Shared memory carries the bulk data: one SharedArrayBuffer of current weights (main writes,
+ * workers read and assign before computing) and one per worker for its gradients / matrices
+ * (layout = parameter order). `postMessage` carries control (command, step sequence, B, T,
+ * tokens); a worker signals completion through `Atomics` so the main thread can block without
+ * an event loop, and the whole API stays synchronous. A worker failure is written to shared
+ * memory and rethrown on the main thread as an Error (never a hang, unless a thread dies
+ * without running any JS, e.g. killed by the OS).
+ *
+ * Deterministic: a run with the same seed and W gives the same bits, and resume is bit-exact.
+ * Against W = 1 the loss and weights agree to ~1e-5 relative, not to the bit.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import {existsSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
+import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
+
+import type {BackendName, ResolvedBackend} from '../backend/index.js'
+import type {GPT} from '../model/gpt.js'
+import {arLoss} from '../objective/ar.js'
+import {newtonSchulz5} from '../optim/muon.js'
+import type {ResolvedRecipe} from './recipe.js'
+
+/** Control words of a worker's Int32 control array. */
+export const CTRL = {done: 0, status: 1, errorLength: 2} as const
+export const STATUS = {ok: 0, failed: 1, exited: 2} as const
+export const CTRL_WORDS = 4
+export const ERROR_BYTES = 4096
+
+export interface GradientPoolOptions {
+  recipe: ResolvedRecipe
+  seed: number
+  /** Threads in all, the main one included (≥ 1). */
+  workers: number
+  /** Backend each worker thread initialises (the main thread's, normally 'wasm'). */
+  backend: BackendName
+}
+
+/** Shared buffers and model description a worker receives as `workerData`. */
+export interface GradWorkerData {
+  recipe: ResolvedRecipe
+  seed: number
+  backend: BackendName
+  index: number
+  weights: SharedArrayBuffer
+  data: SharedArrayBuffer
+  present: SharedArrayBuffer
+  /** Float64 [1]: the worker's share of the loss (weighted, summed over chunks). */
+  loss: SharedArrayBuffer
+  ctrl: SharedArrayBuffer
+  error: SharedArrayBuffer
+}
+
+export type GradWorkerMessage =
+  /** chunks hold only the thread's rows (rows = [0, n)); B is the whole batch (for the weight n/B). */
+  | {cmd: 'grads'; seq: number; B: number; T: number; rows: [number, number]; zLoss: number; quantActive: boolean; chunks: Uint16Array[]}
+  | {cmd: 'orthogonalize'; seq: number; names: string[]; steps: number}
+
+/** Milliseconds of the last `compute` / `orthogonalize`, by phase. */
+export interface PoolTimings {
+  /** Weights into shared memory before the step. */
+  weightsMs: number
+  /** The main thread's own forward/backward (or Newton–Schulz) share. */
+  ownMs: number
+  /** Blocked waiting for the workers after finishing its own share. */
+  waitMs: number
+  /** Reading the workers' results back and summing them. */
+  gatherMs: number
+}
+
+/** Contiguous row ranges [r0, r1) of a batch of B rows over W threads (some may be empty). */
+export function rowShares(B: number, workers: number): Array<[number, number]> {
+  return Array.from({length: workers}, (_, i) => [Math.floor((i * B) / workers), Math.floor(((i + 1) * B) / workers)] as [number, number])
+}
+
+/**
+ * The thread count a recipe's `train.workers` means on a backend: 'auto' = up to 2 threads on
+ * wasm and cpu (one per core; more brought nothing on 2 cores), 1 on tensorflow backends (which
+ * thread internally).
+ */
+export function resolveWorkers(workers: number | 'auto', backend: ResolvedBackend): number {
+  if (workers !== 'auto') return workers
+  if (backend === 'wasm' || backend === 'cpu') return Math.max(1, Math.min(availableParallelism(), 2))
+  return 1
+}
+
+/**
+ * One thread's share of a step's gradients: Σ over chunks of (rows / B) · ∇(mean loss of rows
+ * r0..r1 of the chunk). Returns null for an empty share. The caller disposes the grads.
+ */
+export function shareGrads(model: GPT, chunks: Uint16Array[], B: number, T: number, zLoss: number, rows: [number, number]): {loss: number; grads: Map<string, tf.Tensor>} | null {
+  const [r0, r1] = rows
+  const n = r1 - r0
+  if (n <= 0) return null
+  const weight = n / B
+  const vars = [...model.params.values()]
+  let acc: Map<string, tf.Tensor> | null = null
+  let lossSum = 0
+  for (const chunk of chunks) {
+    // rows r0..r1 of x = chunk[:-1].view(B, T) and of y = chunk[1:].view(B, T)
+    const part = chunk.subarray(r0 * T, r1 * T + 1)
+    const {value, grads} = tf.variableGrads(() => tf.mul(arLoss(model, part, n, T, {zLoss}), weight) as tf.Scalar, vars)
+    lossSum += (value.dataSync() as Float32Array)[0]
+    value.dispose()
+    const named = model.gradsByParam(grads)
+    if (acc === null) acc = named
+    else {
+      for (const [k, g] of named) {
+        const prev = acc.get(k)
+        acc.set(k, prev ? tf.add(prev, g) : g)
+        if (prev) {
+          prev.dispose()
+          g.dispose()
+        }
+      }
+    }
+  }
+  return {loss: lossSum, grads: acc!}
+}
+
+/** Relative cost of Newton–Schulz on a [rows, cols] matrix (flops up to a constant). */
+function nsCost([rows, cols]: number[]): number {
+  const r = Math.min(rows, cols)
+  const c = Math.max(rows, cols)
+  return 2 * r * r * c + r * r * r
+}
+
+/**
+ * Which thread orthogonalizes which matrix: largest first to the least loaded thread (ties to
+ * the lower index), in a fixed order, so the split never changes between steps or runs.
+ */
+export function assignMatrices(shapes: Array<[string, number[]]>, workers: number): string[][] {
+  const load = new Array<number>(workers).fill(0)
+  const out: string[][] = Array.from({length: workers}, () => [])
+  const order = shapes.map(([name, shape], i) => ({name, cost: nsCost(shape), i})).sort((a, b) => b.cost - a.cost || a.i - b.i)
+  for (const m of order) {
+    let best = 0
+    for (let w = 1; w < workers; w++) if (load[w] < load[best]) best = w
+    load[best] += m.cost
+    out[best].push(m.name)
+  }
+  return out
+}
+
+/** The compiled worker script: next to this module, or under dist/ when running from sources (tests). */
+function workerUrl(): URL {
+  const sibling = new URL('./grad-worker.js', import.meta.url)
+  if (existsSync(fileURLToPath(sibling))) return sibling
+  const built = new URL('../../dist/src/train/grad-worker.js', import.meta.url)
+  if (import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(built))) return built
+  throw new Error(`grad-worker.js not found next to ${fileURLToPath(import.meta.url)}: build with npm run build`)
+}
+
+interface PoolWorker {
+  worker: Worker
+  ctrl: Int32Array
+  error: Uint8Array
+  data: Float32Array
+  present: Int32Array
+  loss: Float64Array
+  exit: string | null
+}
+
+export class GradientPool {
+  readonly workers: number
+  /** Phase times of the last call. */
+  lastTimings: PoolTimings = {weightsMs: 0, ownMs: 0, waitMs: 0, gatherMs: 0}
+  private seq = 0
+  private disposed = false
+  private assignment: string[][] | null = null
+
+  private constructor(
+    private readonly names: string[],
+    private readonly shapes: Map<string, number[]>,
+    private readonly offsets: Map<string, number>,
+    private readonly weights: Float32Array,
+    private readonly pool: PoolWorker[],
+  ) {
+    this.workers = pool.length + 1
+  }
+
+  /** Spawns `workers − 1` threads and waits until each has built its model. */
+  static async create(opts: GradientPoolOptions): Promise<GradientPool> {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`GradientPool: workers = ${opts.workers} must be an integer ≥ 1`)
+    const {paramSpecs} = await import('../model/config.js')
+    const specs = paramSpecs(opts.recipe.model, opts.recipe.quant.mode === 'ternary' ? opts.recipe.quant.targets : [])
+    const offsets = new Map<string, number>()
+    let total = 0
+    for (const s of specs) {
+      offsets.set(s.name, total)
+      total += s.shape.reduce((a, b) => a * b, 1)
+    }
+    const weightsSab = new SharedArrayBuffer(total * 4)
+    const url = opts.workers > 1 ? workerUrl() : null
+    const pool: PoolWorker[] = []
+    const started: Array<Promise<void>> = []
+    for (let i = 1; i < opts.workers; i++) {
+      const shared = {
+        data: new SharedArrayBuffer(total * 4),
+        present: new SharedArrayBuffer(specs.length * 4),
+        loss: new SharedArrayBuffer(8),
+        ctrl: new SharedArrayBuffer(CTRL_WORDS * 4),
+        error: new SharedArrayBuffer(ERROR_BYTES),
+      }
+      const workerData: GradWorkerData = {recipe: opts.recipe, seed: opts.seed, backend: opts.backend, index: i, weights: weightsSab, ...shared}
+      const worker = new Worker(url!, {workerData})
+      const w: PoolWorker = {worker, ctrl: new Int32Array(shared.ctrl), error: new Uint8Array(shared.error), data: new Float32Array(shared.data), present: new Int32Array(shared.present), loss: new Float64Array(shared.loss), exit: null}
+      // kept for the pool's life: the next call reports a thread that failed or exited meanwhile
+      worker.on('error', (err) => (w.exit ??= `failed: ${err.message}`))
+      worker.on('exit', (code) => (w.exit ??= `exited with code ${code}`))
+      started.push(
+        new Promise<void>((resolve, reject) => {
+          worker.once('message', (m: {ready?: boolean; error?: string}) => (m.ready ? resolve() : reject(new Error(`gradient worker ${i} failed to start: ${m.error}`))))
+          worker.once('error', (err) => reject(new Error(`gradient worker ${i} failed to start: ${err.message}`)))
+          worker.once('exit', (code) => reject(new Error(`gradient worker ${i} exited with code ${code} before it was ready`)))
+        }),
+      )
+      pool.push(w)
+    }
+    try {
+      await Promise.all(started)
+    } catch (err) {
+      await Promise.all(pool.map((w) => w.worker.terminate()))
+      throw err
+    }
+    for (const w of pool) w.worker.unref() // an undisposed pool never keeps the process alive
+    return new GradientPool(specs.map((s) => s.name), new Map(specs.map((s) => [s.name, s.shape])), offsets, new Float32Array(weightsSab), pool)
+  }
+
+  /**
+   * One step's gradients, numerically the mean over all micro-batches as `accumulateGrads`
+   * gives (up to summation order). `model` is the main thread's (its current weights are sent
+   * to the workers first). Grads are new tensors on the main thread's backend; caller disposes.
+   */
+  compute(model: GPT, chunks: Uint16Array[], B: number, T: number, zLoss: number): {loss: number; grads: Map<string, tf.Tensor>} {
+    this.check()
+    const shares = rowShares(B, this.workers)
+    let t0 = performance.now()
+    this.publishWeights(model)
+    const seq = ++this.seq
+    this.pool.forEach((w, i) => {
+      // only this thread's rows, copied (a chunk may be a view into a whole shard)
+      const [r0, r1] = shares[i + 1]
+      const mine = chunks.map((c) => c.slice(r0 * T, r1 * T + 1))
+      const msg: GradWorkerMessage = {cmd: 'grads', seq, B, T, rows: [0, r1 - r0], zLoss, quantActive: model.quantActive, chunks: mine}
+      w.worker.postMessage(msg)
+    })
+    let t1 = performance.now()
+    const weightsMs = t1 - t0
+    const own = shareGrads(model, chunks, B, T, zLoss, shares[0])
+    t0 = performance.now()
+    const ownMs = t0 - t1
+    this.waitAll(seq)
+    t1 = performance.now()
+    const waitMs = t1 - t0
+
+    let loss = own?.loss ?? 0
+    const grads = new Map<string, tf.Tensor>()
+    for (const [p, name] of this.names.entries()) {
+      // thread order 0, 1, …, W−1: the sum never depends on which thread finished first
+      let sum: tf.Tensor | null = own?.grads.get(name) ?? null
+      for (const w of this.pool) {
+        if (!w.present[p]) continue
+        const g = tf.tensor(this.view(w.data, name), this.shapes.get(name)!, 'float32')
+        if (sum === null) sum = g
+        else {
+          const next = tf.add(sum, g)
+          sum.dispose()
+          g.dispose()
+          sum = next
+        }
+      }
+      if (sum === null) continue
+      if (chunks.length > 1) {
+        const mean = tf.div(sum, chunks.length)
+        sum.dispose()
+        sum = mean
+      }
+      grads.set(name, sum)
+    }
+    for (const w of this.pool) loss += w.loss[0] // thread order again
+    this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1}
+    return {loss: loss / chunks.length, grads}
+  }
+
+  /**
+   * Newton–Schulz (`newtonSchulz5(u, steps)`) of every matrix, each on its fixed thread.
+   * Same bits as running them all here. Returns new tensors; the caller disposes them.
+   */
+  orthogonalize(us: Map<string, tf.Tensor2D>, steps: number): Map<string, tf.Tensor2D> {
+    this.check()
+    if (this.assignment === null) {
+      const matrices = this.names.filter((n) => this.shapes.get(n)!.length === 2).map((n) => [n, this.shapes.get(n)!] as [string, number[]])
+      this.assignment = assignMatrices(matrices, this.workers)
+    }
+    let t0 = performance.now()
+    const seq = ++this.seq
+    this.pool.forEach((w, i) => {
+      const names = this.assignment![i + 1].filter((n) => us.has(n))
+      for (const n of names) this.view(w.data, n).set(us.get(n)!.dataSync() as Float32Array)
+      const msg: GradWorkerMessage = {cmd: 'orthogonalize', seq, names, steps}
+      w.worker.postMessage(msg)
+    })
+    let t1 = performance.now()
+    const weightsMs = t1 - t0
+    const out = new Map<string, tf.Tensor2D>()
+    const mine = new Set(this.assignment[0])
+    for (const [n, u] of us) {
+      if (mine.has(n) || !this.shapes.has(n)) out.set(n, newtonSchulz5(u, steps))
+    }
+    t0 = performance.now()
+    const ownMs = t0 - t1
+    this.waitAll(seq)
+    t1 = performance.now()
+    const waitMs = t1 - t0
+    this.pool.forEach((w, i) => {
+      for (const n of this.assignment![i + 1]) if (us.has(n)) out.set(n, tf.tensor2d(this.view(w.data, n), us.get(n)!.shape as [number, number]))
+    })
+    this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1}
+    // the caller's order, so anything iterating the result sees the same order every time
+    return new Map([...us.keys()].map((n) => [n, out.get(n)!]))
+  }
+
+  /** Stops the worker threads. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return
+    this.disposed = true
+    await Promise.all(this.pool.map((w) => w.worker.terminate()))
+  }
+
+  private view(data: Float32Array, name: string): Float32Array {
+    const off = this.offsets.get(name)!
+    return data.subarray(off, off + this.shapes.get(name)!.reduce((a, b) => a * b, 1))
+  }
+
+  private publishWeights(model: GPT): void {
+    for (const name of this.names) this.view(this.weights, name).set(model.params.get(name)!.dataSync() as Float32Array)
+  }
+
+  private check(): void {
+    if (this.disposed) throw new Error('GradientPool: used after dispose()')
+    for (const [i, w] of this.pool.entries()) if (w.exit) throw new Error(`gradient worker ${i + 1} ${w.exit}`)
+  }
+
+  /** Blocks until every worker has answered `seq`; rethrows a worker's failure. */
+  private waitAll(seq: number): void {
+    for (const [i, w] of this.pool.entries()) {
+      for (;;) {
+        const done = Atomics.load(w.ctrl, CTRL.done)
+        if (done === seq) break
+        Atomics.wait(w.ctrl, CTRL.done, done, 1000)
+      }
+      const status = Atomics.load(w.ctrl, CTRL.status)
+      if (status !== STATUS.ok) {
+        const text = new TextDecoder().decode(w.error.slice(0, Atomics.load(w.ctrl, CTRL.errorLength)))
+        w.exit = status === STATUS.exited ? 'has exited' : 'failed'
+        throw new Error(`gradient worker ${i + 1} ${status === STATUS.exited ? 'exited' : 'failed'}: ${text}`)
+      }
+    }
+  }
+}

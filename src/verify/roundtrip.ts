@@ -1,0 +1,183 @@
+/**
+ * The roundtrip gap: val_bpb of a run's model as training evaluates it (`loadRunModel`, the
+ * checkpoint with the quantizer as it was) against val_bpb of the model rebuilt from its
+ * artifact by the counted code's path (`src/submission/rebuild.ts`, in-process), on the same
+ * validation tokens with the same batching. Optionally the bundled counted file itself is run
+ * as a subprocess (`node submission.mjs eval …`) and must print the same val_bpb.
+ *
+ * For golf-trained ternary runs the gap is exactly 0 and the logits identical: training
+ * simulates q·d and the float storage precision, so the artifact holds exactly the weights the
+ * forward pass used.
+ */
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {tmpdir} from 'node:os'
+import {join, resolve, sep} from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+
+import {initBackend, type BackendName} from '../backend/index.js'
+import {loadValidationTokens} from '../data/stream.js'
+import {CheckFailedError, InputError} from '../errors.js'
+import {evaluateChunked} from '../eval/evaluate.js'
+import type {GPT} from '../model/gpt.js'
+import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
+import {loadRunModel} from '../train/load-run.js'
+import {openDataset} from '../train/loop.js'
+
+export interface RoundtripOptions {
+  runDir: string
+  artifactPath: string
+  /** First N validation tokens; default the whole split. */
+  valTokens?: number | null
+  backend?: BackendName
+  /** Also run this bundled counted code as a subprocess and compare its printed val_bpb. */
+  bundleCode?: string
+  onProgress?: (done: number, total: number, label: string) => void
+}
+
+export interface RoundtripResult {
+  val_bpb_before: number
+  val_bpb_after: number
+  /** after − before. */
+  gap: number
+  val_loss_before: number
+  val_loss_after: number
+  /** Largest |logit_before − logit_after| over the first evaluation batch. */
+  max_logit_diff: number
+  /** Same val_loss and val_bpb bit for bit, and identical logits. */
+  exact: boolean
+  tokens: number
+  bytes: number
+  /** Was the run's quantizer active at its checkpoint (false: a float model, the gap is not 0). */
+  quant_active: boolean
+  backend: string
+  /** The bundled file's own result, when `bundleCode` was given. */
+  bundle: {val_loss: number; val_bpb: number; agrees: boolean} | null
+}
+
+/** Max |a − b| over the logits of the first `batchSeqs` chunked windows. */
+function maxLogitDiff(a: GPT, b: GPT, tokens: Uint16Array, T: number, batchSeqs: number): number {
+  const B = Math.min(batchSeqs, Math.floor((tokens.length - 1) / T))
+  const x = new Int32Array(B * T)
+  for (let i = 0; i < B * T; i++) x[i] = tokens[i]
+  const input = tf.tensor2d(x, [B, T], 'int32')
+  const la = a.forward(input)
+  const lb = b.forward(input)
+  const da = la.dataSync() as Float32Array
+  const db = lb.dataSync() as Float32Array
+  tf.dispose([input, la, lb])
+  let max = 0
+  for (let i = 0; i < da.length; i++) {
+    const d = Math.abs(da[i] - db[i])
+    if (d > max || Number.isNaN(d)) max = Number.isNaN(d) ? Infinity : d
+  }
+  return max
+}
+
+/** The node_modules folder golf resolves its dependencies from (for running a bundle). */
+export function dependencyRoot(): string {
+  const pkg = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/package.json')
+  const marker = `${sep}node_modules${sep}`
+  const at = pkg.lastIndexOf(marker)
+  if (at < 0) throw new Error(`cannot locate node_modules from ${pkg}`)
+  return pkg.slice(0, at + marker.length - 1)
+}
+
+/**
+ * Run bundled counted code in a fresh folder that holds only the bundle and a link to the
+ * installed npm packages (no golf source, no dist/). Returns exit code and output.
+ */
+export function runBundle(code: string, args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
+  const dir = mkdtempSync(join(tmpdir(), 'golf-bundle-'))
+  writeFileSync(join(dir, 'submission.mjs'), code)
+  symlinkSync(dependencyRoot(), join(dir, 'node_modules'), 'junction')
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(dir, 'submission.mjs'), ...args], {cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', (err) => {
+      rmSync(dir, {recursive: true, force: true})
+      reject(err)
+    })
+    child.on('close', (c) => {
+      rmSync(dir, {recursive: true, force: true})
+      resolvePromise({code: c ?? -1, stdout, stderr})
+    })
+  })
+}
+
+/** JSON with object keys sorted, for comparing configs whatever their key order. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  )
+}
+
+/** tfjs backend name → the preference that selects it again in another process. */
+function backendPref(name: string): BackendName {
+  if (name === 'wasm' || name === 'cpu') return name
+  return name.startsWith('tensorflow') ? 'tensorflow' : 'auto'
+}
+
+export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult> {
+  const backend = await initBackend(opts.backend ?? 'auto', {quiet: true})
+  const before = loadRunModel(opts.runDir)
+  let after: GPT | undefined
+  try {
+    const {config} = before
+    const recipe = config.recipe
+    const T = recipe.train.seq_len
+    const batchSeqs = recipe.eval.batch_seqs
+    const {table, info} = await openDataset(config.data)
+    const tokens = loadValidationTokens(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens ?? undefined})
+    if (tokens.length < T + 1) throw new InputError(`--val-tokens ${opts.valTokens}: evaluation needs at least seq_len + 1 = ${T + 1} validation tokens`)
+
+    const bytes = readArtifactFile(opts.artifactPath)
+    const rebuilt = rebuildFromArtifact(bytes, {source: opts.artifactPath})
+    after = rebuilt.model
+    if (rebuilt.info.seq_len !== T) throw new CheckFailedError(`${opts.artifactPath}: seq_len ${rebuilt.info.seq_len} differs from the run's ${T} (is it this run's artifact?)`)
+    if (canonicalJson(rebuilt.info.config) !== canonicalJson(before.meta.model)) {
+      throw new CheckFailedError(`${opts.artifactPath}: model config differs from the run's checkpoint (is it this run's artifact?)`)
+    }
+
+    const evalOpts = (label: string) => ({seqLen: T, batchSeqs, onProgress: (d: number, t: number) => opts.onProgress?.(d, t, label)})
+    const b = evaluateChunked(before.model, tokens, table, evalOpts('eval (run)'))
+    const a = evaluateChunked(after, tokens, table, evalOpts('eval (artifact)'))
+    const maxDiff = maxLogitDiff(before.model, after, tokens, T, batchSeqs)
+
+    let bundle: RoundtripResult['bundle'] = null
+    if (opts.bundleCode !== undefined) {
+      const args = ['eval', '--artifact', resolve(opts.artifactPath), '--data', info.dir, '--json', '--stride', '0', '--backend', backendPref(backend.name)]
+      if (opts.valTokens) args.push('--val-tokens', String(opts.valTokens))
+      const res = await runBundle(opts.bundleCode, args)
+      const jsonLine = res.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+      if (res.code !== 0 || !jsonLine) {
+        const why = res.stderr.trim().split('\n').find((l) => l.startsWith('error:')) ?? res.stderr.trim().split('\n')[0] ?? ''
+        throw new CheckFailedError(`the bundled counted code failed to evaluate the artifact (exit ${res.code}): ${why}`)
+      }
+      const r = JSON.parse(jsonLine) as {val_loss: number; val_bpb: number}
+      bundle = {val_loss: r.val_loss, val_bpb: r.val_bpb, agrees: r.val_bpb === a.val_bpb && r.val_loss === a.val_loss}
+    }
+
+    return {
+      val_bpb_before: b.val_bpb,
+      val_bpb_after: a.val_bpb,
+      gap: a.val_bpb - b.val_bpb,
+      val_loss_before: b.val_loss,
+      val_loss_after: a.val_loss,
+      max_logit_diff: maxDiff,
+      exact: a.val_bpb === b.val_bpb && a.val_loss === b.val_loss && maxDiff === 0,
+      tokens: a.tokens,
+      bytes: a.bytes,
+      quant_active: before.model.quantActive,
+      backend: backend.name,
+      bundle,
+    }
+  } finally {
+    before.model.dispose()
+    after?.dispose()
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * `golf verify --run <dir> --artifact <file>`: exact size accounting and the roundtrip gap of a
+ * golf run. bytes_model = the artifact file's size; bytes_code = the counted-code bundle built
+ * for the run's recipe (or the sizes of `--code` files); the gap compares the run's model with
+ * the model rebuilt from the artifact, and the bundled file is run on its own to confirm it
+ * reproduces the post-roundtrip val_bpb.
+ */
+import {statSync} from 'node:fs'
+
+import type {BackendName} from '../backend/index.js'
+import {describeFsError} from '../errors.js'
+import {readRunConfig} from '../train/load-run.js'
+import {buildCountedCode} from './bundle.js'
+import {fail, groupDigits, limitCheck, pass, unconfirmed, type VerifyCheck, type VerifyReport} from './report.js'
+import {roundtrip, type RoundtripResult} from './roundtrip.js'
+
+export interface RunVerifyOptions {
+  runDir: string
+  artifactPath: string
+  limit: number
+  /** Count these files as the code instead of the bundle (e.g. a train_gpt.py). */
+  codeFiles?: string[]
+  valTokens?: number | null
+  backend?: BackendName
+  /** Run the bundled counted code as a subprocess to confirm the roundtrip (default true). */
+  confirmBundle?: boolean
+  onProgress?: (done: number, total: number, label: string) => void
+}
+
+export interface RunVerifyReport extends VerifyReport {
+  code: {kind: 'bundle' | 'files'; files: Array<{file: string; bytes: number}>}
+  roundtrip_detail: RoundtripResult
+}
+
+function fileSize(path: string, what: string): number {
+  try {
+    const st = statSync(path)
+    if (!st.isFile()) throw Object.assign(new Error('not a file'), {code: 'EISDIR'})
+    return st.size
+  } catch (err) {
+    throw describeFsError(err, path, what)
+  }
+}
+
+export async function verifyRun(opts: RunVerifyOptions): Promise<RunVerifyReport> {
+  const {config} = readRunConfig(opts.runDir)
+  const bytesModel = fileSize(opts.artifactPath, 'artifact')
+
+  let code: RunVerifyReport['code']
+  let bundleCode: string | undefined
+  if (opts.codeFiles && opts.codeFiles.length) {
+    code = {kind: 'files', files: opts.codeFiles.map((f) => ({file: f, bytes: fileSize(f, 'code file')}))}
+  } else {
+    const built = await buildCountedCode(config.recipe, {seed: config.seed})
+    bundleCode = built.code
+    code = {kind: 'bundle', files: [{file: `counted code bundle (${config.recipe.name})`, bytes: built.bytes}]}
+  }
+  const bytesCode = code.files.reduce((a, f) => a + f.bytes, 0)
+  const total = bytesModel + bytesCode
+
+  const rt = await roundtrip({
+    runDir: opts.runDir,
+    artifactPath: opts.artifactPath,
+    valTokens: opts.valTokens,
+    backend: opts.backend,
+    bundleCode: opts.confirmBundle === false ? undefined : bundleCode,
+    onProgress: opts.onProgress,
+  })
+
+  const checks: VerifyCheck[] = []
+  checks.push(limitCheck(total, opts.limit))
+  const gap = rt.gap.toFixed(6)
+  if (rt.exact) checks.push(pass('roundtrip exact', `gap ${gap}, identical logits (max |Δlogit| = 0)`))
+  else if (!rt.quant_active) checks.push(unconfirmed('roundtrip exact', `gap ${gap}, max |Δlogit| = ${rt.max_logit_diff.toExponential(3)}; not confirmed: the run's quantizer was not active at its checkpoint, so the packed model differs from the trained one`))
+  else checks.push(fail('roundtrip exact', `gap ${gap}, max |Δlogit| = ${rt.max_logit_diff.toExponential(3)}: the artifact does not rebuild the trained model exactly`))
+  if (rt.bundle) {
+    checks.push(
+      rt.bundle.agrees
+        ? pass('counted code reproduces', `node submission.mjs eval prints val_bpb ${rt.bundle.val_bpb.toFixed(6)}, as in-process`)
+        : fail('counted code reproduces', `the bundled file printed val_bpb ${rt.bundle.val_bpb}, in-process rebuild gives ${rt.val_bpb_after}`),
+    )
+  } else if (code.kind === 'files') {
+    checks.push(unconfirmed('counted code reproduces', `not confirmed: --code files counted (${code.files.map((f) => `${f.file} ${groupDigits(f.bytes)} bytes`).join(', ')}), the golf bundle was not run`))
+  }
+
+  return {
+    mode: 'run',
+    bytes_model: bytesModel,
+    bytes_code: bytesCode,
+    bytes_total: total,
+    limit: opts.limit,
+    within_limit: total <= opts.limit,
+    roundtrip: {
+      val_bpb_before: rt.val_bpb_before,
+      val_bpb_after: rt.val_bpb_after,
+      gap: rt.gap,
+      val_loss_before: rt.val_loss_before,
+      val_loss_after: rt.val_loss_after,
+      max_logit_diff: rt.max_logit_diff,
+      exact: rt.exact,
+    },
+    checks,
+    ok: checks.every((c) => c.ok),
+    code,
+    roundtrip_detail: rt,
+  }
+}

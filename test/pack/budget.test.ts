@@ -1,0 +1,92 @@
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {initBackend} from '../../src/backend/index.js'
+import {writeSafetensors} from '../../src/io/safetensors.js'
+import {predictArtifact, predictBudget, solveBudget} from '../../src/pack/budget.js'
+import {packSource} from '../../src/pack/pack-model.js'
+import {buildModel, train} from '../../src/train/loop.js'
+import {resolveRecipe} from '../../src/train/recipe.js'
+import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
+
+function zeroFrac(tensors: Array<{kind: string; params: number; zero_frac: number}>): number {
+  const t = tensors.filter((x) => x.kind === 'ternary')
+  return t.reduce((a, x) => a + x.zero_frac * x.params, 0) / t.reduce((a, x) => a + x.params, 0)
+}
+
+describe('budget prediction against real packs', () => {
+  let runDir = ''
+  beforeAll(async () => {
+    const data = await tinyDataset(8, 2000)
+    runDir = join(mkdtempSync(join(tmpdir(), 'golf-budget-')), 'run')
+    await train({recipe: tinyRecipe({train: {max_steps: 3, eval_every: 0}}), dataDir: data, outDir: runDir, seed: 5, backend: 'wasm'})
+  }, 120_000)
+
+  it('a trained tiny run: ternary trits within 1%; the whole artifact within 20% (floats moved off their initial values)', async () => {
+    const packed = await packSource(runDir)
+    const p = predictArtifact(tinyRecipe(), {zeroFrac: zeroFrac(packed.report.tensors)})
+    expect(p.params.total).toBe(packed.report.tensors.reduce((a, t) => a + t.params, 0))
+    const realTrits = packed.report.ternary.bytes - packed.report.ternary.scale_bytes
+    expect(Math.abs(p.components.ternary_trits - realTrits) / realTrits).toBeLessThan(0.01)
+    expect(Math.abs(p.artifact_bytes - packed.report.artifact_bytes) / packed.report.artifact_bytes).toBeLessThan(0.2)
+  }, 60_000)
+
+  it('a randomly initialised bigger model: within 1%', async () => {
+    const recipe = resolveRecipe({
+      name: 'budget-test',
+      model: {vocab_size: 512, model_dim: 128, num_heads: 4, num_kv_heads: 2, mlp_mult: 3, unique_blocks: 3},
+      quant: {group_size: 64, scale_format: 'bf16', float_format: 'fp16'},
+    })
+    await initBackend('wasm', {quiet: true})
+    const model = buildModel(recipe, 7)
+    // zero-initialised projections drawn as other linears (what training makes of them)
+    const w = model.weights()
+    const specs = model.specs
+    let seed = 99
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+    for (const s of specs) {
+      if (s.shape.length === 2 && w.get(s.name)!.every((x) => x === 0)) w.set(s.name, Float32Array.from(w.get(s.name)!, () => (2 * rand() - 1) / Math.sqrt(s.shape[1])))
+    }
+    const file = join(mkdtempSync(join(tmpdir(), 'golf-budget-')), 'random.safetensors')
+    writeSafetensors(file, new Map(specs.map((s) => [s.name, {dtype: 'F32' as const, shape: s.shape, data: w.get(s.name)!}])))
+    model.dispose()
+    const packed = await packSource(file, {ternary: recipe.quant.targets, groupSize: 64, scaleFormat: 'bf16', floatDtype: 'f16', compress: 'brotli'})
+    const p = predictArtifact(recipe, {zeroFrac: zeroFrac(packed.report.tensors)})
+    expect(p.params.ternary).toBe(packed.report.ternary.params)
+    expect(Math.abs(p.artifact_bytes - packed.report.artifact_bytes) / packed.report.artifact_bytes).toBeLessThan(0.01)
+  }, 60_000)
+})
+
+describe('budget arithmetic and solve', () => {
+  const doc = {name: 'solve-test', model: {vocab_size: 256, model_dim: 128, num_heads: 4, num_kv_heads: 2, mlp_mult: 2, unique_blocks: 2}, quant: {group_size: 32}}
+  const load = (sets: string[]) => resolveRecipe(doc, {sets})
+
+  it('adds the components and the counted code, and compares with the limit', async () => {
+    const p = await predictBudget(load([]), {codeBytes: 1000, limit: 100_000})
+    const c = p.components
+    expect(p.total_bytes).toBe(c.ternary_trits + c.ternary_scales + c.float_tensors + c.manifest + c.container + c.counted_code)
+    expect(c.counted_code).toBe(1000)
+    expect(p.code_bytes_source).toBe('flag')
+    expect(p.headroom).toBe(100_000 - p.total_bytes)
+    expect(p.fits).toBe(p.total_bytes <= 100_000)
+    // base3 trits: exactly ceil(n/5) per tensor
+    const b3 = predictArtifact(load([]), {codec: 'base3'})
+    expect(b3.components.ternary_trits).toBe(b3.tensors.filter((t) => t.kind === 'ternary').reduce((a, t) => a + Math.ceil(t.params / 5), 0))
+  })
+
+  it('--solve finds the largest valid value that fits, skipping values the recipe rejects', async () => {
+    const at = (v: number) => predictArtifact(load([`model.model_dim=${v}`]), {}).artifact_bytes + 1000
+    const limit = Math.floor((at(96) + at(128)) / 2) // 96 fits, 128 does not
+    const s = await solveBudget(load, 'model.model_dim', {codeBytes: 1000, limit})
+    expect(s.original).toBe(128)
+    // valid widths: multiples of 32 (group size) whose head_dim (v/4) is even
+    expect(s.value).toBe(96)
+    expect(s.prediction!.total_bytes).toBeLessThanOrEqual(limit)
+    expect(s.tried.every((t) => t.value % 32 === 0)).toBe(true)
+    const none = await solveBudget(load, 'model.model_dim', {codeBytes: 1000, limit: 10})
+    expect(none.value).toBeNull()
+    await expect(solveBudget(load, 'model.embed_dim', {codeBytes: 0})).rejects.toThrow("--solve model.embed_dim: the recipe's model.embed_dim is null, not a positive integer")
+  }, 60_000)
+})

@@ -1,0 +1,93 @@
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {readSafetensors} from '../../src/io/safetensors.js'
+import {train} from '../../src/train/loop.js'
+import {runCli} from '../helpers/cli.js'
+import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
+
+let dir = ''
+let runDir = ''
+let artifact = ''
+
+beforeAll(async () => {
+  const data = await tinyDataset(8, 2000)
+  dir = mkdtempSync(join(tmpdir(), 'golf-pack-cli-'))
+  runDir = join(dir, 'run')
+  await train({recipe: tinyRecipe({train: {max_steps: 2, eval_every: 0}}), dataDir: data, outDir: runDir, seed: 2, backend: 'wasm'})
+  artifact = join(dir, 'model.golf')
+}, 120_000)
+
+describe('golf pack | inspect | unpack', () => {
+  it('pack --json prints the documented shape and writes the artifact', async () => {
+    const r = await runCli(['pack', runDir, '--out', artifact, '--json'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(Object.keys(j)).toEqual(expect.arrayContaining(['artifact_bytes', 'codec', 'compress', 'ternary', 'tensors']))
+    expect(j.artifact_bytes).toBe(readFileSync(artifact).length)
+    expect(j.codec).toBe('auto')
+    expect(Object.keys(j.ternary)).toEqual(expect.arrayContaining(['params', 'bytes', 'bits_per_param', 'entropy_bits_per_param']))
+    for (const t of j.tensors) {
+      expect(Object.keys(t)).toEqual(expect.arrayContaining(['name', 'kind', 'params', 'bytes', 'bits_per_param', 'zero_frac']))
+      expect(['ternary', 'float']).toContain(t.kind)
+    }
+    expect(j.exact).toBe(true)
+  }, 60_000)
+
+  it('refuses to overwrite --out without --force; --base3 and a different --codec disagree', async () => {
+    const r = await runCli(['pack', runDir, '--out', artifact])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(`golf: ${artifact} exists: use --force to overwrite it\n`)
+    const b = await runCli(['pack', runDir, '--out', join(dir, 'x.golf'), '--base3', '--codec', 'entropy'])
+    expect(b.stderr).toBe('golf: --base3 and --codec entropy disagree: give one\n')
+    const f = await runCli(['pack', runDir, '--out', join(dir, 'y.golf'), '--base3', '--compress', 'none', '--force', '--json'])
+    expect(JSON.parse(f.stdout).tensors.filter((t: {kind: string}) => t.kind === 'ternary').every((t: {codec: string}) => t.codec === 'base3')).toBe(true)
+  }, 60_000)
+
+  it('--compare gives a row per method with the smallest marked 0', async () => {
+    const r = await runCli(['pack', runDir, '--compare', '--json'])
+    expect(r.code).toBe(0)
+    const rows = JSON.parse(r.stdout).compare as Array<{method: string; artifact_bytes: number | null; delta_vs_best: number | null}>
+    expect(rows.map((x) => x.method)).toEqual(['base-3 + LZMA (xz -9e)', 'bitmask + LZMA (xz -9e)', '2-bit + zlib-9', 'int8 per row + zlib-9', 'entropy, no outer compression', 'golf: auto codec + auto compress'])
+    const sizes = rows.filter((x) => x.artifact_bytes !== null).map((x) => x.artifact_bytes!)
+    expect(rows.filter((x) => x.delta_vs_best === 0)).toHaveLength(1)
+    expect(Math.min(...sizes)).toBe(rows.find((x) => x.delta_vs_best === 0)!.artifact_bytes)
+  }, 60_000)
+
+  it('inspect and unpack read it back', async () => {
+    const i = await runCli(['inspect', artifact, '--json'])
+    expect(i.code).toBe(0)
+    const j = JSON.parse(i.stdout)
+    expect(j.checksum).toBe('ok')
+    expect(j.model.recipe).toBe('tiny-test')
+    expect(j.artifact_bytes).toBe(readFileSync(artifact).length)
+    const out = join(dir, 'w.safetensors')
+    const u = await runCli(['unpack', artifact, '--out', out])
+    expect(u.code).toBe(0)
+    const file = readSafetensors(out)
+    expect(file.tensors.size).toBe(j.tensors.length)
+    expect(JSON.parse(file.metadata.golf_manifest).model.recipe).toBe('tiny-test')
+    expect((await runCli(['unpack', artifact, '--out', out])).stderr).toBe(`golf: ${out} exists: use --force to overwrite it\n`)
+  }, 60_000)
+
+  it('a truncated or altered artifact is refused with one line and exit 2', async () => {
+    const bytes = readFileSync(artifact)
+    const cases: Array<[string, Uint8Array, string]> = [
+      ['truncated', bytes.subarray(0, bytes.length - 9), 'checksum mismatch (file altered or truncated)'],
+      ['flipped', Uint8Array.from(bytes, (b, k) => (k === bytes.length >> 1 ? b ^ 0x10 : b)), 'checksum mismatch (file altered or truncated)'],
+      ['magic', Uint8Array.from(bytes, (b, k) => (k === 0 ? 0x58 : b)), 'not a golf artifact (bad magic)'],
+    ]
+    const runs = cases.flatMap(([name, data, msg]) => {
+      const path = join(dir, `${name}.golf`)
+      writeFileSync(path, data)
+      return [['inspect', path], ['unpack', path, '--out', join(dir, `${name}.safetensors`)]].map(async (cmd) => ({cmd, path, msg, r: await runCli(cmd)}))
+    })
+    for (const {cmd, path, msg, r} of await Promise.all(runs)) {
+      expect(r.code, cmd.join(' ')).toBe(2)
+      expect(r.stderr).toBe(`golf: ${path}: ${msg}\n`)
+    }
+  }, 60_000)
+})

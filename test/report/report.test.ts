@@ -1,0 +1,156 @@
+import {XMLParser, XMLValidator} from 'fast-xml-parser'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {list} from 'tar'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {writeArtifact} from '../../src/pack/artifact.js'
+import {buildReport, type ReportOptions, type ReportResult} from '../../src/report/report.js'
+import {validateSubmission} from '../../src/report/submission-schema.js'
+import {writeTarball} from '../../src/report/tarball.js'
+import {FIXTURE_RUNS} from './fixtures.js'
+
+const GOLDEN = join(import.meta.dirname, 'golden', 'README.md')
+const DATE = '2026-03-20T10:00:00Z'
+
+let dir: string
+let opts: ReportOptions
+let result: ReportResult
+let readme: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'golf-report-'))
+  const {bytes} = writeArtifact({model: {}, quant: {}, tensors: [{name: 'w', shape: [4], kind: 'float', data: Float32Array.of(1, 2, 3, 4), dtype: 'f32'}], compress: 'none'})
+  writeFileSync(join(dir, 'model.golf'), bytes)
+  writeFileSync(join(dir, 'code.mjs'), 'x'.repeat(1000)) // a stand-in for the counted code: fixed bytes for the golden file
+  opts = {runs: ['*'], cwd: FIXTURE_RUNS, out: join(dir, 'sub'), artifact: join(dir, 'model.golf'), code: join(dir, 'code.mjs'), date: DATE, author: 'Ada Lovelace', githubId: 'ada', sota: 2.1, tar: true}
+  result = await buildReport(opts)
+  readme = readFileSync(join(dir, 'sub', 'README.md'), 'utf8')
+})
+
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+describe('golf report on the fixture runs (3 seeds + 2 ablations)', () => {
+  it('writes the submission folder and nothing else', () => {
+    expect(result.files).toEqual(['README.md', 'model.golf', 'submission.json', 'train_golf.mjs', 'train_seed1337.log', 'train_seed42.log', 'train_seed7.log', 'val_bpb.svg'])
+    expect(readdirSync(dir).sort()).toEqual(['code.mjs', 'model.golf', 'sub', 'sub.tar.gz'])
+    expect(readFileSync(join(dir, 'sub', 'train_seed42.log'), 'utf8')).toBe(readFileSync(join(FIXTURE_RUNS, 'tiny-cpu-s42', 'train.log'), 'utf8'))
+  })
+
+  it('renders the README as the golden file (up to the reproduce section)', () => {
+    const body = readme.slice(0, readme.indexOf('## Reproduce'))
+    if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, body)
+    expect(body).toBe(readFileSync(GOLDEN, 'utf8'))
+  })
+
+  it('has the per-seed table with exact Mean and Std rows', () => {
+    expect(readme).toContain(
+      [
+        '| seed | steps | ms/step | val_bpb | roundtrip val_bpb | artifact bytes |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        '| 7 | 40 | 2400.00 | 2.0290 | — | 198 |',
+        '| 42 | 40 | 2400.00 | 2.0350 | — | — |',
+        '| 1337 | 40 | 2400.00 | 2.0310 | — | — |',
+        '| **Mean** | 40.0 | 2400.00 | 2.0317 | — | — |',
+        '| **Std** | 0.0 | 0.00 | 0.0031 | — | — |',
+      ].join('\n'),
+    )
+    expect(readme).toMatch(/^\*\*val_bpb 2\.0317 ± 0\.0031\*\* \(mean ± std over 3 seeds\) · \*\*1,198 bytes\*\* total/m)
+  })
+
+  it('judges the ablations against seed noise: one hurts, one has no measurable effect', () => {
+    expect(readme).toContain('| `quant.group_size 128 → 64` | 1337 | 2.0330 | 2.0317 (main seeds, mean of 3) | +0.0013 | no measurable effect | \\|Δ\\| ≤ 2σ = 0.0061 |')
+    expect(readme).toContain('| `model.mlp_mult 4 → 2`<br>half-width MLP to buy bytes | 1337 | 2.0712 | 2.0317 (main seeds, mean of 3) | +0.0395 | **hurts** | \\|Δ\\| > 2σ = 0.0061 |')
+    expect(result.ablations.map((a) => [a.change, a.verdict])).toEqual([
+      [['quant.group_size 128 → 64'], 'no measurable effect'],
+      [['model.mlp_mult 4 → 2'], 'hurts'],
+    ])
+  })
+
+  it('states compliance, significance and the reproduce commands', () => {
+    expect(result.compliance.map((c) => [c.name, c.status])).toEqual([
+      ['3+ seeds', 'pass'],
+      ['train ≤ 600 s', 'pass'],
+      ['eval ≤ 600 s', 'pass'],
+      ['bytes_total ≤ 16,000,000', 'pass'],
+      ['no validation data in training', 'pass'],
+    ])
+    expect(readme).toContain('- ✅ **eval ≤ 600 s** — at most 14.0 s (run wall-clock minus training time')
+    expect(result.significance?.record).toBe(true)
+    expect(readme).toContain('Caveat: these runs were evaluated on brown_byte260, not the official FineWeb validation split')
+    expect(readme).toContain('golf train --recipe tiny-cpu --seed 7 --set train.eval_every=20 --set train.max_steps=40\n')
+    expect(readme).toContain('node train_golf.mjs train --data path/to/brown_byte260 --out runs/seed1337 --seed 1337\n')
+    expect(readme).toContain('![val_bpb and train loss against step](val_bpb.svg)')
+  })
+
+  it('writes a submission.json that validates against the schema, with values from the runs', () => {
+    const sub = JSON.parse(readFileSync(join(dir, 'sub', 'submission.json'), 'utf8'))
+    expect(validateSubmission(sub)).toEqual([])
+    expect(sub).toMatchObject({
+      author: 'Ada Lovelace',
+      github_id: 'ada',
+      name: 'sub',
+      date: DATE,
+      track: 'non-record',
+      val_loss: 1.406097,
+      val_bpb: 2.029,
+      bytes_model: 198,
+      bytes_code: 1000,
+      bytes_total: 1198,
+      seeds: [7, 42, 1337],
+      step_stop: 40,
+      wallclock_seconds: 96,
+      significance: {sota_bpb: 2.1, record: true},
+    })
+    expect(sub.val_bpb_std).toBeCloseTo(0.0030550504633038, 14)
+    expect(sub.seed_results.map((r: {seed: number; val_bpb: number}) => [r.seed, r.val_bpb])).toEqual([[7, 2.029], [42, 2.035], [1337, 2.031]])
+    expect(validateSubmission({...sub, bytes_total: 5})).toEqual(['bytes_total 5 is not bytes_code 1000 + bytes_model 198'])
+    expect(validateSubmission({...sub, date: 'yesterday'})).toEqual(['date must match pattern "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})?)?$"'])
+    const {seeds: _s, ...noSeeds} = sub
+    expect(validateSubmission(noSeeds)).toEqual(['seeds is missing'])
+  })
+
+  it('plots every point: the SVG parses as XML and labels each val_bpb and train-loss point', () => {
+    const svg = readFileSync(join(dir, 'sub', 'val_bpb.svg'), 'utf8')
+    expect(XMLValidator.validate(svg)).toBe(true)
+    const doc = new XMLParser({ignoreAttributes: false}).parse(svg)
+    expect(doc.svg).toBeDefined()
+    const labels = [...svg.matchAll(/aria-label="(step: [^"]*)"/g)].map((m) => m[1])
+    // 3 seeds × (eval at step 20 + final at 40) and 3 seeds × 5 train-loss lines
+    expect(labels.filter((l) => l.includes('; val_bpb: '))).toHaveLength(6)
+    expect(labels.filter((l) => l.includes('; train_loss: '))).toHaveLength(15)
+    expect(labels).toContain('step: 40; val_bpb: 2.035; seed: seed 42')
+  })
+
+  it('writes a deterministic tarball: sorted entries, fixed mtimes, relative paths, no links or owners', async () => {
+    const tarball = join(dir, 'sub.tar.gz')
+    const entries: Array<{path: string; type: string; mtime: number | undefined; uname: string | undefined; uid: number | undefined}> = []
+    await list({file: tarball, onReadEntry: (e) => entries.push({path: e.path, type: e.type, mtime: e.mtime?.getTime(), uname: e.header.uname, uid: e.header.uid})})
+    expect(entries.map((e) => e.path)).toEqual(['sub/', ...result.files.map((f) => `sub/${f}`)])
+    for (const e of entries) {
+      expect(e.path.startsWith('/')).toBe(false)
+      expect(['File', 'Directory']).toContain(e.type)
+      // files carry the submission date; the folder none (portable mode writes 0)
+      expect(e.mtime).toBe(e.type === 'File' ? Date.parse(DATE) : undefined)
+      expect(e.uname ?? '').toBe('')
+    }
+    // the same folder with other file times gives the same bytes
+    utimesSync(join(dir, 'sub', 'README.md'), new Date(0), new Date(0))
+    const again = join(dir, 'again.tar.gz')
+    await writeTarball(join(dir, 'sub'), again, new Date(DATE))
+    expect(Buffer.compare(readFileSync(again), readFileSync(tarball))).toBe(0)
+    rmSync(again)
+  })
+
+  it('never replaces a non-empty folder without force, and cleans up after a failure', async () => {
+    await expect(buildReport({...opts, tar: false})).rejects.toThrow(`--out ${join(dir, 'sub')} already exists and is not empty (use --force to replace it)`)
+    await expect(buildReport({...opts, out: join(dir, 'other'), artifact: join(dir, 'nope.golf')})).rejects.toThrow(`--artifact not found: ${join(dir, 'nope.golf')}`)
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([])
+    expect(existsSync(join(dir, 'other'))).toBe(false)
+    const again = await buildReport({...opts, force: true, track: 'record', sota: 2.04})
+    expect(again.submission).not.toHaveProperty('seeds')
+    expect(again.significance?.record).toBe(false)
+    expect(readFileSync(join(dir, 'sub', 'README.md'), 'utf8')).toContain('Not significant: ')
+  })
+})

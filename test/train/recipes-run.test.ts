@@ -1,0 +1,38 @@
+/**
+ * The large recipes build and train a few steps on CPU. They are shrunk with --set-style
+ * overrides (width, depth, sequence) but keep their structure: GQA ratios, depth recurrence with
+ * U-Net skips over the applications, the factored embedding, NorMuon, sequence warmup.
+ */
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {loadRecipe} from '../../src/train/recipe.js'
+import {train} from '../../src/train/loop.js'
+import {tinyDataset} from '../helpers/tiny-run.js'
+
+let data: string
+beforeAll(async () => {
+  data = await tinyDataset()
+})
+
+const shrink = ['train.batch_tokens=128', 'train.micro_batch_tokens=128', 'train.max_steps=3', 'train.max_wallclock_seconds=null', 'train.eval_every=0', 'train.val_tokens=256', 'eval.val_tokens=256', 'eval.batch_seqs=4', 'train.log_every=1', 'quant.group_size=32']
+
+describe.each([
+  ['bitnet-b158-68m', ['model.model_dim=96', 'model.unique_blocks=2', 'train.seq_len=32', 'eval.sliding_stride=16']],
+  ['bitnet-recurrent-4x3', ['model.model_dim=96', 'model.num_heads=6', 'model.num_kv_heads=2', 'train.seq_len=64', 'train.seq_len_start=16', 'train.seq_len_warmup_steps=2', 'eval.sliding_stride=32']],
+  ['ternary-unet-10l-768d', ['model.model_dim=64', 'model.unique_blocks=3', 'model.embed_dim=32', 'train.seq_len=32', 'eval.sliding_stride=16']],
+])('recipe %s', (name, sets) => {
+  it('builds and trains a few steps on CPU (shrunk), keeping its structure', async () => {
+    const recipe = loadRecipe(name, [...shrink, ...sets])
+    const r = await train({recipe, dataDir: data, outDir: join(mkdtempSync(join(tmpdir(), 'golf-recipe-run-')), 'run'), seed: 1, backend: 'wasm'})
+    const s = r.summary!
+    expect(s.steps).toBe(3)
+    expect(Number.isFinite(s.val_bpb)).toBe(true)
+    expect(s.sliding).not.toBeNull()
+    expect(s.params.ternary).toBeGreaterThan(0)
+    if (name === 'bitnet-recurrent-4x3') expect(recipe.model.loops).toBe(3)
+    if (name === 'ternary-unet-10l-768d') expect(recipe.model.embed_dim).toBe(32)
+  })
+})

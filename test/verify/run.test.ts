@@ -1,0 +1,150 @@
+/**
+ * Run mode end to end on a tiny golf-trained ternary run: the exact roundtrip (gap 0, identical
+ * logits), the counted-code bundle (self-contained, runs alone, prints the same val_bpb), and
+ * the built CLI (`golf verify --run … --artifact …`). Needs dist/ (npx tsc -p tsconfig.json).
+ */
+import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {initBackend} from '../../src/backend/index.js'
+import {packSource} from '../../src/pack/pack-model.js'
+import {evaluateArtifact} from '../../src/submission/rebuild.js'
+import {train} from '../../src/train/loop.js'
+import {readRunConfig} from '../../src/train/load-run.js'
+import {buildCountedCode, bundleImports} from '../../src/verify/bundle.js'
+import {roundtrip, runBundle} from '../../src/verify/roundtrip.js'
+import {REPO_ROOT, runCli} from '../helpers/cli.js'
+import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
+
+const VAL = 512
+let data: string
+let runDir: string
+let artifact: string
+let artifactBytes: number
+
+beforeAll(async () => {
+  await initBackend('wasm', {quiet: true})
+  data = await tinyDataset(8, 2000)
+  const root = mkdtempSync(join(tmpdir(), 'golf-verify-run-'))
+  runDir = join(root, 'run')
+  await train({recipe: tinyRecipe({train: {max_steps: 4, eval_every: 0}, eval: {sliding_stride: null, val_tokens: VAL}}), dataDir: data, outDir: runDir, seed: 3, backend: 'wasm'})
+  artifact = join(root, 'model.golf')
+  const {bytes} = await packSource(runDir, {codec: 'auto'})
+  writeFileSync(artifact, bytes)
+  artifactBytes = bytes.length
+}, 120_000)
+
+describe('roundtrip (in-process)', () => {
+  it('a golf-trained ternary run rebuilds exactly: gap 0, identical logits', async () => {
+    const r = await roundtrip({runDir, artifactPath: artifact, valTokens: VAL, backend: 'wasm'})
+    expect(r.quant_active).toBe(true)
+    expect(r.max_logit_diff).toBe(0)
+    expect(r.gap).toBe(0)
+    expect(r.val_loss_after).toBe(r.val_loss_before)
+    expect(r.exact).toBe(true)
+    expect(r.tokens).toBe(Math.floor((VAL - 1) / 32) * 32)
+    expect(r.val_bpb_before).toBeGreaterThan(0)
+  })
+
+  it('an artifact of another model is refused', async () => {
+    await expect(roundtrip({runDir, artifactPath: join(runDir, 'config.json'), valTokens: VAL, backend: 'wasm'})).rejects.toThrow(/config\.json: not a golf artifact \(bad magic\)/)
+  })
+})
+
+describe('the counted code bundle', () => {
+  let code: string
+  beforeAll(async () => {
+    const {config} = readRunConfig(runDir)
+    const built = await buildCountedCode(config.recipe, {seed: config.seed})
+    code = built.code
+    expect(built.bytes).toBe(Buffer.byteLength(code))
+  }, 60_000)
+
+  it('imports only npm packages and node builtins: golf itself is inside', () => {
+    const imports = bundleImports(code)
+    expect(imports).toContain('@tensorflow/tfjs-core')
+    for (const spec of imports) {
+      expect(spec.startsWith('.') || spec.startsWith('/') || spec === 'golf' || spec.startsWith('golf/')).toBe(false)
+    }
+    // nothing of the building machine: no absolute path of the golf checkout
+    expect(code.includes(REPO_ROOT)).toBe(false)
+    // the recipe is embedded
+    expect(code).toMatch(/\bname:"tiny-test"/)
+  })
+
+  it('is deterministic', async () => {
+    const {config} = readRunConfig(runDir)
+    expect((await buildCountedCode(config.recipe, {seed: config.seed})).code).toBe(code)
+  }, 60_000)
+
+  it('runs alone (only node_modules beside it) and prints the in-process val_bpb', async () => {
+    const inProcess = await evaluateArtifact({artifact, dataDir: data, valTokens: VAL, slidingStride: null, backend: 'wasm', batchSeqs: 4})
+    const res = await runBundle(code, ['eval', '--artifact', artifact, '--data', data, '--val-tokens', String(VAL), '--stride', '0', '--json', '--backend', 'wasm'])
+    expect(res.stderr).toBe('')
+    expect(res.code).toBe(0)
+    const lines = res.stdout.trim().split('\n')
+    expect(lines[0]).toBe(`Serialized model golf-artifact: ${artifactBytes} bytes`)
+    expect(lines[1]).toBe(`final_roundtrip val_loss:${inProcess.chunked.val_loss.toFixed(8)} val_bpb:${inProcess.chunked.val_bpb.toFixed(8)}`)
+    const json = JSON.parse(lines[lines.length - 1])
+    expect(json.val_bpb).toBe(inProcess.chunked.val_bpb)
+    expect(json.val_loss).toBe(inProcess.chunked.val_loss)
+  }, 60_000)
+
+  it('bad input to the bundle: one line, exit 2', async () => {
+    const res = await runBundle(code, ['eval', '--data', data])
+    expect(res).toMatchObject({code: 2, stderr: 'error: --artifact is required (see --help)\n'})
+    const res2 = await runBundle(code, ['frobnicate'])
+    expect(res2.code).toBe(2)
+  }, 30_000)
+})
+
+describe('golf verify --run (built CLI)', () => {
+  it('prints sizes and gap 0.000000, exits 0', async () => {
+    const r = await runCli(['verify', '--run', runDir, '--artifact', artifact, '--val-tokens', String(VAL), '--limit', '16MB'])
+    // stderr holds only progress lines (no errors)
+    expect(r.stderr.split('\n').filter((l) => l !== '' && !/^eval \((run|artifact)\): /.test(l))).toEqual([])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`bytes_model  ${artifactBytes.toLocaleString('en-US')} bytes`)
+    expect(r.stdout).toMatch(/^gap {13}0\.000000$/m)
+    expect(r.stdout).toContain('exact: identical logits (max |Δlogit| = 0)')
+    expect(r.stdout).toMatch(/^✓ counted code reproduces: node submission\.mjs eval prints val_bpb \d\.\d{6}, as in-process$/m)
+  }, 120_000)
+
+  it('--json: the documented shape; bytes_total = artifact + bundle', async () => {
+    const r = await runCli(['verify', '--run', runDir, '--artifact', artifact, '--val-tokens', String(VAL), '--json', '--no-bundle-run'])
+    expect(r.code).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(j.bytes_model).toBe(statSync(artifact).size)
+    expect(j.bytes_total).toBe(j.bytes_model + j.bytes_code)
+    expect(j.limit).toBe(16_000_000)
+    expect(j.within_limit).toBe(true)
+    expect(j.roundtrip).toMatchObject({gap: 0})
+    expect(j.roundtrip.val_bpb_after).toBe(j.roundtrip.val_bpb_before)
+    expect(j.checks.map((c: {name: string}) => c.name)).toEqual(['size ≤ limit', 'roundtrip exact'])
+  }, 120_000)
+
+  it('--limit 1000: exit 1 and by how many bytes it is over', async () => {
+    expect(readFileSync(artifact).length).toBe(artifactBytes)
+    const r = await runCli(['verify', '--run', runDir, '--artifact', artifact, '--val-tokens', String(VAL), '--limit', '1000', '--no-bundle-run', '--json'])
+    expect(r.code).toBe(1)
+    const j = JSON.parse(r.stdout)
+    expect(j.within_limit).toBe(false)
+    const over = j.bytes_total - 1000
+    expect(j.checks[0]).toEqual({name: 'size ≤ limit', ok: false, confirmed: true, detail: `bytes_total ${j.bytes_total.toLocaleString('en-US')} is over the 1,000-byte limit by ${over.toLocaleString('en-US')} bytes`})
+    const human = await runCli(['verify', '--run', runDir, '--artifact', artifact, '--val-tokens', String(VAL), '--limit', '1000', '--no-bundle-run'])
+    expect(human.code).toBe(1)
+    expect(human.stderr.split('\n').filter((l) => l.startsWith('golf:')).join('\n') + '\n').toBe(`golf: 1 check failed: size ≤ limit: bytes_total ${j.bytes_total.toLocaleString('en-US')} is over the 1,000-byte limit by ${over.toLocaleString('en-US')} bytes\n`)
+  }, 120_000)
+
+  it('bad input: exit 2, one line', async () => {
+    const r = await runCli(['verify', '--run', runDir, '--artifact', artifact, '--limit', '16XB'])
+    expect(r).toMatchObject({code: 2, stderr: 'golf: --limit 16XB: expected bytes or a size like 16MB (decimal) or 16MiB\n'})
+    const r2 = await runCli(['verify', '--run', runDir])
+    expect(r2).toMatchObject({code: 2, stderr: 'golf: --run needs --artifact <file> (pack it with golf pack)\n'})
+    const r3 = await runCli(['verify', '--run', runDir, '--artifact', join(runDir, 'missing.golf')])
+    expect(r3.code).toBe(2)
+    expect(r3.stderr).toMatch(/^golf: artifact not found: .*missing\.golf\n$/)
+  }, 60_000)
+})
