@@ -185,6 +185,7 @@ export class GradientPool {
   private seq = 0
   private disposed = false
   private assignment: string[][] | null = null
+  private assignmentKey = ''
 
   private constructor(
     private readonly names: string[],
@@ -267,7 +268,12 @@ export class GradientPool {
     const own = shareGrads(model, chunks, B, T, zLoss, shares[0])
     t0 = performance.now()
     const ownMs = t0 - t1
-    this.waitAll(seq)
+    try {
+      this.waitAll(seq)
+    } catch (err) {
+      if (own) for (const g of own.grads.values()) g.dispose()
+      throw err
+    }
     t1 = performance.now()
     const waitMs = t1 - t0
 
@@ -306,14 +312,16 @@ export class GradientPool {
    */
   orthogonalize(us: Map<string, tf.Tensor2D>, steps: number): Map<string, tf.Tensor2D> {
     this.check()
-    if (this.assignment === null) {
-      const matrices = this.names.filter((n) => this.shapes.get(n)!.length === 2).map((n) => [n, this.shapes.get(n)!] as [string, number[]])
-      this.assignment = assignMatrices(matrices, this.workers)
+    // the split follows the set of matrices asked for (Muon's), decided once for a given set
+    const key = [...us.keys()].join('\n')
+    if (this.assignment === null || this.assignmentKey !== key) {
+      this.assignment = assignMatrices([...us].map(([n, u]) => [n, u.shape]), this.workers)
+      this.assignmentKey = key
     }
     let t0 = performance.now()
     const seq = ++this.seq
     this.pool.forEach((w, i) => {
-      const names = this.assignment![i + 1].filter((n) => us.has(n))
+      const names = this.assignment![i + 1]
       for (const n of names) this.view(w.data, n).set(us.get(n)!.dataSync() as Float32Array)
       const msg: GradWorkerMessage = {cmd: 'orthogonalize', seq, names, steps}
       w.worker.postMessage(msg)
@@ -321,17 +329,19 @@ export class GradientPool {
     let t1 = performance.now()
     const weightsMs = t1 - t0
     const out = new Map<string, tf.Tensor2D>()
-    const mine = new Set(this.assignment[0])
-    for (const [n, u] of us) {
-      if (mine.has(n) || !this.shapes.has(n)) out.set(n, newtonSchulz5(u, steps))
+    try {
+      for (const n of this.assignment[0]) out.set(n, newtonSchulz5(us.get(n)!, steps))
+      t0 = performance.now()
+      this.waitAll(seq)
+    } catch (err) {
+      for (const o of out.values()) o.dispose()
+      throw err
     }
-    t0 = performance.now()
     const ownMs = t0 - t1
-    this.waitAll(seq)
     t1 = performance.now()
     const waitMs = t1 - t0
     this.pool.forEach((w, i) => {
-      for (const n of this.assignment![i + 1]) if (us.has(n)) out.set(n, tf.tensor2d(this.view(w.data, n), us.get(n)!.shape as [number, number]))
+      for (const n of this.assignment![i + 1]) out.set(n, tf.tensor2d(this.view(w.data, n), us.get(n)!.shape as [number, number]))
     })
     this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1}
     // the caller's order, so anything iterating the result sees the same order every time
