@@ -57,7 +57,7 @@ const backend = await initBackend(values.backend as BackendName, {quiet: true})
 const workerCounts = values.workers.split(',').map(Number)
 if (workerCounts.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`--workers ${values.workers}: expected integers ≥ 1, e.g. 2 or 1,2`)
 
-type Phase = 'grads' | 'optimizer' | 'fwd_bwd_own' | 'grads_wait' | 'grads_transfer' | 'ns_own' | 'ns_wait' | 'ns_transfer'
+type Phase = 'grads' | 'optimizer' | 'fwd_bwd_own' | 'fwd_bwd_worker' | 'grads_wait' | 'grads_transfer' | 'ns_own' | 'ns_worker' | 'ns_wait' | 'ns_transfer'
 interface Trainer {
   workers: number
   run: (timed: boolean) => number
@@ -80,9 +80,10 @@ async function trainer(workers: number): Promise<Trainer> {
     recipe.optim,
     pool ? {orthogonalize: (us, n) => pool.orthogonalize(us, n)} : {},
   )
-  const phases: Record<Phase, number> = {grads: 0, optimizer: 0, fwd_bwd_own: 0, grads_wait: 0, grads_transfer: 0, ns_own: 0, ns_wait: 0, ns_transfer: 0}
-  const addPool = (t: PoolTimings, own: Phase, wait: Phase, transfer: Phase) => {
+  const phases: Record<Phase, number> = {grads: 0, optimizer: 0, fwd_bwd_own: 0, fwd_bwd_worker: 0, grads_wait: 0, grads_transfer: 0, ns_own: 0, ns_worker: 0, ns_wait: 0, ns_transfer: 0}
+  const addPool = (t: PoolTimings, own: Phase, worker: Phase, wait: Phase, transfer: Phase) => {
     phases[own] += t.ownMs
+    phases[worker] += t.workerMs
     phases[wait] += t.waitMs
     phases[transfer] += t.weightsMs + t.gatherMs
   }
@@ -96,14 +97,14 @@ async function trainer(workers: number): Promise<Trainer> {
     const t0 = performance.now()
     const {loss, grads} = pool ? pool.compute(model, [c], B, T, 0) : accumulateGrads(model, [c], B, T, 0)
     const t1 = performance.now()
-    if (timed && pool) addPool(pool.lastTimings, 'fwd_bwd_own', 'grads_wait', 'grads_transfer')
+    if (timed && pool) addPool(pool.lastTimings, 'fwd_bwd_own', 'fwd_bwd_worker', 'grads_wait', 'grads_transfer')
     optimizer.step(grads, 1, {momentum: muonMomentum(step, recipe.optim)})
     const t2 = performance.now()
     if (timed) {
       phases.grads += t1 - t0
       phases.optimizer += t2 - t1
       times.push(t2 - t0)
-      if (pool && recipe.optim.matrix_optimizer !== 'adamw') addPool(pool.lastTimings, 'ns_own', 'ns_wait', 'ns_transfer')
+      if (pool && recipe.optim.matrix_optimizer !== 'adamw') addPool(pool.lastTimings, 'ns_own', 'ns_worker', 'ns_wait', 'ns_transfer')
     }
     disposeMap(grads)
     step++
@@ -158,8 +159,8 @@ for (const tr of trainers) {
     step_ms: Number(meanMs.toFixed(1)),
     tokens_per_s: Math.round(tokensPerS),
     last_loss: Number(losses.get(tr)!.toFixed(4)),
-    // mean ms per step; with workers > 1: the main thread's own share, the wait for the other
-    // threads, and shared-memory transfer (weights out, gradients / matrices back)
+    // mean ms per step; with workers > 1: the main thread's own share, the slowest worker's,
+    // the main thread's wait for them, and shared-memory transfer (weights out, results back)
     phases_ms: Object.fromEntries(Object.entries(tr.phases).filter(([k]) => tr.pool || k === 'grads' || k === 'optimizer').map(([k, v]) => [k, Number((v / steps).toFixed(1))])),
     // 1-minute load average before and after the timed steps (this bench's own threads included)
     load_avg: loads.map((l) => Number(l.toFixed(2))),

@@ -190,7 +190,7 @@ export function dequantizeTernary(trits: Int8Array, scales: Float32Array, shape:
 // --- Writing ---------------------------------------------------------------------------------
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
-function canonical(value: unknown): unknown {
+export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical)
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
@@ -200,7 +200,8 @@ function canonical(value: unknown): unknown {
   return value
 }
 
-function u16le(values: Uint16Array): Uint8Array {
+/** Little-endian bytes of 16-bit words (fp16/bf16 bit patterns). */
+export function u16le(values: Uint16Array): Uint8Array {
   const out = new Uint8Array(2 * values.length)
   const view = new DataView(out.buffer)
   for (let i = 0; i < values.length; i++) view.setUint16(2 * i, values[i], true)
@@ -475,16 +476,20 @@ function decodeScales(b: Uint8Array, fmt: ScaleFormat): Float32Array {
 const BYTES_PER_VALUE: Record<Exclude<FloatDtype, 'int8_row'>, number> = {f32: 4, f16: 2, bf16: 2, e4m3: 1}
 const SCALE_BYTES: Record<ScaleFormat, number> = {fp32: 4, fp16: 2, bf16: 2}
 
-/** Verify an artifact and read its manifest only (no tensor is decoded). */
-export function readArtifactManifest(bytes: Uint8Array, opts: {source?: string} = {}): {manifest: ArtifactManifest; compress: CompressName; bodyBytes: number} {
-  const source = opts.source ?? 'artifact'
+/** Checksum first, then the outer decompression: the body holding the manifest and payloads. */
+function openBody(bytes: Uint8Array, source: string): {compress: CompressName; body: Uint8Array} {
   const {compress, body: packed} = verifyArtifact(bytes, source)
-  let body: Uint8Array
   try {
-    body = decompress(compress, packed)
+    return {compress, body: decompress(compress, packed)}
   } catch (err) {
     throw new InputError(`${source}: ${(err as Error).message}`)
   }
+}
+
+/** Verify an artifact and read its manifest only (no tensor is decoded). */
+export function readArtifactManifest(bytes: Uint8Array, opts: {source?: string} = {}): {manifest: ArtifactManifest; compress: CompressName; bodyBytes: number} {
+  const source = opts.source ?? 'artifact'
+  const {compress, body} = openBody(bytes, source)
   return {manifest: parseManifest(body, compress, source).manifest, compress, bodyBytes: body.length}
 }
 
@@ -497,13 +502,7 @@ export function readArtifact(
   opts: {source?: string; dequantize?: boolean} = {},
 ): {manifest: ArtifactManifest; tensors: Map<string, ReadTensor>} {
   const source = opts.source ?? 'artifact'
-  const {compress, body: packed} = verifyArtifact(bytes, source)
-  let body: Uint8Array
-  try {
-    body = decompress(compress, packed)
-  } catch (err) {
-    throw new InputError(`${source}: ${(err as Error).message}`)
-  }
+  const {compress, body} = openBody(bytes, source)
   const {manifest, payload} = parseManifest(body, compress, source)
   const tensors = new Map<string, ReadTensor>()
   const fail = (name: string, what: string): InputError => new InputError(`${source}: tensor "${name}": ${what}`)
@@ -550,3 +549,4 @@ export function readArtifact(
   }
   return {manifest, tensors}
 }
+

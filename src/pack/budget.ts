@@ -31,7 +31,7 @@ import {initialValue} from '../model/gpt.js'
 import {bf16BitsToF32, encodeBf16, encodeF16, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits} from '../quant/float-formats.js'
 import {groupLayout} from '../quant/ternary-host.js'
 import type {ResolvedRecipe} from '../train/recipe.js'
-import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, type FloatDtype, type ManifestTensor} from './artifact.js'
+import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, type FloatDtype, type ManifestTensor, u16le, canonical} from './artifact.js'
 import {type TritCodecName, TRIT_CODEC_NAMES, tritCodecSizes} from './codecs/index.js'
 
 /**
@@ -107,14 +107,6 @@ function compressedSize(data: Uint8Array): number {
   return Math.round((brotli(sample) / sample.length) * data.length)
 }
 
-function u16le(values: Uint16Array): Uint8Array {
-  const out = new Uint8Array(2 * values.length)
-  for (let i = 0; i < values.length; i++) {
-    out[2 * i] = values[i] & 0xff
-    out[2 * i + 1] = values[i] >>> 8
-  }
-  return out
-}
 
 /** The seeded initial value of a parameter; zero-initialised matrices drawn as other linears. */
 function standIn(spec: ParamSpec, cfg: ModelConfig, seed: number): Float32Array {
@@ -152,15 +144,6 @@ function encodeFloats(values: Float32Array, fmt: 'fp32' | 'fp16' | 'bf16'): Uint
   return u16le(fmt === 'fp16' ? encodeF16(values) : encodeBf16(values))
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical)
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const key of Object.keys(value).sort()) out[key] = canonical((value as Record<string, unknown>)[key])
-    return out
-  }
-  return value
-}
 
 /** Predict the artifact (without counted code) of a run of this recipe (see the module doc). */
 export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}): ArtifactPrediction {

@@ -37,16 +37,7 @@ import {dequantizeTernary, ternaryQToInt8, type GroupSize, type ScaleFormat} fro
 import {ternarize, type TernaryConfig} from '../quant/ternary.js'
 import {loadRunModel, readRunConfig} from '../train/load-run.js'
 import {ternaryConfigOf} from '../train/recipe.js'
-import {
-  type ArtifactManifest,
-  type ArtifactTensorInput,
-  type FloatDtype,
-  FLOAT_DTYPES,
-  type PackReport,
-  type PackReportTensor,
-  readArtifactManifest,
-  writeArtifact,
-} from './artifact.js'
+import {type ArtifactManifest, type ArtifactTensorInput, type FloatDtype, FLOAT_DTYPES, type PackReport, type PackReportTensor, readArtifactManifest, writeArtifact, u16le} from './artifact.js'
 import {type TritCodecName, bestTritCodec, countTrits, encodeTrits, tritEntropyBits} from './codecs/index.js'
 import {type CompressName, compress, hasXzBinary} from './compress.js'
 
@@ -359,14 +350,6 @@ export const COMPARE_METHODS: readonly Method[] = [
   {method: 'golf: auto codec + auto compress', codec: 'auto', compress: 'auto'},
 ]
 
-function u16le(values: Uint16Array): Uint8Array {
-  const out = new Uint8Array(2 * values.length)
-  for (let i = 0; i < values.length; i++) {
-    out[2 * i] = values[i] & 0xff
-    out[2 * i + 1] = values[i] >>> 8
-  }
-  return out
-}
 
 /** The ternary tensors as `int8_row` float tensors (their q·d). */
 function asInt8Rows(tensors: ArtifactTensorInput[]): ArtifactTensorInput[] {

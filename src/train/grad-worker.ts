@@ -20,7 +20,7 @@ const ctrl = new Int32Array(wd.ctrl)
 const errorBytes = new Uint8Array(wd.error)
 const data = new Float32Array(wd.data)
 const present = new Int32Array(wd.present)
-const lossOut = new Float64Array(wd.loss)
+const lossOut = new Float64Array(wd.loss) // [loss share, compute ms]
 const weights = new Float32Array(wd.weights)
 
 function signal(seq: number, status: number, message = ''): void {
@@ -50,6 +50,7 @@ try {
   const byName = new Map(names.map((n, i) => [n, i]))
 
   const handle = (msg: GradWorkerMessage): void => {
+    const t0 = performance.now()
     if (msg.cmd === 'grads') {
       names.forEach((name, i) => {
         const v = model.params.get(name)!
@@ -77,6 +78,7 @@ try {
         o.dispose()
       }
     }
+    lossOut[1] = performance.now() - t0
   }
 
   parentPort!.on('message', (msg: GradWorkerMessage) => {

@@ -62,7 +62,7 @@ export interface GradWorkerData {
   weights: SharedArrayBuffer
   data: SharedArrayBuffer
   present: SharedArrayBuffer
-  /** Float64 [1]: the worker's share of the loss (weighted, summed over chunks). */
+  /** Float64 [2]: the worker's share of the loss (weighted, summed over chunks), its compute ms. */
   loss: SharedArrayBuffer
   ctrl: SharedArrayBuffer
   error: SharedArrayBuffer
@@ -83,6 +83,8 @@ export interface PoolTimings {
   waitMs: number
   /** Reading the workers' results back and summing them. */
   gatherMs: number
+  /** The slowest worker thread's own compute (what ownMs is on the main thread). */
+  workerMs: number
 }
 
 /** Contiguous row ranges [r0, r1) of a batch of B rows over W threads (some may be empty). */
@@ -181,7 +183,7 @@ interface PoolWorker {
 export class GradientPool {
   readonly workers: number
   /** Phase times of the last call. */
-  lastTimings: PoolTimings = {weightsMs: 0, ownMs: 0, waitMs: 0, gatherMs: 0}
+  lastTimings: PoolTimings = {weightsMs: 0, ownMs: 0, waitMs: 0, gatherMs: 0, workerMs: 0}
   private seq = 0
   private disposed = false
   private assignment: string[][] | null = null
@@ -216,7 +218,7 @@ export class GradientPool {
       const shared = {
         data: new SharedArrayBuffer(total * 4),
         present: new SharedArrayBuffer(specs.length * 4),
-        loss: new SharedArrayBuffer(8),
+        loss: new SharedArrayBuffer(16),
         ctrl: new SharedArrayBuffer(CTRL_WORDS * 4),
         error: new SharedArrayBuffer(ERROR_BYTES),
       }
@@ -302,7 +304,7 @@ export class GradientPool {
       grads.set(name, sum)
     }
     for (const w of this.pool) loss += w.loss[0] // thread order again
-    this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1}
+    this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1, workerMs: Math.max(0, ...this.pool.map((w) => w.loss[1]))}
     return {loss: loss / chunks.length, grads}
   }
 
@@ -343,7 +345,7 @@ export class GradientPool {
     this.pool.forEach((w, i) => {
       for (const n of this.assignment![i + 1]) out.set(n, tf.tensor2d(this.view(w.data, n), us.get(n)!.shape as [number, number]))
     })
-    this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1}
+    this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1, workerMs: Math.max(0, ...this.pool.map((w) => w.loss[1]))}
     // the caller's order, so anything iterating the result sees the same order every time
     return new Map([...us.keys()].map((n) => [n, out.get(n)!]))
   }
