@@ -40,7 +40,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     out: Flags.string({char: 'o', description: 'Run folder (default runs/<recipe>-s<seed>-<time>); with --resume, the run to continue.'}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint.'}),
     backend: Flags.string({description: 'Compute backend.', options: [...BACKEND_NAMES], default: 'auto'}),
-    // (H9) data-parallel threads; checked as train.workers by the recipe schema
+    // data-parallel threads; checked as train.workers by the recipe schema
     workers: Flags.string({description: "Override train.workers: threads per step (data parallel), an integer ≥ 1 or 'auto' (up to 2 on wasm/cpu, 1 on tensorflow)."}),
     note: Flags.string({description: 'Free-text note recorded in summary.json (for golf report).'}),
     tag: Flags.string({description: 'Tag recorded in summary.json (repeatable).', multiple: true, default: []}),

@@ -135,7 +135,7 @@ export function buildOptimizers(params: ParamRef[], cfg: OptimConfig, opts: {ort
           weightDecay: cfg.weight_decay,
           normuon: cfg.matrix_optimizer === 'normuon' ? {beta2: cfg.normuon_beta2, eps: NORMUON_EPS} : null,
           label: LABELS.matrix,
-          orthogonalize: opts.orthogonalize, // (H9) Newton–Schulz across threads when given
+          orthogonalize: opts.orthogonalize, // Newton–Schulz across threads when given
         }),
       )
     }

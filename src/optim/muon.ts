@@ -107,7 +107,7 @@ export class Muon extends SlotOptimizer implements Optimizer {
     const lr = this.opts.lr * lrScale
     const wd = this.opts.weightDecay ?? 0
     const nor = this.opts.normuon ?? null
-    // (H9) three passes so the Newton–Schulz of all matrices can run together (across threads
+    // three passes so the Newton–Schulz of all matrices can run together (across threads
     // when opts.orthogonalize is given): momentum → orthogonalize → update. Same maths per matrix.
     const b1s = new Map<string, tf.Tensor2D>()
     const us = new Map<string, tf.Tensor2D>()

@@ -119,11 +119,13 @@ export function seedTable(rows: readonly SeedRow[]): string {
   const stride = rows.find((r) => r.sliding_stride !== null)?.sliding_stride
   const header = ['seed', 'steps', 'ms/step', 'val_bpb', 'roundtrip val_bpb', ...(sliding ? [`sliding val_bpb (stride ${stride})`] : []), 'artifact bytes']
   const cols = (r: SeedRow) => [r.steps, r.step_avg_ms, r.val_bpb, r.roundtrip_val_bpb, ...(sliding ? [r.sliding_val_bpb] : []), r.artifact_bytes]
+  // counts (steps, bytes): grouped digits; their mean/std keep one decimal
+  const fmtCount = (c: number, stat: boolean) => (stat ? c.toLocaleString('en-US', {minimumFractionDigits: 1, maximumFractionDigits: 1}) : fmtInt(c))
   const fmt = (c: number | null, i: number, stat: boolean): string => {
     if (c === null) return DASH
-    if (i === 0) return stat ? c.toFixed(1) : fmtInt(c)
+    if (i === 0) return fmtCount(c, stat)
     if (i === 1) return c.toFixed(2)
-    if (i === header.length - 2) return stat ? c.toFixed(1) : fmtInt(c)
+    if (i === header.length - 2) return fmtCount(c, stat)
     return fmtBpb(c)
   }
   const body = rows.map((r) => [String(r.seed), ...cols(r).map((c, i) => fmt(c, i, false))])

@@ -181,7 +181,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t = recipe.train
   const model = buildModel(recipe, opts.seed)
   const counts = countParams(model.specs)
-  // (H9) data parallel: with train.workers > 1 a pool of threads computes each step's gradients
+  // data parallel: with train.workers > 1 a pool of threads computes each step's gradients
   // and Muon's Newton–Schulz (src/train/parallel.ts); 1 = the plain single-thread path below.
   const workers = resolveWorkers(t.workers, backend.name)
   const pool = workers > 1 ? await GradientPool.create({recipe, seed: opts.seed, workers, backend: backend.name.startsWith('tensorflow') ? 'tensorflow' : (backend.name as BackendName)}) : null
@@ -245,7 +245,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const B = t.micro_batch_tokens / T
     const accum = t.batch_tokens / t.micro_batch_tokens
     const chunks = Array.from({length: accum}, () => stream.take(B * T + 1))
-    const {loss, grads: raw} = pool ? pool.compute(model, chunks, B, T, t.z_loss) : accumulateGrads(model, chunks, B, T, t.z_loss) // (H9)
+    const {loss, grads: raw} = pool ? pool.compute(model, chunks, B, T, t.z_loss) : accumulateGrads(model, chunks, B, T, t.z_loss)
     let grads = raw
     if (recipe.optim.grad_clip !== null) {
       grads = clipGradNorm(raw, recipe.optim.grad_clip).grads
@@ -254,7 +254,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const lr = lrScale(step, trainMs, sched)
     optimizer.step(grads, lr, {momentum: muonMomentum(step, recipe.optim)})
     disposeMap(grads)
-    if (!Number.isFinite(loss)) await pool?.dispose() // (H9)
+    if (!Number.isFinite(loss)) await pool?.dispose()
     if (!Number.isFinite(loss)) throw new InputError(`training diverged at step ${step + 1}: train_loss is ${loss} (lower the learning rates or enable optim.grad_clip)`)
     step += 1
     trainMs += performance.now() - t0
@@ -284,7 +284,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     run.log(`stopping_early: wallclock_cap train_time:${Math.round(trainMs)}ms step:${step}/${t.max_steps}`)
   }
   checkpoint()
-  await pool?.dispose() // (H9) evaluation runs on the main thread only
+  await pool?.dispose() // evaluation runs on the main thread only
   if (interrupted) {
     run.log(`interrupted at step:${step}; checkpoint saved`)
     model.dispose()
