@@ -1,9 +1,10 @@
 import {Flags} from '@oclif/core'
 
+import {readArtifactFile} from '../src/submission/rebuild.js'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {paint, table} from '../src/cli/output.js'
 import {InputError} from '../src/errors.js'
-import {type BudgetPrediction, type SolveResult, DEFAULT_ZERO_FRAC, predictBudget, solveBudget} from '../src/pack/budget.js'
+import {type BudgetPrediction, type SolveResult, DEFAULT_ZERO_FRAC, predictBudget, solveBudget, calibrationFromArtifact} from '../src/pack/budget.js'
 import {TRIT_CODEC_NAMES, type TritCodecName} from '../src/pack/codecs/index.js'
 import {loadRecipe} from '../src/train/recipe.js'
 import {parseByteLimit} from '../src/verify/limit.js'
@@ -28,7 +29,8 @@ export default class Budget extends GolfCommand {
     set: Flags.string({description: 'Override a recipe key, key=value (repeatable).', multiple: true}),
     limit: Flags.string({description: 'Byte limit: 16MB = 16,000,000 (decimal), 16MiB, or plain bytes.', default: '16MB'}),
     solve: Flags.string({description: 'Integer recipe key to maximise under the limit, e.g. model.model_dim.'}),
-    'zero-frac': Flags.string({description: 'Fraction of zero trits to assume.', default: String(DEFAULT_ZERO_FRAC)}),
+    'zero-frac': Flags.string({description: `Fraction of zero trits to assume (default ${DEFAULT_ZERO_FRAC}, or the --calibrate artifact's).`}),
+    calibrate: Flags.string({description: 'Artifact (.golf) of an earlier or smaller run of the recipe: use its measured zero fraction and float/scale compression.'}),
     'code-bytes': Flags.integer({description: 'Counted code bytes (default: bundle the real counted code).', min: 0}),
     codec: Flags.string({description: 'Trit codec the pack will use.', options: [...TRIT_CODEC_NAMES, 'auto'], default: 'auto'}),
   }
@@ -36,10 +38,11 @@ export default class Budget extends GolfCommand {
   async run(): Promise<BudgetResult> {
     const {flags} = await this.parse(Budget)
     const limit = parseByteLimit(flags.limit)
-    const zeroFrac = Number(flags['zero-frac'])
-    if (!Number.isFinite(zeroFrac) || zeroFrac < 0 || zeroFrac >= 1) throw new InputError(`--zero-frac ${flags['zero-frac']}: expected a fraction in [0, 1)`)
+    const zeroFrac = flags['zero-frac'] === undefined ? undefined : Number(flags['zero-frac'])
+    if (zeroFrac !== undefined && (!Number.isFinite(zeroFrac) || zeroFrac < 0 || zeroFrac >= 1)) throw new InputError(`--zero-frac ${flags['zero-frac']}: expected a fraction in [0, 1)`)
+    const calibration = flags.calibrate ? calibrationFromArtifact(readArtifactFile(flags.calibrate), flags.calibrate) : undefined
     const sets = flags.set ?? []
-    const opts = {limit, zeroFrac, codeBytes: flags['code-bytes'], codec: flags.codec as TritCodecName | 'auto'}
+    const opts = {limit, zeroFrac, calibration, codeBytes: flags['code-bytes'], codec: flags.codec as TritCodecName | 'auto'}
     const recipe = loadRecipe(flags.recipe, sets)
     const prediction = await predictBudget(recipe, opts)
     let result: BudgetResult = prediction
@@ -54,7 +57,7 @@ export default class Budget extends GolfCommand {
   private printHuman(r: BudgetResult): void {
     const c = paint()
     const n = (x: number) => x.toLocaleString('en-US')
-    this.log(`recipe ${r.recipe}: ${n(r.params.total)} params (${n(r.params.ternary)} ternary), zero fraction ${r.zero_frac}, codec ${r.codec}`)
+    this.log(`recipe ${r.recipe}: ${n(r.params.total)} params (${n(r.params.ternary)} ternary), zero fraction ${r.zero_frac.toFixed(4)}, codec ${r.codec}`)
     const comp = r.components
     this.log(
       table(

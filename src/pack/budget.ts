@@ -31,7 +31,7 @@ import {initialValue} from '../model/gpt.js'
 import {bf16BitsToF32, encodeBf16, encodeF16, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits} from '../quant/float-formats.js'
 import {groupLayout} from '../quant/ternary-host.js'
 import type {ResolvedRecipe} from '../train/recipe.js'
-import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, type FloatDtype, type ManifestTensor, u16le, canonical} from './artifact.js'
+import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, type FloatDtype, type ManifestTensor, readArtifact, u16le, canonical} from './artifact.js'
 import {type TritCodecName, TRIT_CODEC_NAMES, tritCodecSizes} from './codecs/index.js'
 
 /**
@@ -41,7 +41,23 @@ import {type TritCodecName, TRIT_CODEC_NAMES, tritCodecSizes} from './codecs/ind
 export const CODE_BYTES_ESTIMATE = 80_000
 export const DEFAULT_ZERO_FRAC = 0.33
 
+/**
+ * Measured storage rates from a real artifact (an earlier or smaller run of the recipe): the
+ * trained zero fraction, and compressed bytes per float parameter and per scale. Initial values
+ * compress differently from trained ones; calibrating replaces those stand-ins.
+ */
+export interface BudgetCalibration {
+  source: string
+  zero_frac: number
+  float_dtype: FloatDtype | null
+  scale_format: string | null
+  float_bytes_per_param: number | null
+  scale_bytes_per_group: number | null
+}
+
 export interface BudgetOptions {
+  /** Rates measured from a real artifact (see `calibrationFromArtifact`); its zero fraction applies unless zeroFrac is given. */
+  calibration?: BudgetCalibration
   /** Fraction of zero trits assumed (0 ≤ z < 1). */
   zeroFrac?: number
   /** Trit codec the pack will use (default auto). */
@@ -145,9 +161,58 @@ function encodeFloats(values: Float32Array, fmt: 'fp32' | 'fp16' | 'bf16'): Uint
 }
 
 
+function checkCalibration(cal: BudgetCalibration, floatDtype: FloatDtype, scaleFormat: string | null): void {
+  if (cal.float_dtype !== null && cal.float_dtype !== floatDtype) {
+    throw new InputError(`--calibrate ${cal.source}: it stores float tensors as ${cal.float_dtype}, the recipe as ${floatDtype}; calibrate from a run with the same quant.float_format`)
+  }
+  if (cal.scale_format !== null && scaleFormat !== null && cal.scale_format !== scaleFormat) {
+    throw new InputError(`--calibrate ${cal.source}: its scales are ${cal.scale_format}, the recipe's ${scaleFormat}; calibrate from a run with the same quant.scale_format`)
+  }
+}
+
+/** Measure a real artifact's storage rates (compressing each component stream on its own, as the prediction does). */
+export function calibrationFromArtifact(bytes: Uint8Array, source: string): BudgetCalibration {
+  const {manifest, tensors} = readArtifact(bytes, {source, dequantize: false})
+  let trits = 0
+  let zeros = 0
+  let floatParams = 0
+  let groups = 0
+  const floatStreams: Uint8Array[] = []
+  const scaleStreams: Uint8Array[] = []
+  let floatDtype: FloatDtype | null = null
+  let scaleFormat: string | null = null
+  for (const entry of manifest.tensors) {
+    const t = tensors.get(entry.name)!
+    if (t.kind === 'ternary' && t.trits && t.scales) {
+      trits += t.trits.length
+      for (let i = 0; i < t.trits.length; i++) if (t.trits[i] === 0) zeros++
+      scaleFormat = entry.scale_format ?? null
+      const fmt = (entry.scale_format ?? 'fp16') as 'fp32' | 'fp16' | 'bf16'
+      scaleStreams.push(encodeFloats(t.scales, fmt))
+      groups += t.scales.length
+    } else if (t.data) {
+      const dtype = entry.codec as FloatDtype
+      if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') continue // e4m3 / int8_row: no simulated format to predict
+      floatDtype = dtype
+      floatParams += t.data.length
+      floatStreams.push(encodeFloats(t.data, dtype === 'f32' ? 'fp32' : dtype === 'f16' ? 'fp16' : 'bf16'))
+    }
+  }
+  if (trits === 0 && floatParams === 0) throw new InputError(`--calibrate ${source}: the artifact holds no tensors to measure`)
+  return {
+    source,
+    zero_frac: trits > 0 ? zeros / trits : DEFAULT_ZERO_FRAC,
+    float_dtype: floatDtype,
+    scale_format: scaleFormat,
+    float_bytes_per_param: floatParams > 0 ? compressedSize(Buffer.concat(floatStreams)) / floatParams : null,
+    scale_bytes_per_group: groups > 0 ? compressedSize(Buffer.concat(scaleStreams)) / groups : null,
+  }
+}
+
 /** Predict the artifact (without counted code) of a run of this recipe (see the module doc). */
 export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}): ArtifactPrediction {
-  const z = opts.zeroFrac ?? DEFAULT_ZERO_FRAC
+  const cal = opts.calibration
+  const z = opts.zeroFrac ?? cal?.zero_frac ?? DEFAULT_ZERO_FRAC
   if (!(z >= 0 && z < 1)) throw new InputError(`--zero-frac ${z}: expected a fraction in [0, 1)`)
   const codec = opts.codec ?? 'auto'
   if (codec !== 'auto' && !TRIT_CODEC_NAMES.includes(codec)) throw new InputError(`unknown trit codec "${codec}"`)
@@ -167,6 +232,8 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
   let offset = 0
   let ternaryParams = 0
   let floatParams = 0
+  let scaleCount = 0
+  if (cal) checkCalibration(cal, floatDtype, ternaryMode ? recipe.quant.scale_format : null)
   for (const spec of specs) {
     const n = numel(spec.shape)
     if (spec.ternary) {
@@ -179,6 +246,7 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
       const scales = hostScales(standIn(spec, cfg, seed), shape, recipe)
       const scaleBytes = encodeFloats(scales, recipe.quant.scale_format)
       scaleStreams.push(scaleBytes)
+      scaleCount += scales.length
       trits += sizes[chosen]
       entries.push({name: spec.name, shape: [...spec.shape], kind: 'ternary', codec: chosen, scale_format: recipe.quant.scale_format, group_size: recipe.quant.group_size, offset, length: sizes[chosen], scales_offset: offset + sizes[chosen], scales_length: scaleBytes.length})
       offset += sizes[chosen] + scaleBytes.length
@@ -198,8 +266,9 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
   const manifestJson = JSON.stringify({format: 'golf-artifact', version: ARTIFACT_VERSION, model: canonical(model), quant: canonical(quant), tensors: entries, compress: 'brotli'})
   const components = {
     ternary_trits: trits,
-    ternary_scales: scaleStreams.length === 0 ? 0 : compressedSize(Buffer.concat(scaleStreams)),
-    float_tensors: floatStreams.length === 0 ? 0 : compressedSize(Buffer.concat(floatStreams)),
+    ternary_scales:
+      scaleStreams.length === 0 ? 0 : cal?.scale_bytes_per_group != null ? Math.round(scaleCount * cal.scale_bytes_per_group) : compressedSize(Buffer.concat(scaleStreams)),
+    float_tensors: floatStreams.length === 0 ? 0 : cal?.float_bytes_per_param != null ? Math.round(floatParams * cal.float_bytes_per_param) : compressedSize(Buffer.concat(floatStreams)),
     manifest: brotli(new TextEncoder().encode(manifestJson)),
     container: ARTIFACT_OVERHEAD + 4,
   }

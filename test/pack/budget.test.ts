@@ -7,6 +7,7 @@ import {initBackend} from '../../src/backend/index.js'
 import {writeSafetensors} from '../../src/io/safetensors.js'
 import {predictArtifact, predictBudget, solveBudget} from '../../src/pack/budget.js'
 import {packSource} from '../../src/pack/pack-model.js'
+import {calibrationFromArtifact} from '../../src/pack/budget.js'
 import {buildModel, train} from '../../src/train/loop.js'
 import {resolveRecipe} from '../../src/train/recipe.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
@@ -32,6 +33,29 @@ describe('budget prediction against real packs', () => {
     expect(Math.abs(p.components.ternary_trits - realTrits) / realTrits).toBeLessThan(0.01)
     expect(Math.abs(p.artifact_bytes - packed.report.artifact_bytes) / packed.report.artifact_bytes).toBeLessThan(0.2)
   }, 60_000)
+
+  it('calibrated from another seed\'s artifact (golf budget --calibrate): the whole artifact within 1%', async () => {
+    // tiny-cpu's shape (~200 kB artifact): at 17 kB two seeds alone differ by ~1% in size
+    const shape = {model: {model_dim: 128, num_heads: 4, num_kv_heads: 2, mlp_mult: 4, unique_blocks: 4}, quant: {group_size: 128}, train: {max_steps: 3, eval_every: 0}}
+    const data = await tinyDataset(8, 2000)
+    const runs = await Promise.all(
+      [5, 6].map(async (seed) => {
+        const dir = join(mkdtempSync(join(tmpdir(), 'golf-budget-cal-')), 'run')
+        await train({recipe: tinyRecipe(shape), dataDir: data, outDir: dir, seed, backend: 'wasm'})
+        return packSource(dir)
+      }),
+    )
+    const calibration = calibrationFromArtifact(runs[1].bytes, 'seed6.golf')
+    expect(calibration.float_dtype).toBe('f16')
+    expect(calibration.scale_format).toBe('fp16')
+    const real = runs[0].report.artifact_bytes
+    const calibrated = predictArtifact(tinyRecipe(shape), {calibration}).artifact_bytes
+    const uncalibrated = predictArtifact(tinyRecipe(shape), {zeroFrac: calibration.zero_frac}).artifact_bytes
+    expect(Math.abs(calibrated - real) / real).toBeLessThan(0.01)
+    expect(Math.abs(calibrated - real)).toBeLessThan(Math.abs(uncalibrated - real))
+    // a calibration stored in other formats is refused, naming the mismatch
+    expect(() => predictArtifact(tinyRecipe({...shape, quant: {group_size: 128, float_format: 'bf16'}}), {calibration})).toThrow(/stores float tensors as f16, the recipe as bf16/)
+  }, 180_000)
 
   it('a randomly initialised bigger model: within 1%', async () => {
     const recipe = resolveRecipe({
