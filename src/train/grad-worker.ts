@@ -13,7 +13,8 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {initBackend} from '../backend/index.js'
 import {newtonSchulz5} from '../optim/muon.js'
 import {buildModel} from './loop.js'
-import {CTRL, ERROR_BYTES, shareGrads, STATUS, type GradWorkerData, type GradWorkerMessage} from './parallel.js'
+import {shareGrads} from './grads.js'
+import {CTRL, ERROR_BYTES, STATUS, type GradWorkerData, type GradWorkerMessage} from './parallel.js'
 
 const wd = workerData as GradWorkerData
 const ctrl = new Int32Array(wd.ctrl)

@@ -26,13 +26,13 @@ import {InputError} from '../errors.js'
 import {evaluateChunked, evaluateSliding, type EvalResult} from '../eval/evaluate.js'
 import {countParams} from '../model/config.js'
 import {GPT} from '../model/gpt.js'
-import {arLoss} from '../objective/ar.js'
 import {buildOptimizers} from '../optim/composite.js'
 import {clipGradNorm, lrScale, muonMomentum, seqLenAt, shouldStop, type ScheduleConfig} from '../optim/schedule.js'
 import type {Optimizer, ParamRef} from '../optim/types.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import type {ByteTable} from '../tokenizer/types.js'
 import {loadCheckpoint, saveCheckpoint} from './checkpoint.js'
+import {accumulateGrads, disposeMap} from './grads.js'
 import {ternaryConfigOf, type ResolvedRecipe} from './recipe.js'
 import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from './run-folder.js'
 import {GradientPool, resolveWorkers} from './parallel.js'
@@ -121,39 +121,6 @@ export function buildModel(r: ResolvedRecipe, seed: number): GPT {
 
 function paramRefs(model: GPT): ParamRef[] {
   return model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group}))
-}
-
-/** One optimizer step's gradients: mean over `chunks` micro-batches of (B, T). */
-export function accumulateGrads(model: GPT, chunks: Uint16Array[], B: number, T: number, zLoss: number): {loss: number; grads: Map<string, tf.Tensor>} {
-  const vars = [...model.params.values()]
-  let acc: Map<string, tf.Tensor> | null = null
-  let lossSum = 0
-  for (const chunk of chunks) {
-    const {value, grads} = tf.variableGrads(() => arLoss(model, chunk, B, T, {zLoss}), vars)
-    lossSum += (value.dataSync() as Float32Array)[0]
-    value.dispose()
-    const named = model.gradsByParam(grads)
-    if (acc === null) acc = named
-    else {
-      for (const [k, g] of named) {
-        const prev = acc.get(k)!
-        acc.set(k, tf.add(prev, g))
-        prev.dispose()
-        g.dispose()
-      }
-    }
-  }
-  if (chunks.length > 1) {
-    for (const [k, g] of acc!) {
-      acc!.set(k, tf.div(g, chunks.length))
-      g.dispose()
-    }
-  }
-  return {loss: lossSum / chunks.length, grads: acc!}
-}
-
-export function disposeMap(m: Map<string, tf.Tensor>): void {
-  for (const t of m.values()) t.dispose()
 }
 
 function hardwareString(backend: BackendInfo): string {

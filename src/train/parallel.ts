@@ -34,7 +34,7 @@ import {Worker} from 'node:worker_threads'
 
 import type {BackendName, ResolvedBackend} from '../backend/index.js'
 import type {GPT} from '../model/gpt.js'
-import {arLoss} from '../objective/ar.js'
+import {shareGrads} from './grads.js'
 import {newtonSchulz5} from '../optim/muon.js'
 import type {ResolvedRecipe} from './recipe.js'
 
@@ -101,40 +101,6 @@ export function resolveWorkers(workers: number | 'auto', backend: ResolvedBacken
   if (workers !== 'auto') return workers
   if (backend === 'wasm' || backend === 'cpu') return Math.max(1, Math.min(availableParallelism(), 2))
   return 1
-}
-
-/**
- * One thread's share of a step's gradients: Σ over chunks of (rows / B) · ∇(mean loss of rows
- * r0..r1 of the chunk). Returns null for an empty share. The caller disposes the grads.
- */
-export function shareGrads(model: GPT, chunks: Uint16Array[], B: number, T: number, zLoss: number, rows: [number, number]): {loss: number; grads: Map<string, tf.Tensor>} | null {
-  const [r0, r1] = rows
-  const n = r1 - r0
-  if (n <= 0) return null
-  const weight = n / B
-  const vars = [...model.params.values()]
-  let acc: Map<string, tf.Tensor> | null = null
-  let lossSum = 0
-  for (const chunk of chunks) {
-    // rows r0..r1 of x = chunk[:-1].view(B, T) and of y = chunk[1:].view(B, T)
-    const part = chunk.subarray(r0 * T, r1 * T + 1)
-    const {value, grads} = tf.variableGrads(() => tf.mul(arLoss(model, part, n, T, {zLoss}), weight) as tf.Scalar, vars)
-    lossSum += (value.dataSync() as Float32Array)[0]
-    value.dispose()
-    const named = model.gradsByParam(grads)
-    if (acc === null) acc = named
-    else {
-      for (const [k, g] of named) {
-        const prev = acc.get(k)
-        acc.set(k, prev ? tf.add(prev, g) : g)
-        if (prev) {
-          prev.dispose()
-          g.dispose()
-        }
-      }
-    }
-  }
-  return {loss: lossSum, grads: acc!}
 }
 
 /** Relative cost of Newton–Schulz on a [rows, cols] matrix (flops up to a constant). */

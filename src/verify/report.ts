@@ -1,4 +1,5 @@
 /** The result of `golf verify`, shared by folder mode and run mode (what `--json` prints). */
+import type {RoundtripResult} from './roundtrip.js'
 
 export interface VerifyCheck {
   name: string
@@ -16,15 +17,7 @@ export interface VerifyReport {
   bytes_total: number | null
   limit: number
   within_limit: boolean
-  roundtrip: {
-    val_bpb_before: number
-    val_bpb_after: number
-    gap: number
-    val_loss_before: number
-    val_loss_after: number
-    max_logit_diff: number
-    exact: boolean
-  } | null
+  roundtrip: Pick<RoundtripResult, 'val_bpb_before' | 'val_bpb_after' | 'gap' | 'val_loss_before' | 'val_loss_after' | 'max_logit_diff' | 'exact'> | null
   checks: VerifyCheck[]
   /** Every check passed (unconfirmed ones count as passed). */
   ok: boolean
