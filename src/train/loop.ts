@@ -218,11 +218,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       grads = clipGradNorm(raw, recipe.optim.grad_clip).grads
       disposeMap(raw)
     }
+    if (!Number.isFinite(loss)) {
+      disposeMap(grads)
+      await pool?.dispose()
+      throw new InputError(`training diverged at step ${step + 1}: train_loss is ${loss} (lower the learning rates or enable optim.grad_clip)`)
+    }
     const lr = lrScale(step, trainMs, sched)
     optimizer.step(grads, lr, {momentum: muonMomentum(step, recipe.optim)})
     disposeMap(grads)
-    if (!Number.isFinite(loss)) await pool?.dispose()
-    if (!Number.isFinite(loss)) throw new InputError(`training diverged at step ${step + 1}: train_loss is ${loss} (lower the learning rates or enable optim.grad_clip)`)
     step += 1
     trainMs += performance.now() - t0
     tokensSeen += accum * B * T
@@ -260,6 +263,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 
   // Final score: the whole validation split (or eval.val_tokens), as the official eval does.
+  const evalStart = performance.now()
   const valFinal = loadValidationTokens(info.dir, {vocabSize: vocab, maxTokens: recipe.eval.val_tokens ?? undefined})
   const final = evaluate(valFinal, 'final eval', null)
   const finalLine = valLogLine(step, t.max_steps, final.val_loss, final.val_bpb, trainMs, stepAvg())
@@ -276,6 +280,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     run.metric({step, sliding_stride: recipe.eval.sliding_stride, val_loss: sl.val_loss, val_bpb: sl.val_bpb, final: true})
   }
 
+  const evalMs = performance.now() - evalStart
   const summary: RunSummary = {
     run_id: run.id,
     recipe: recipe.name,
@@ -283,6 +288,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     steps: step,
     max_steps: t.max_steps,
     train_time_ms: Math.round(trainMs),
+    eval_time_ms: Math.round(evalMs),
     step_avg_ms: Number(stepAvg().toFixed(2)),
     tokens_seen: tokensSeen,
     tokens_per_s: Math.round(tokensSeen / Math.max(trainMs / 1000, 1e-9)),

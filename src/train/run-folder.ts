@@ -31,6 +31,8 @@ export interface RunSummary {
   steps: number
   max_steps: number
   train_time_ms: number
+  /** Wall time of the final evaluation (chunked + sliding), as the 10-minute eval rule counts it. */
+  eval_time_ms?: number
   step_avg_ms: number
   tokens_seen: number
   tokens_per_s: number

@@ -37,6 +37,7 @@ describe('golf train loop', () => {
     expect(losses.at(-1).train_loss).toBeLessThan(losses[0].train_loss - 1)
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))
     for (const k of ['run_id', 'recipe', 'seed', 'steps', 'train_time_ms', 'tokens_seen', 'val_loss', 'val_bpb', 'backend', 'params']) expect(summary).toHaveProperty(k)
+    expect(summary.eval_time_ms).toBeGreaterThanOrEqual(0) // the final evaluation's wall time, for the 10-minute eval rule
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
     expect(config.recipe.model.model_dim).toBe(32)
   })
