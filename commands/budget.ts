@@ -6,7 +6,7 @@ import {paint, table} from '../src/cli/output.js'
 import {InputError} from '../src/errors.js'
 import {type BudgetPrediction, type SolveResult, DEFAULT_ZERO_FRAC, predictBudget, solveBudget, calibrationFromArtifact} from '../src/pack/budget.js'
 import {TRIT_CODEC_NAMES, type TritCodecName} from '../src/pack/codecs/index.js'
-import {loadRecipe} from '../src/train/recipe.js'
+import {loadRecipe} from '../src/recipe/recipe.js'
 import {parseByteLimit} from '../src/verify/limit.js'
 
 export type BudgetResult = BudgetPrediction & {solve?: SolveResult}

@@ -6,7 +6,7 @@ import {InputError} from '../src/errors.js'
 import {generate} from '../src/sample/generate.js'
 import {loadTokenizer} from '../src/tokenizer/index.js'
 import {readDatasetInfo} from '../src/data/dataset.js'
-import {loadRunModel} from '../src/train/load-run.js'
+import {loadRunModel} from '../src/run/load.js'
 
 export interface SampleResult {
   run: string

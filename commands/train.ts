@@ -5,10 +5,10 @@ import {GolfCommand} from '../src/cli/base-command.js'
 import {formatDuration, paint, progressReporter} from '../src/cli/output.js'
 import {trainEventRenderer} from '../src/cli/train-progress.js'
 import {InputError} from '../src/errors.js'
-import {loadRecipe} from '../src/train/recipe.js'
-import {readRunConfig} from '../src/train/load-run.js'
+import {loadRecipe} from '../src/recipe/recipe.js'
+import {readRunConfig} from '../src/run/load.js'
 import {train} from '../src/train/loop.js'
-import type {RunSummary} from '../src/train/run-folder.js'
+import type {RunSummary} from '../src/run/folder.js'
 
 export interface TrainCommandResult {
   run_dir: string
@@ -62,7 +62,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
       if (!flags.out) throw new InputError('--resume needs --out <run folder> to continue')
       const {config} = readRunConfig(flags.out)
       const {name: _name, description: _d, ...sections} = config.recipe
-      const {resolveRecipe} = await import('../src/train/recipe.js')
+      const {resolveRecipe} = await import('../src/recipe/recipe.js')
       recipe = resolveRecipe(sections as unknown as Record<string, unknown>, {where: `${flags.out}/config.json`, name: config.recipe.name, sets})
       recipe = {...recipe, name: config.recipe.name, description: config.recipe.description}
       seed = config.seed

@@ -30,7 +30,7 @@ import {type ModelConfig, type ParamSpec, numel, paramSpecs} from '../model/conf
 import {initialValue} from '../model/gpt.js'
 import {bf16BitsToF32, encodeBf16, encodeF16, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits} from '../quant/float-formats.js'
 import {groupLayout} from '../quant/ternary-host.js'
-import type {ResolvedRecipe} from '../train/recipe.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, type FloatDtype, type ManifestTensor, readArtifact, u16le, canonical} from './artifact.js'
 import {type TritCodecName, TRIT_CODEC_NAMES, tritCodecSizes} from './codecs/index.js'
 

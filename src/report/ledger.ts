@@ -12,8 +12,8 @@ import {basename, dirname, resolve} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
 import {InputError} from '../errors.js'
-import type {RunConfig} from '../train/load-run.js'
-import {RUN_FILES, type RunSummary} from '../train/run-folder.js'
+import type {RunConfig} from '../run/load.js'
+import {RUN_FILES, type RunSummary} from '../run/folder.js'
 
 /** One line of metrics.jsonl: a train line has train_loss, an eval line val_loss/val_bpb. */
 export interface MetricLine {

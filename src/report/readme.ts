@@ -5,7 +5,7 @@
  * work (negative results, judged against seed noise), compliance checklist, significance, the
  * command that reproduces the run, the plot.
  */
-import type {ResolvedRecipe} from '../train/recipe.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
 import type {Verdict, Significance} from './stats.js'
 
 export interface SeedRow {

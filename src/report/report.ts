@@ -15,7 +15,7 @@ import {basename, dirname, join, resolve} from 'node:path'
 
 import {InputError, describeFsError} from '../errors.js'
 import {tempSiblingPath} from '../io/atomic.js'
-import type {ResolvedRecipe} from '../train/recipe.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {OFFICIAL_LIMIT} from '../verify/limit.js'
 import {configDiff, formatChange, groupRuns, loadRuns, type Ablation, type RunRecord} from './ledger.js'
 import {plotPoints, renderPlotSvg} from './plot.js'
@@ -94,7 +94,7 @@ function shellQuote(s: string): string {
 
 /** `--set` flags that turn the named built-in recipe into the run's resolved one (null: not built in). */
 export async function recipeOverrides(recipe: ResolvedRecipe): Promise<string[] | null> {
-  const {loadRecipe} = await import('../train/recipe.js')
+  const {loadRecipe} = await import('../recipe/recipe.js')
   let base: ResolvedRecipe
   try {
     base = loadRecipe(recipe.name)

@@ -22,7 +22,7 @@ import {GolfError, InputError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {packSource} from '../pack/pack-model.js'
 import {train} from '../train/loop.js'
-import type {ResolvedRecipe} from '../train/recipe.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {evaluateArtifact, roundtripLine} from './rebuild.js'
 
 /** What the bundle embeds: the resolved recipe and the seed of the submitted run. */

@@ -19,7 +19,7 @@ import {validateModelConfig, type ModelConfig} from '../model/config.js'
 import {GPT} from '../model/gpt.js'
 import {readArtifact, type ArtifactManifest} from '../pack/artifact.js'
 import {DEFAULT_TERNARY} from '../quant/ternary.js'
-import {openDataset} from '../train/loop.js'
+import {openDataset} from '../data/open.js'
 
 /** What a golf run's artifact says about its model (`manifest.model`). */
 export interface ArtifactModelInfo {

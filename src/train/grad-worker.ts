@@ -12,7 +12,7 @@ import {parentPort, workerData} from 'node:worker_threads'
 
 import {initBackend} from '../backend/index.js'
 import {newtonSchulz5} from '../optim/muon.js'
-import {buildModel} from './loop.js'
+import {buildModel} from '../run/build-model.js'
 import {shareGrads} from './grads.js'
 import {CTRL, ERROR_BYTES, STATUS, type GradWorkerData, type GradWorkerMessage} from './parallel.js'
 

@@ -16,25 +16,23 @@
  * it ends bit-for-bit where an uninterrupted one does (when no wall-clock cap steers the
  * schedule: wall time is never the same twice).
  */
-import * as tf from '@tensorflow/tfjs-core'
 import {cpus, totalmem} from 'node:os'
 
 import {describeBackend, initBackend, type BackendInfo, type BackendName} from '../backend/index.js'
-import {ensureBuiltinDataset, readDatasetInfo, type DatasetInfo} from '../data/dataset.js'
+import {openDataset} from '../data/open.js'
 import {loadValidationTokens, TokenStream} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import {evaluateChunked, evaluateSliding, type EvalResult} from '../eval/evaluate.js'
 import {countParams} from '../model/config.js'
-import {GPT} from '../model/gpt.js'
+import type {GPT} from '../model/gpt.js'
+import {buildModel} from '../run/build-model.js'
 import {buildOptimizers} from '../optim/composite.js'
 import {clipGradNorm, lrScale, muonMomentum, seqLenAt, shouldStop, type ScheduleConfig} from '../optim/schedule.js'
 import type {Optimizer, ParamRef} from '../optim/types.js'
-import {loadTokenizer} from '../tokenizer/index.js'
-import type {ByteTable} from '../tokenizer/types.js'
-import {loadCheckpoint, saveCheckpoint} from './checkpoint.js'
+import {loadCheckpoint, saveCheckpoint} from '../run/checkpoint.js'
 import {accumulateGrads, disposeMap} from './grads.js'
-import {ternaryConfigOf, type ResolvedRecipe} from './recipe.js'
-import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from './run-folder.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
+import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from '../run/folder.js'
 import {GradientPool, resolveWorkers} from './parallel.js'
 
 export interface TrainOptions {
@@ -83,24 +81,6 @@ export function scheduleOf(r: ResolvedRecipe): ScheduleConfig {
   }
 }
 
-/** Dataset + tokenizer byte table for a run. */
-export async function openDataset(dataDir: string | undefined, onEvent?: (e: TrainEvent) => void): Promise<{info: DatasetInfo; table: ByteTable; tokenizerName: string}> {
-  let dir = dataDir
-  if (!dir) {
-    onEvent?.({kind: 'info', message: 'no --data given: using the built-in Brown corpus (byte260), prepared once and cached'})
-    dir = await ensureBuiltinDataset()
-  }
-  const info = readDatasetInfo(dir)
-  if (info.vocabSize === null) throw new InputError(`${dir}: cannot tell the vocabulary size (no dataset.json and an unfamiliar folder name); run golf data prepare or add dataset.json`)
-  if (info.files.train.length === 0) throw new InputError(`${dir}: no train shards (fineweb_train_*.bin)`)
-  if (info.files.val.length === 0) throw new InputError(`${dir}: no validation shards (fineweb_val_*.bin)`)
-  const spec = info.tokenizerPath ?? info.tokenizer
-  if (!spec) throw new InputError(`${dir}: no tokenizer recorded; BPB needs the tokenizer's byte table (prepare the data with golf data prepare)`)
-  const tokenizer = await loadTokenizer(spec)
-  const table = tokenizer.byteTable()
-  if (table.vocabSize < info.vocabSize) throw new InputError(`${dir}: tokenizer ${tokenizer.name} has ${table.vocabSize} ids but the dataset's vocabulary is ${info.vocabSize}`)
-  return {info, table, tokenizerName: tokenizer.name}
-}
 
 /** Where a ternary run currently is: has staged quantization switched on? */
 export function quantActiveAt(r: ResolvedRecipe, step: number, elapsedMs: number): boolean {
@@ -109,14 +89,6 @@ export function quantActiveAt(r: ResolvedRecipe, step: number, elapsedMs: number
   const cap = r.train.max_wallclock_seconds ? r.train.max_wallclock_seconds * 1000 : null
   const progress = Math.max(step / r.train.max_steps, cap ? elapsedMs / cap : 0)
   return progress >= r.quant.start_frac
-}
-
-export function buildModel(r: ResolvedRecipe, seed: number): GPT {
-  return new GPT(r.model, {
-    seed,
-    ternary: {patterns: r.quant.mode === 'ternary' ? r.quant.targets : [], config: ternaryConfigOf(r.quant)},
-    floatFormat: r.quant.mode === 'ternary' ? r.quant.float_format : 'fp32',
-  })
 }
 
 function paramRefs(model: GPT): ParamRef[] {
@@ -134,7 +106,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const backend = await initBackend(opts.backend)
   emit({kind: 'info', message: describeBackend(backend)})
 
-  const {info, table, tokenizerName} = await openDataset(opts.dataDir, emit)
+  const {info, table, tokenizerName} = await openDataset(opts.dataDir, (message) => emit({kind: 'info', message}))
   const vocab = info.vocabSize!
   // The embedding follows the dataset's vocabulary: a recipe names the vocabulary it was made
   // for, but the same shape trains on any tokenizer (the built-in corpus is byte260).

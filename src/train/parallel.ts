@@ -36,7 +36,7 @@ import type {BackendName, ResolvedBackend} from '../backend/index.js'
 import type {GPT} from '../model/gpt.js'
 import {shareGrads} from './grads.js'
 import {newtonSchulz5} from '../optim/muon.js'
-import type {ResolvedRecipe} from './recipe.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
 
 /** Control words of a worker's Int32 control array. */
 export const CTRL = {done: 0, status: 1, errorLength: 2} as const

@@ -16,7 +16,7 @@ import {dirname, join} from 'node:path'
 import {InputError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {packageRoot} from '../paths.js'
-import type {ResolvedRecipe} from '../train/recipe.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
 
 export interface CountedCode {
   /** The bundle's source text (UTF-8). */

@@ -22,8 +22,8 @@ import {CheckFailedError, InputError} from '../errors.js'
 import {evaluateChunked} from '../eval/evaluate.js'
 import type {GPT} from '../model/gpt.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
-import {loadRunModel} from '../train/load-run.js'
-import {openDataset} from '../train/loop.js'
+import {loadRunModel} from '../run/load.js'
+import {openDataset} from '../data/open.js'
 
 export interface RoundtripOptions {
   runDir: string

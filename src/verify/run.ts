@@ -9,7 +9,7 @@ import {statSync} from 'node:fs'
 
 import type {BackendName} from '../backend/index.js'
 import {describeFsError} from '../errors.js'
-import {readRunConfig} from '../train/load-run.js'
+import {readRunConfig} from '../run/load.js'
 import {buildCountedCode} from './bundle.js'
 import {fail, groupDigits, limitCheck, pass, unconfirmed, type VerifyCheck, type VerifyReport} from './report.js'
 import {roundtrip, type RoundtripResult} from './roundtrip.js'

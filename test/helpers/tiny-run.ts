@@ -8,7 +8,7 @@ import {join} from 'node:path'
 
 import {brownDocuments} from '../../src/data/brown.js'
 import {prepareDataset} from '../../src/data/dataset.js'
-import {resolveRecipe, type ResolvedRecipe} from '../../src/train/recipe.js'
+import {resolveRecipe, type ResolvedRecipe} from '../../src/recipe/recipe.js'
 
 export async function tinyDataset(docs = 24, charsPerDoc = 3000): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'golf-tiny-'))

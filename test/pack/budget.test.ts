@@ -8,8 +8,9 @@ import {writeSafetensors} from '../../src/io/safetensors.js'
 import {predictArtifact, predictBudget, solveBudget} from '../../src/pack/budget.js'
 import {packSource} from '../../src/pack/pack-model.js'
 import {calibrationFromArtifact} from '../../src/pack/budget.js'
-import {buildModel, train} from '../../src/train/loop.js'
-import {resolveRecipe} from '../../src/train/recipe.js'
+import {buildModel} from '../../src/run/build-model.js'
+import {train} from '../../src/train/loop.js'
+import {resolveRecipe} from '../../src/recipe/recipe.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
 
 function zeroFrac(tensors: Array<{kind: string; params: number; zero_frac: number}>): number {

@@ -13,7 +13,7 @@ import {packPrepared, packSource, parseFloatOverride, prepareSource} from '../..
 import {unpackToSafetensors} from '../../src/pack/unpack.js'
 import {f32ToBf16Bits, bf16BitsToF32} from '../../src/quant/float-formats.js'
 import {DEFAULT_TERNARY} from '../../src/quant/ternary.js'
-import {loadRunModel} from '../../src/train/load-run.js'
+import {loadRunModel} from '../../src/run/load.js'
 import {train} from '../../src/train/loop.js'
 import {readSafetensors} from '../../src/io/safetensors.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {predictBudget} from '../../src/pack/budget.js'
-import {builtinRecipeNames, loadRecipe} from '../../src/train/recipe.js'
+import {builtinRecipeNames, loadRecipe} from '../../src/recipe/recipe.js'
 import {OFFICIAL_LIMIT} from '../../src/verify/limit.js'
 
 describe('built-in recipes fit the cap', () => {

@@ -5,9 +5,9 @@ import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
-import {loadCheckpoint} from '../../src/train/checkpoint.js'
+import {loadCheckpoint} from '../../src/run/checkpoint.js'
 import {quantActiveAt, train} from '../../src/train/loop.js'
-import {RunFolder} from '../../src/train/run-folder.js'
+import {RunFolder} from '../../src/run/folder.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
 
 let data: string

@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
 import {countParams, paramSpecs} from '../../src/model/config.js'
-import {builtinRecipeNames, loadRecipe, parseOverrides} from '../../src/train/recipe.js'
+import {builtinRecipeNames, loadRecipe, parseOverrides} from '../../src/recipe/recipe.js'
 
 const fails = (fn: () => unknown): string => {
   try {

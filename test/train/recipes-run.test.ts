@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {loadRecipe} from '../../src/train/recipe.js'
+import {loadRecipe} from '../../src/recipe/recipe.js'
 import {train} from '../../src/train/loop.js'
 import {tinyDataset} from '../helpers/tiny-run.js'
 

@@ -19,8 +19,8 @@ import {InputError} from '../errors.js'
 import {readSafetensors, writeSafetensors} from '../io/safetensors.js'
 import type {ModelConfig} from '../model/config.js'
 import type {StreamState} from '../data/stream.js'
-import type {RunFolder} from './run-folder.js'
-import type {QuantSection} from './recipe.js'
+import type {RunFolder} from './folder.js'
+import type {QuantSection} from '../recipe/recipe.js'
 
 export const CHECKPOINT_FORMAT = 'golf-checkpoint'
 export const CHECKPOINT_VERSION = 1

@@ -8,9 +8,9 @@ import {existsSync} from 'node:fs'
 import {InputError} from '../errors.js'
 import type {GPT} from '../model/gpt.js'
 import {loadCheckpoint, type CheckpointMeta} from './checkpoint.js'
-import {buildModel} from './loop.js'
-import type {ResolvedRecipe} from './recipe.js'
-import {RunFolder} from './run-folder.js'
+import {buildModel} from './build-model.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
+import {RunFolder} from './folder.js'
 
 export interface RunConfig {
   recipe: ResolvedRecipe
