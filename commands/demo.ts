@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {paint, progressReporter} from '../src/cli/output.js'
+import {onInterrupt} from '../src/cli/interrupt.js'
 import {trainEventRenderer} from '../src/cli/train-progress.js'
 import {runDemo, type DemoResult} from '../src/demo.js'
 import {CheckFailedError} from '../src/errors.js'
@@ -23,13 +24,7 @@ export default class Demo extends GolfCommand {
     const {flags} = await this.parse(Demo)
     const progress = progressReporter()
     const c = paint(process.stderr)
-    let stop = false
-    const onSigint = () => {
-      if (stop) process.exit(130)
-      stop = true
-      progress.log('interrupt: stopping after this step (Ctrl-C again to quit now)')
-    }
-    process.on('SIGINT', onSigint)
+    const interrupt = onInterrupt(progress, 'stopping after this step')
     try {
       const r = await runDemo({
         root: flags.dir,
@@ -38,7 +33,7 @@ export default class Demo extends GolfCommand {
         backend: flags.backend as BackendName,
         onEvent: trainEventRenderer(progress),
         onStage: (line) => progress.log(c.bold(line)),
-        interrupted: () => stop,
+        interrupted: interrupt.requested,
       })
       progress.done()
       if (r.interrupted) {
@@ -58,7 +53,7 @@ export default class Demo extends GolfCommand {
       if (!r.verify_ok) throw new CheckFailedError('the demo\'s verification failed (see the checks above)')
       return r
     } finally {
-      process.off('SIGINT', onSigint)
+      interrupt.release()
       progress.done()
     }
   }

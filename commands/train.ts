@@ -3,9 +3,10 @@ import {Flags} from '@oclif/core'
 import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {formatDuration, paint, progressReporter} from '../src/cli/output.js'
+import {onInterrupt} from '../src/cli/interrupt.js'
 import {trainEventRenderer} from '../src/cli/train-progress.js'
 import {InputError} from '../src/errors.js'
-import {loadRecipe} from '../src/recipe/recipe.js'
+import {loadRecipe, resolveRecipe} from '../src/recipe/recipe.js'
 import {readRunConfig} from '../src/run/load.js'
 import {train} from '../src/train/loop.js'
 import type {RunSummary} from '../src/run/folder.js'
@@ -61,10 +62,8 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     if (flags.resume) {
       if (!flags.out) throw new InputError('--resume needs --out <run folder> to continue')
       const {config} = readRunConfig(flags.out)
-      const {name: _name, description: _d, ...sections} = config.recipe
-      const {resolveRecipe} = await import('../src/recipe/recipe.js')
-      recipe = resolveRecipe(sections as unknown as Record<string, unknown>, {where: `${flags.out}/config.json`, name: config.recipe.name, sets})
-      recipe = {...recipe, name: config.recipe.name, description: config.recipe.description}
+      // the run's resolved recipe (name and description included), with this call's overrides
+      recipe = resolveRecipe(config.recipe as unknown as Record<string, unknown>, {where: `${flags.out}/config.json`, sets})
       seed = config.seed
       dataDir = dataDir ?? config.data
     } else {
@@ -73,13 +72,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
 
     const progress = progressReporter()
     const onEvent = trainEventRenderer(progress)
-    let stopRequested = false
-    const onSigint = () => {
-      if (stopRequested) process.exit(130)
-      stopRequested = true
-      progress.log('interrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit now)')
-    }
-    process.on('SIGINT', onSigint)
+    const interrupt = onInterrupt(progress, 'finishing this step and saving a checkpoint')
     try {
       const result = await train({
         recipe,
@@ -92,7 +85,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
         tags: flags.tag,
         baseline: flags.baseline ?? null,
         onEvent,
-        interrupted: () => stopRequested,
+        interrupted: interrupt.requested,
       })
       progress.done()
       if (!this.jsonEnabled()) {
@@ -112,7 +105,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
       }
       return {run_dir: result.runDir, interrupted: result.interrupted, summary: result.summary}
     } finally {
-      process.off('SIGINT', onSigint)
+      interrupt.release()
       progress.done()
     }
   }

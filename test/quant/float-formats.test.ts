@@ -16,19 +16,10 @@ import {
   f32ToF16Bits,
   quantizeInt8PerRow,
 } from '../../src/quant/float-formats.js'
+import {xorshift32} from '../helpers/random.js'
 
-/** Deterministic float32 generator (xorshift32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s
-  }
-}
+/** Deterministic 32-bit words (xorshift32) so failures reproduce. */
+const rng = xorshift32
 
 /**
  * Reference RNE: nearest among all finite non-negative codes of a format (sorted by value),

@@ -20,17 +20,12 @@ import {
   ternaryStats,
   ternaryWeightSTE,
 } from '../../src/quant/ternary.js'
+import {xorshift32} from '../helpers/random.js'
 
+/** Uniform numbers in [0, 1) from the shared xorshift32 stream. */
 function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 2 ** 32
-  }
+  const next = xorshift32(seed)
+  return () => next() / 2 ** 32
 }
 
 /** Roughly gaussian float32 weights with a per-row magnitude spread, plus some exact zeros. */
