@@ -78,23 +78,86 @@ export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D):
 }
 
 /**
+ * Query rows per tile of tiled causal attention (see causalBlock). Chosen by measurement on
+ * wasm (bench/attention.ts: fwd+bwd, B=8, H=KV=4, Dh=64; ranges of medians over repeated runs
+ * on a shared, loaded 2-core machine), time relative to the full path:
+ *   T=256:  tiles of 32 ×1.2–1.6, 64 ×0.85–1.1, 128 ×0.85–1.0 (typically ×0.9)
+ *   T=512:  tiles of 64 ×0.86–0.92, 128 ×0.82–0.91, 256 ×0.82–0.95
+ *   T=1024: tiles of 128 ×0.74, 256 ×0.73, 512 ×0.77
+ * The saving is far below the FLOPs skipped (T=256, 2 tiles: 25%) because every tile adds one
+ * 2-D product per (batch, KV head) to each of the six products of fwd+bwd, each with a fixed
+ * cost (~0.1–0.2 ms on the wasm adapter), plus slice/concat copies; 64 and 128 tie at T=256,
+ * and the larger tile does fewer ops.
+ */
+export const CAUSAL_BLOCK = 128
+
+/**
+ * Tile height of causal attention at sequence length T: CAUSAL_BLOCK once T spans at least two
+ * tiles, else T (one tile, i.e. the full-matrix path: tiling a single tile saves nothing).
+ */
+export function causalBlock(T: number): number {
+  return T >= 2 * CAUSAL_BLOCK ? CAUSAL_BLOCK : T
+}
+
+/**
+ * Additive causal masks for one sequence length, cut into query tiles of `block` rows:
+ * tiles[i] is rows [s_i, end_i) × columns [0, end_i) of the (T, T) mask (0 where key ≤ query,
+ * MASKED above), s_i = i·block, end_i = min(s_i + block, T). One tile = the whole (T, T) mask.
+ */
+export interface CausalMask {
+  T: number
+  block: number
+  tiles: tf.Tensor2D[]
+}
+
+/** Build the tiles of a CausalMask (the caller keeps and disposes them). */
+export function causalMask(T: number, block = causalBlock(T)): CausalMask {
+  if (!Number.isInteger(block) || block < 1) throw new Error(`causalMask: block must be a positive integer, got ${block}`)
+  const tiles: tf.Tensor2D[] = []
+  for (let s = 0; s < T; s += block) {
+    const end = Math.min(s + block, T)
+    const m = new Float32Array((end - s) * end)
+    for (let r = 0; r < end - s; r++) m.fill(MASKED, r * end + s + r + 1, (r + 1) * end)
+    tiles.push(tf.tensor2d(m, [end - s, end]))
+  }
+  return {T, block: Math.min(block, T), tiles}
+}
+
+/**
  * Scaled dot-product attention with grouped KV heads: query head h reads KV head
  * floor(h / g), g = H/KV (repeat_interleave, as enable_gqa). The g query heads of a group are
  * stacked along the time axis so each KV head is used once, never copied: two batched 2-D
- * products per (batch, KV head). q (B, H, T, Dh), k/v (B, KV, T, Dh); mask (T, T) additive or
- * null (bidirectional). Returns (B, H, T, Dh).
+ * products per (batch, KV head). q (B, H, T, Dh), k/v (B, KV, T, Dh). Returns (B, H, T, Dh).
+ *
+ * mask null: bidirectional, full (T, T) scores. Causal with one tile: the full scores plus
+ * the (T, T) additive mask (the reference). Causal with several tiles: query tile i (rows
+ * [s_i, end_i)) scores only keys [0, end_i), so about half the score matrix (and of the
+ * products' FLOPs) is never computed; the additive tile mask hides the rest of the diagonal
+ * block; the tiles' outputs are concatenated back along time.
  */
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D | null): tf.Tensor4D {
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: CausalMask | null): tf.Tensor4D {
   const [B, H, T, Dh] = q.shape
   const KV = k.shape[1]
   const g = H / KV
-  const qg = tf.reshape(q, [B * KV, g * T, Dh]) // (B·KV, g·T, Dh): heads kv·g … kv·g+g−1
+  if (mask && mask.T !== T) throw new Error(`attention: causal mask is for T=${mask.T}, queries have T=${T}`)
   const k3 = tf.reshape(k, [B * KV, T, Dh])
   const v3 = tf.reshape(v, [B * KV, T, Dh])
-  let scores: tf.Tensor = tf.mul(tf.matMul(qg, k3, false, true), 1 / Math.sqrt(Dh)) // (B·KV, g·T, T)
-  if (mask) scores = tf.add(tf.reshape(scores, [B * KV, g, T, T]), mask) // mask broadcast over (B·KV, g)
-  const att = tf.reshape(tf.softmax(scores, -1), [B * KV, g * T, T])
-  return tf.reshape(tf.matMul(att, v3), [B, H, T, Dh]) // (B·KV, g·T, Dh) → (B, H, T, Dh)
+  // scores (B·KV, g·Tq, Tk) of queries (B, H, Tq, Dh) against the first Tk keys, masked, softmaxed
+  // and applied to the first Tk values → (B, H, Tq, Dh)
+  const part = (qt: tf.Tensor4D, Tk: number, m: tf.Tensor2D | null): tf.Tensor4D => {
+    const Tq = qt.shape[2]
+    const qg = tf.reshape(qt, [B * KV, g * Tq, Dh]) // (B·KV, g·Tq, Dh): heads kv·g … kv·g+g−1
+    const kt = Tk === T ? k3 : tf.slice(k3, [0, 0, 0], [B * KV, Tk, Dh]) // (B·KV, Tk, Dh)
+    const vt = Tk === T ? v3 : tf.slice(v3, [0, 0, 0], [B * KV, Tk, Dh])
+    let scores: tf.Tensor = tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(Dh)) // (B·KV, g·Tq, Tk)
+    if (m) scores = tf.add(tf.reshape(scores, [B * KV, g, Tq, Tk]), m) // mask broadcast over (B·KV, g)
+    const att = tf.reshape(tf.softmax(scores, -1), [B * KV, g * Tq, Tk])
+    return tf.reshape(tf.matMul(att, vt), [B, H, Tq, Dh]) // (B·KV, g·Tq, Dh) → (B, H, Tq, Dh)
+  }
+  if (!mask || mask.tiles.length === 1) return part(q, T, mask ? mask.tiles[0] : null)
+  const qs = tf.split(q, mask.tiles.map((t) => t.shape[0]), 2) // (B, H, Tb_i, Dh) each
+  const ys = qs.map((qt, i) => part(qt as tf.Tensor4D, mask.tiles[i].shape[1], mask.tiles[i]))
+  return tf.concat(ys, 2) as tf.Tensor4D // (B, H, T, Dh)
 }
 
 /** The official relu² MLP: proj(relu(fc(x))²). x (N, D) → (N, D). */
@@ -109,16 +172,21 @@ export function softcap<T extends tf.Tensor>(x: T, cap: number | null): T {
 }
 
 /**
- * Cross-entropy per row without a one-hot: nll = logsumexp(logits) − logits[target], the
- * target logit picked by a flat gather (its gradient is a scatter-add of the same size as the
- * logits). logits (N, V), targets (N) int32. Returns nll (N) and lse (N) for the z-loss.
+ * Cross-entropy per row without a one-hot: nll = −logSoftmax(logits)[target], the target
+ * entry picked by a flat gather (its gradient is a scatter-add of the same size as the
+ * logits). logits (N, V), targets (N) int32. Returns nll (N) and lse = logsumexp(logits) (N)
+ * for the z-loss, as logits[target] + nll.
+ *
+ * logSoftmax, not logits − logSumExp: tfjs' logSoftmax has its own gradient (dy − Σdy·softmax),
+ * while logSumExp's backward goes through its max (a broadcast Equal over all logits, ~40 ms per
+ * step on wasm) although that gradient is zero.
  */
 export function crossEntropyRows(logits: tf.Tensor2D, targets: tf.Tensor1D): {nll: tf.Tensor1D; lse: tf.Tensor1D} {
   const [N, V] = logits.shape
-  const lse = tf.logSumExp(logits, -1) as tf.Tensor1D // (N)
   const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), targets) // (N)
-  const picked = tf.gather(tf.reshape(logits, [N * V]), flatIdx) as tf.Tensor1D // (N)
-  return {nll: tf.sub(lse, picked), lse}
+  const pick = (t: tf.Tensor2D) => tf.gather(tf.reshape(t, [N * V]), flatIdx) as tf.Tensor1D // (N)
+  const nll = tf.neg(pick(tf.logSoftmax(logits, -1)))
+  return {nll, lse: tf.add(pick(logits), nll)}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,7 +261,8 @@ export class GPT {
   private readonly floatFormat: FloatStoreFormat
   private readonly dims: ReturnType<typeof modelDims>
   private readonly varPrefix: string
-  private readonly cache = new Map<string, tf.Tensor>() // rotary tables and masks, per T
+  private readonly cache = new Map<string, tf.Tensor>() // rotary tables, per T
+  private readonly masks = new Map<number, CausalMask>() // causal mask tiles, per T
 
   constructor(cfg: ModelConfig, opts: GPTOptions) {
     this.cfg = cfg
@@ -267,12 +336,14 @@ export class GPT {
     return {cos, sin}
   }
 
-  private causalMask(T: number): tf.Tensor2D {
-    return this.cached(`mask${T}`, () => {
-      const m = new Float32Array(T * T)
-      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = MASKED
-      return tf.tensor2d(m, [T, T])
-    }) as tf.Tensor2D
+  private causalMask(T: number): CausalMask {
+    let m = this.masks.get(T)
+    if (!m) {
+      m = causalMask(T)
+      for (const t of m.tiles) tf.keep(t) // built inside the caller's tidy
+      this.masks.set(T, m)
+    }
+    return m
   }
 
   /** One transformer block on x (N, D); i = unique block index. */
@@ -412,5 +483,7 @@ export class GPT {
     for (const v of this.params.values()) v.dispose()
     for (const t of this.cache.values()) t.dispose()
     this.cache.clear()
+    for (const m of this.masks.values()) tf.dispose(m.tiles)
+    this.masks.clear()
   }
 }

@@ -35,7 +35,7 @@ import {Worker} from 'node:worker_threads'
 import type {BackendName, ResolvedBackend} from '../backend/index.js'
 import type {GPT} from '../model/gpt.js'
 import {shareGrads} from './grads.js'
-import {newtonSchulz5} from '../optim/muon.js'
+import {newtonSchulz5, newtonSchulz5Flops} from '../optim/muon.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 
 /** Control words of a worker's Int32 control array. */
@@ -103,21 +103,20 @@ export function resolveWorkers(workers: number | 'auto', backend: ResolvedBacken
   return 1
 }
 
-/** Relative cost of Newton–Schulz on a [rows, cols] matrix (flops up to a constant). */
-function nsCost([rows, cols]: number[]): number {
-  const r = Math.min(rows, cols)
-  const c = Math.max(rows, cols)
-  return 2 * r * r * c + r * r * r
+/** matMul FLOPs of `newtonSchulz5` on a [rows, cols] matrix (it runs the cheaper formulation). */
+function nsCost([rows, cols]: number[], steps: number): number {
+  const f = newtonSchulz5Flops(rows, cols, steps)
+  return Math.min(f.standard, f.gram)
 }
 
 /**
  * Which thread orthogonalizes which matrix: largest first to the least loaded thread (ties to
  * the lower index), in a fixed order, so the split never changes between steps or runs.
  */
-export function assignMatrices(shapes: Array<[string, number[]]>, workers: number): string[][] {
+export function assignMatrices(shapes: Array<[string, number[]]>, workers: number, steps: number): string[][] {
   const load = new Array<number>(workers).fill(0)
   const out: string[][] = Array.from({length: workers}, () => [])
-  const order = shapes.map(([name, shape], i) => ({name, cost: nsCost(shape), i})).sort((a, b) => b.cost - a.cost || a.i - b.i)
+  const order = shapes.map(([name, shape], i) => ({name, cost: nsCost(shape, steps), i})).sort((a, b) => b.cost - a.cost || a.i - b.i)
   for (const m of order) {
     let best = 0
     for (let w = 1; w < workers; w++) if (load[w] < load[best]) best = w
@@ -281,9 +280,9 @@ export class GradientPool {
   orthogonalize(us: Map<string, tf.Tensor2D>, steps: number): Map<string, tf.Tensor2D> {
     this.check()
     // the split follows the set of matrices asked for (Muon's), decided once for a given set
-    const key = [...us.keys()].join('\n')
+    const key = `${steps}\n${[...us.keys()].join('\n')}`
     if (this.assignment === null || this.assignmentKey !== key) {
-      this.assignment = assignMatrices([...us].map(([n, u]) => [n, u.shape]), this.workers)
+      this.assignment = assignMatrices([...us].map(([n, u]) => [n, u.shape]), this.workers, steps)
       this.assignmentKey = key
     }
     let t0 = performance.now()

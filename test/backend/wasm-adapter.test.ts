@@ -55,10 +55,10 @@ beforeAll(async () => {
 })
 
 describe('wasm adapter installation', () => {
-  it('replaces BatchMatMul and adds UnsortedSegmentSum on wasm', () => {
+  it('replaces BatchMatMul and the data-movement kernels and adds UnsortedSegmentSum on wasm', () => {
     for (const name of ADAPTED_KERNELS) expect(wasmAdapterInstalled(name)).toBe(true)
     expect(tf.getBackend()).toBe('wasm')
-    for (const name of ADAPTED_KERNELS) expect(tf.getKernel(name, 'wasm')?.kernelFunc.name).toMatch(/^(fastBatchMatMul|unsortedSegmentSum)$/)
+    for (const name of ADAPTED_KERNELS) expect(tf.getKernel(name, 'wasm')?.kernelFunc.name).toMatch(/^(fastBatchMatMul|unsortedSegmentSum|sharedIdentity|fastTranspose|fastSlice|fastSplitV|fastConcat|innermost(Sum|Mean|Max|Min|Prod))$/)
   })
 })
 

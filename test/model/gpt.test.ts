@@ -12,7 +12,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {registerAllGradients} from '../../src/backend/gradients.js'
 import {InputError} from '../../src/errors.js'
 import {DEFAULT_MODEL_CONFIG, paramSpecs, type ModelConfig} from '../../src/model/config.js'
-import {applyRotary, attention, crossEntropyRows, GPT, mlp, rmsNorm, rotaryTables, softcap} from '../../src/model/gpt.js'
+import {applyRotary, attention, CAUSAL_BLOCK, causalBlock, causalMask, crossEntropyRows, GPT, mlp, rmsNorm, rotaryTables, softcap} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
@@ -105,18 +105,23 @@ describe('pieces: values', () => {
     )
   })
 
-  it('attention: GQA query head h reads KV head floor(h·KV/H), matching a naive reference', () => {
-    const [B, H, KV, T, Dh] = [1, 4, 2, 3, 2]
+  it.each([
+    ['causal, full', 3],
+    ['causal, tiles of 2 (T=5: 2, 2, 1 rows)', 2],
+    ['bidirectional', null],
+  ] as const)('attention (%s): GQA query head h reads KV head floor(h·KV/H), matching a naive reference', (_, block) => {
+    const [B, H, KV, T, Dh] = [1, 4, 2, block === 2 ? 5 : 3, 2]
     const qv = rand(B * H * T * Dh, 1)
     const kv = rand(B * KV * T * Dh, 2)
     const vv = rand(B * KV * T * Dh, 3)
-    const mask = tf.tensor2d([0, -1e30, -1e30, 0, 0, -1e30, 0, 0, 0], [3, 3])
+    const mask = block === null ? null : causalMask(T, block)
     const y = attention(tf.tensor4d(qv, [B, H, T, Dh]), tf.tensor4d(kv, [B, KV, T, Dh]), tf.tensor4d(vv, [B, KV, T, Dh]), mask).dataSync()
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / (H / KV))
       for (let i = 0; i < T; i++) {
+        const last = mask ? i : T - 1 // last key position query i sees
         const scores: number[] = []
-        for (let j = 0; j <= i; j++) {
+        for (let j = 0; j <= last; j++) {
           let dot = 0
           for (let d = 0; d < Dh; d++) dot += qv[(h * T + i) * Dh + d] * kv[(g * T + j) * Dh + d]
           scores.push(dot / Math.sqrt(Dh))
@@ -126,7 +131,7 @@ describe('pieces: values', () => {
         const z = e.reduce((a, b) => a + b)
         for (let d = 0; d < Dh; d++) {
           let out = 0
-          for (let j = 0; j <= i; j++) out += (e[j] / z) * vv[(g * T + j) * Dh + d]
+          for (let j = 0; j <= last; j++) out += (e[j] / z) * vv[(g * T + j) * Dh + d]
           expect(y[(h * T + i) * Dh + d]).toBeCloseTo(out, 5)
         }
       }
@@ -162,9 +167,12 @@ describe('pieces: finite-difference gradients', () => {
     fdCheck((x) => weighted(applyRotary(x as tf.Tensor4D, c, s), 3), rand(40, 12), [1, 2, 5, 4], allEntries(40))
   })
 
-  it('attention with GQA (H=4, KV=2), causal, w.r.t. q, k and v', () => {
+  it.each([
+    ['full', 5],
+    ['tiles of 2', 2],
+  ])('attention with GQA (H=4, KV=2), causal (%s), w.r.t. q, k and v', (_, block) => {
     const [B, H, KV, T, Dh] = [1, 4, 2, 5, 4]
-    const mask = tf.tensor2d(Array.from({length: T * T}, (_, i) => (i % T > Math.floor(i / T) ? -1e30 : 0)), [T, T])
+    const mask = causalMask(T, block)
     const q = tf.tensor4d(rand(B * H * T * Dh, 21), [B, H, T, Dh])
     const k = tf.tensor4d(rand(B * KV * T * Dh, 22), [B, KV, T, Dh])
     const v = tf.tensor4d(rand(B * KV * T * Dh, 23), [B, KV, T, Dh])
@@ -194,6 +202,78 @@ describe('pieces: finite-difference gradients', () => {
   it('cross-entropy via gather', () => {
     const t = tf.tensor1d([2, 0, 4], 'int32')
     fdCheck((x) => tf.sum(crossEntropyRows(x as tf.Tensor2D, t).nll) as tf.Scalar, rand(15, 51, 3), [3, 5], allEntries(15))
+  })
+})
+
+/** Largest |a[i] − b[i]|. */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length)
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
+  return m
+}
+
+const maxAbs = (a: ArrayLike<number>) => maxAbsDiff(a, new Float32Array(a.length))
+
+/**
+ * Attention output and its gradients w.r.t. q, k, v (loss Σ y·dy), copied out, for a mask;
+ * inputs seeded by shape. q is scaled ×2 so softmax rows are far from uniform.
+ */
+function attentionAndGrads(shape: {B: number; H: number; KV: number; T: number; Dh: number}, mask: ReturnType<typeof causalMask>): Float32Array[] {
+  const {B, H, KV, T, Dh} = shape
+  return tf.tidy(() => {
+    const q = tf.tensor4d(rand(B * H * T * Dh, 61, 2), [B, H, T, Dh])
+    const k = tf.tensor4d(rand(B * KV * T * Dh, 62), [B, KV, T, Dh])
+    const v = tf.tensor4d(rand(B * KV * T * Dh, 63), [B, KV, T, Dh])
+    const dy = tf.tensor4d(rand(B * H * T * Dh, 64), [B, H, T, Dh])
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(attention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, mask), dy))
+    const y = attention(q, k, v, mask)
+    return [y, ...tf.grads(f)([q, k, v])].map((t) => Float32Array.from(t.dataSync() as Float32Array))
+  })
+}
+
+describe('causal attention in query tiles', () => {
+  const M = Math.fround(-1e30)
+
+  it('causalMask cuts the (T, T) additive mask into tiles: rows [s, end) × keys [0, end)', () => {
+    const m = causalMask(5, 2)
+    expect([m.T, m.block]).toEqual([5, 2])
+    expect(m.tiles.map((t) => t.shape)).toEqual([[2, 2], [2, 4], [1, 5]])
+    expect(m.tiles.map((t) => t.arraySync())).toEqual([
+      [[0, M], [0, 0]],
+      [[0, 0, 0, M], [0, 0, 0, 0]],
+      [[0, 0, 0, 0, 0]],
+    ])
+    // block ≥ T: one tile, the whole mask
+    const one = causalMask(3, 8)
+    expect(one.block).toBe(3)
+    expect(one.tiles.map((t) => t.arraySync())).toEqual([[[0, M, M], [0, 0, M], [0, 0, 0]]])
+    expect(() => causalMask(4, 0)).toThrow('causalMask: block must be a positive integer, got 0')
+  })
+
+  it('causalBlock: tiles of CAUSAL_BLOCK rows once T spans two of them, else one tile of T', () => {
+    const b = CAUSAL_BLOCK
+    expect([1, b, 2 * b - 1, 2 * b, 2 * b + 1, 8 * b].map(causalBlock)).toEqual([1, b, 2 * b - 1, b, b, b])
+  })
+
+  it.each([
+    {name: 'T=7 in tiles of 3 (T not a multiple), GQA g=2', B: 2, H: 4, KV: 2, T: 7, Dh: 4, block: 3},
+    {name: 'T=8 in tiles of 2, g=1', B: 2, H: 2, KV: 2, T: 8, Dh: 8, block: 2},
+    {name: 'T=6 in tiles of 1, GQA g=4', B: 1, H: 4, KV: 1, T: 6, Dh: 4, block: 1},
+    {name: 'T=5 < block 8 (one tile: the full path)', B: 2, H: 4, KV: 2, T: 5, Dh: 4, block: 8},
+  ])('tiled = full path, forward and gradients w.r.t. q, k, v, within float32 rounding: $name', (shape) => {
+    const full = attentionAndGrads(shape, causalMask(shape.T, shape.T))
+    const tiled = attentionAndGrads(shape, causalMask(shape.T, shape.block))
+    ;['y', 'dq', 'dk', 'dv'].forEach((name, i) => {
+      expect(maxAbs(full[i]), name).toBeGreaterThan(0.1)
+      expect(maxAbsDiff(tiled[i], full[i]), name).toBeLessThanOrEqual(1e-6 * maxAbs(full[i]))
+    })
+  })
+
+  it('rejects a mask built for another T, naming both', () => {
+    const q = tf.zeros([1, 2, 4, 2]) as tf.Tensor4D
+    const kv = tf.zeros([1, 1, 4, 2]) as tf.Tensor4D
+    expect(() => attention(q, kv, kv, causalMask(5, 2))).toThrow('attention: causal mask is for T=5, queries have T=4')
   })
 })
 
@@ -244,6 +324,31 @@ describe('GPT', () => {
     const bb = model.forward(b, {causal: false}).arraySync()[0]
     for (let t = 0; t < 3; t++) expect(bb[t]).not.toEqual(ba[t])
     model.dispose()
+  })
+
+  it('long sequences attend in tiles: logits of T = 2·CAUSAL_BLOCK match the one-tile run on a prefix; no leak', () => {
+    const start = tf.memory().numTensors
+    const model = build(tiny)
+    randomize(model, 250)
+    const T = 2 * CAUSAL_BLOCK
+    const P = CAUSAL_BLOCK + 3 // < 2·CAUSAL_BLOCK: one tile, the full path
+    const row = Array.from(rand(T, 251), (u) => Math.floor((u + 1) * 5.5))
+    const [x, xp] = [tokens([row]), tokens([row.slice(0, P)])]
+    const logits = (t: tf.Tensor2D) => {
+      const y = model.forward(t)
+      const out = Float32Array.from(y.dataSync() as Float32Array)
+      y.dispose()
+      return out
+    }
+    const long = logits(x) // (1, T, V), two tiles
+    const prefix = logits(xp)
+    expect(maxAbsDiff(long.subarray(0, prefix.length), prefix)).toBeLessThanOrEqual(1e-5 * maxAbs(prefix))
+    const cached = tf.memory().numTensors
+    expect(logits(x)).toEqual(long)
+    expect(tf.memory().numTensors).toBe(cached)
+    model.dispose()
+    tf.dispose([x, xp])
+    expect(tf.memory().numTensors).toBe(start) // the mask tiles and rotary tables of both T went with the model
   })
 
   it('depth recurrence = the unrolled model with copied blocks (K=2, R=3 ≡ K=6, R=1)', () => {

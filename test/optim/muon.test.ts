@@ -2,9 +2,26 @@ import '@tensorflow/tfjs-backend-cpu'
 import * as tf from '@tensorflow/tfjs-core'
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {Muon, newtonSchulz5} from '../../src/optim/muon.js'
+import {Muon, newtonSchulz5, newtonSchulz5Flops, newtonSchulz5Gram, newtonSchulz5Standard} from '../../src/optim/muon.js'
 import type {ParamRef} from '../../src/optim/types.js'
-import {flat, matmul, maxAbsDiff, muonStep, ns5, randMat, symEigenvalues, T, type Mat, type MuonRefState} from './reference.js'
+import {
+  denseF32,
+  denseMatmul,
+  denseNormal,
+  flat,
+  matmul,
+  maxAbsDiff,
+  muonStep,
+  ns5,
+  ns5Dense,
+  randMat,
+  relFrobenius,
+  symEigenvalues,
+  T,
+  type Dense,
+  type Mat,
+  type MuonRefState,
+} from './reference.js'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -55,6 +72,129 @@ describe('newtonSchulz5', () => {
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-5)
     expect(g.isDisposed).toBe(false)
     expect(maxAbsDiff(g.dataSync(), flat(m))).toBe(0)
+  })
+})
+
+/** Test matrices for the two Newton–Schulz formulations (float32-exact, float64 storage). */
+const nsInputs: Record<string, (rows: number, cols: number, seed: number) => Dense> = {
+  gaussian: (rows, cols, seed) => denseF32(denseNormal(rows, cols, seed)),
+  // rank 8 plus noise 1e-3 times smaller: singular values 8 big, the rest ~1e-3 of them
+  'rank 8 + small noise': (rows, cols, seed) => {
+    const lr = denseMatmul(denseNormal(rows, 8, seed), denseNormal(8, cols, seed + 1))
+    const noise = denseNormal(rows, cols, seed + 2)
+    return denseF32({...lr, data: lr.data.map((v, i) => v + 1e-3 * Math.sqrt(8) * noise.data[i])})
+  },
+  // singular values falling like 1/i² (as real gradients do, only faster): condition ~ 1e4–1e5
+  'spectrum 1/i²': (rows, cols, seed) => {
+    const k = Math.min(rows, cols)
+    const left = denseNormal(rows, k, seed)
+    left.data = left.data.map((v, i) => v / ((i % k) + 1) ** 2)
+    return denseF32(denseMatmul(left, denseNormal(k, cols, seed + 1)))
+  },
+  // singular values falling geometrically over six decades
+  'spectrum 10^(-6i/k)': (rows, cols, seed) => {
+    const k = Math.min(rows, cols)
+    const left = denseNormal(rows, k, seed)
+    left.data = left.data.map((v, i) => v * 10 ** ((-6 * (i % k)) / k))
+    return denseF32(denseMatmul(left, denseNormal(k, cols, seed + 1)))
+  },
+}
+
+/** Relative Frobenius errors of both formulations against the float64 standard iteration. */
+function nsErrors(g: Dense, steps: number): {standard: number; gram: number} {
+  const ref = ns5Dense(g, steps).data
+  const t = tf.tensor2d(Float32Array.from(g.data), [g.rows, g.cols])
+  const [s, m] = [newtonSchulz5Standard(t, steps), newtonSchulz5Gram(t, steps)]
+  const out = {standard: relFrobenius(s.dataSync(), ref), gram: relFrobenius(m.dataSync(), ref)}
+  tf.dispose([t, s, m])
+  return out
+}
+
+describe('newtonSchulz5: standard and Gram formulations', () => {
+  it('counts matMul FLOPs exactly: standard steps·(4r²c + 2r³), Gram 4n·r²c + (8·steps − 6n)·r³ with n = ⌈steps/3⌉', () => {
+    // 256 × 1024 at 5 steps, Gram in two phases (3 + 2): 8r²c + 28r³
+    expect(newtonSchulz5Flops(256, 1024, 5)).toEqual({standard: 1_509_949_440, gram: 1_006_632_960})
+    expect(1_006_632_960).toBe(8 * 256 * 256 * 1024 + 28 * 256 ** 3)
+    expect(newtonSchulz5Flops(1024, 256, 5)).toEqual(newtonSchulz5Flops(256, 1024, 5)) // tall = its transpose
+    expect(newtonSchulz5Flops(256, 256, 5)).toEqual({standard: 30 * 256 ** 3, gram: 36 * 256 ** 3})
+    expect(newtonSchulz5Flops(10, 100, 3)).toEqual({standard: 3 * (40_000 + 2000), gram: 40_000 + 18 * 1000}) // one phase
+    expect(newtonSchulz5Flops(10, 100, 7)).toEqual({standard: 7 * (40_000 + 2000), gram: 3 * 40_000 + 38 * 1000}) // phases 3 + 2 + 2
+    expect(newtonSchulz5Flops(10, 100, 1)).toEqual({standard: 42_000, gram: 42_000})
+    expect(newtonSchulz5Flops(10, 100, 0)).toEqual({standard: 0, gram: 0})
+  })
+
+  it('runs Gram exactly when it is cheaper: c > 1.5·r (steps ≥ 2), for wide and tall inputs', () => {
+    const cases: Array<[number, number, number, 'gram' | 'standard']> = [
+      [16, 64, 5, 'gram'],
+      [64, 16, 5, 'gram'],
+      [16, 25, 5, 'gram'],
+      [16, 24, 5, 'standard'], // c = 1.5·r: equal cost, keep the standard loop
+      [24, 16, 5, 'standard'],
+      [16, 16, 5, 'standard'],
+      [16, 64, 2, 'gram'],
+      [16, 64, 1, 'standard'], // one step: equal cost
+    ]
+    for (const [rows, cols, steps, want] of cases) {
+      const g = tf.tensor2d(randMat(rows, cols, rows + cols + steps))
+      const [got, std, gram] = [newtonSchulz5(g, steps), newtonSchulz5Standard(g, steps), newtonSchulz5Gram(g, steps)]
+      const bits = (t: tf.Tensor) => Buffer.from(t.dataSync().buffer)
+      expect(bits(std).equals(bits(gram)), `${rows}×${cols}: the two paths differ in the last bits`).toBe(false)
+      expect(bits(got), `${rows}×${cols}, ${steps} steps`).toEqual(bits(want === 'gram' ? gram : std))
+      const f = newtonSchulz5Flops(rows, cols, steps)
+      expect(f.gram < f.standard).toBe(want === 'gram')
+      tf.dispose([g, got, std, gram])
+    }
+  })
+
+  const accuracyCases = [
+    ...Object.keys(nsInputs).map((kind) => [128, 512, kind] as const),
+    [512, 128, 'gaussian'] as const,
+    [512, 128, 'spectrum 1/i²'] as const,
+  ]
+  for (const [rows, cols, kind] of accuracyCases) {
+    it(`${rows}×${cols}, ${kind}: Gram within 1e-4 relative Frobenius of float64, and within 2× the standard loop's error`, () => {
+      const e = nsErrors(nsInputs[kind](rows, cols, rows + 7), 5)
+      expect(e.standard).toBeLessThan(1e-4)
+      expect(e.gram).toBeLessThan(1e-4)
+      expect(e.gram).toBeLessThan(2 * e.standard + 1e-6)
+    })
+  }
+
+  it('holds its accuracy for 1 to 8 steps (1 to 3 restarted phases) on an ill-conditioned input', () => {
+    const g = nsInputs['spectrum 1/i²'](32, 160, 3)
+    for (let steps = 1; steps <= 8; steps++) {
+      const e = nsErrors(g, steps)
+      expect(e.gram, `${steps} steps`).toBeLessThan(2 * e.standard + 1e-6)
+      expect(e.gram, `${steps} steps`).toBeLessThan(1e-4)
+    }
+  })
+
+  it('keeps the shape of tall and wide inputs, does not touch the input, and leaks no tensor', () => {
+    for (const [rows, cols] of [[12, 40], [40, 12], [9, 9]] as const) {
+      const m = randMat(rows, cols, rows * cols)
+      const g = tf.tensor2d(m)
+      const live = tf.memory().numTensors
+      for (const fn of [newtonSchulz5, newtonSchulz5Standard, newtonSchulz5Gram]) {
+        for (const steps of [0, 1, 5, 7]) {
+          const out = fn(g, steps)
+          expect(out.shape).toEqual([rows, cols])
+          expect(tf.memory().numTensors).toBe(live + 1)
+          out.dispose()
+        }
+      }
+      expect(tf.memory().numTensors).toBe(live)
+      expect(g.isDisposed).toBe(false)
+      expect(maxAbsDiff(g.dataSync(), flat(m))).toBe(0)
+      g.dispose()
+    }
+  })
+
+  it('with 0 steps both return the normalized input g/(‖g‖_F + 1e-7)', () => {
+    const m = randMat(5, 20, 77)
+    const norm = Math.sqrt(flat(m).reduce((s, v) => s + v * v, 0))
+    for (const fn of [newtonSchulz5Standard, newtonSchulz5Gram]) {
+      expect(maxAbsDiff(fn(tf.tensor2d(m), 0).dataSync(), flat(m).map((v) => v / (norm + 1e-7)))).toBeLessThan(1e-7)
+    }
   })
 })
 

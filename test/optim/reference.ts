@@ -131,3 +131,70 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]))
   return d
 }
+
+/**
+ * Row-major float64 matrices for the larger Newton–Schulz checks (the nested-array helpers above
+ * are too slow at 128 × 512): a dense matrix is {rows, cols, data}.
+ */
+export interface Dense {
+  rows: number
+  cols: number
+  data: Float64Array
+}
+
+export function denseMatmul(x: Dense, y: Dense): Dense {
+  if (x.cols !== y.rows) throw new Error(`matmul ${x.rows}×${x.cols} · ${y.rows}×${y.cols}`)
+  const out = new Float64Array(x.rows * y.cols)
+  for (let i = 0; i < x.rows; i++) {
+    for (let k = 0; k < x.cols; k++) {
+      const v = x.data[i * x.cols + k]
+      if (v === 0) continue
+      for (let j = 0, o = i * y.cols, b = k * y.cols; j < y.cols; j++) out[o + j] += v * y.data[b + j]
+    }
+  }
+  return {rows: x.rows, cols: y.cols, data: out}
+}
+
+export function denseT(x: Dense): Dense {
+  const out = new Float64Array(x.data.length)
+  for (let i = 0; i < x.rows; i++) for (let j = 0; j < x.cols; j++) out[j * x.rows + i] = x.data[i * x.cols + j]
+  return {rows: x.cols, cols: x.rows, data: out}
+}
+
+/** The standard Newton–Schulz iteration of `ns5` in float64 on a dense matrix. */
+export function ns5Dense(g: Dense, steps: number): Dense {
+  const [a, b, c] = [3.4445, -4.775, 2.0315]
+  const tall = g.rows > g.cols
+  let x = tall ? denseT(g) : {...g, data: Float64Array.from(g.data)}
+  const norm = Math.sqrt(x.data.reduce((s, v) => s + v * v, 0))
+  x.data = x.data.map((v) => v / (norm + 1e-7))
+  for (let i = 0; i < steps; i++) {
+    const A = denseMatmul(x, denseT(x))
+    const A2 = denseMatmul(A, A)
+    const B = {...A, data: A.data.map((v, j) => b * v + c * A2.data[j])}
+    const BX = denseMatmul(B, x)
+    x = {...x, data: x.data.map((v, j) => a * v + BX.data[j])}
+  }
+  return tall ? denseT(x) : x
+}
+
+/** A rows×cols matrix of standard normals (float64), row-major. */
+export function denseNormal(rows: number, cols: number, seed: number): Dense {
+  const r = rng(seed)
+  return {rows, cols, data: Float64Array.from({length: rows * cols}, r)}
+}
+
+/** Rounds every entry to float32 (so tfjs and the reference start from the same matrix). */
+export const denseF32 = (x: Dense): Dense => ({...x, data: Float64Array.from(Float32Array.from(x.data))})
+
+/** ‖y − x‖_F / ‖x‖_F. */
+export function relFrobenius(y: ArrayLike<number>, x: ArrayLike<number>): number {
+  if (y.length !== x.length) throw new Error(`length ${y.length} vs ${x.length}`)
+  let d = 0
+  let n = 0
+  for (let i = 0; i < x.length; i++) {
+    d += (y[i] - x[i]) ** 2
+    n += x[i] ** 2
+  }
+  return Math.sqrt(d / n)
+}

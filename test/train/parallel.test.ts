@@ -59,9 +59,11 @@ describe('work split', () => {
       ['b', [256, 256]],
       ['proj', [256, 1024]],
     ]
-    // costs: fc = proj = 2·256²·1024 + 256³, a = b = 3·256³; fc → 0, proj → 1, a → 0, b → 1
-    expect(assignMatrices(shapes, 2)).toEqual([['fc', 'a'], ['proj', 'b']])
-    expect(assignMatrices(shapes, 1)).toEqual([['fc', 'proj', 'a', 'b']])
+    // 5 steps, matMul FLOPs: fc = proj = 1.01 G (Gram), a = b = 0.50 G; fc → 0, proj → 1, a → 0, b → 1
+    expect(assignMatrices(shapes, 2, 5)).toEqual([['fc', 'a'], ['proj', 'b']])
+    expect(assignMatrices(shapes, 1, 5)).toEqual([['fc', 'proj', 'a', 'b']])
+    // 3 threads: the two squares together cost about one rectangle
+    expect(assignMatrices(shapes, 3, 5)).toEqual([['fc'], ['proj'], ['a', 'b']])
   })
 
   it("resolves 'auto' to one thread per core (≤ 2) on wasm/cpu and 1 on tensorflow", () => {
