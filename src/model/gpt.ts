@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
 import {namedRandom} from '../util/random.js'
-import {floatStoreSTE, type FloatStoreFormat} from '../quant/float-store.js'
+import {floatStoreSTE, floatStoreSTEMany, type FloatStoreFormat} from '../quant/float-store.js'
 import {groupLayout, ternaryWeightSTE, type TernaryConfig} from '../quant/ternary.js'
 import {modelDims, numel, paramSpecs, type ModelConfig, type ParamSpec} from './config.js'
 
@@ -302,7 +302,11 @@ export class GPT {
   /** The tensor each parameter contributes to the forward pass (q·d for active ternary ones). */
   private effectiveWeights(): Map<string, tf.Tensor> {
     const w = new Map<string, tf.Tensor>()
-    for (const spec of this.specs) w.set(spec.name, this.storedValue(spec, this.params.get(spec.name)!))
+    // the float tensors are rounded together (same values as one by one, far fewer kernels)
+    const floats = this.quantActive ? this.specs.filter((s) => !s.ternary) : []
+    const stored = floatStoreSTEMany(floats.map((s) => this.params.get(s.name)!), this.floatFormat)
+    floats.forEach((s, i) => w.set(s.name, stored[i]))
+    for (const spec of this.specs) if (!w.has(spec.name)) w.set(spec.name, this.storedValue(spec, this.params.get(spec.name)!))
     return w
   }
 

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js'
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {floatStoreSTE, roundToFloatFormat} from '../../src/quant/float-store.js'
+import {floatStoreSTE, floatStoreSTEMany, roundToFloatFormat} from '../../src/quant/float-store.js'
 import {bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits} from '../../src/quant/float-formats.js'
 
 beforeAll(async () => {
@@ -67,5 +67,21 @@ describe('float storage rounding (roundToFloatFormat)', () => {
     step()
     step()
     expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('floatStoreSTEMany equals floatStoreSTE of each tensor, bit for bit, with straight-through gradients per tensor', () => {
+    const ws = [tf.tensor2d([[0.1, -2.5e-6], [7e4, 3.3333]]), tf.tensor1d([1e-9, -0.7, 65519.9]), tf.tensor3d([[[0.4999], [123.456]]])]
+    for (const fmt of ['fp16', 'bf16', 'fp32'] as const) {
+      const many = floatStoreSTEMany(ws, fmt)
+      many.forEach((t, i) => {
+        expect(t.shape).toEqual(ws[i].shape)
+        const one = floatStoreSTE(ws[i], fmt)
+        expect(new Uint32Array(t.dataSync().slice().buffer)).toEqual(new Uint32Array(one.dataSync().slice().buffer))
+      })
+    }
+    const cs = ws.map((w, i) => tf.fill(w.shape, i + 2))
+    const gs = tf.grads((...xs: tf.Tensor[]) => tf.addN(floatStoreSTEMany(xs, 'fp16').map((t, i) => tf.sum(tf.mul(t, cs[i])))))(ws)
+    gs.forEach((g, i) => expect(Array.from(g.dataSync())).toEqual(new Array(ws[i].size).fill(i + 2)))
+    expect(floatStoreSTEMany([ws[1]], 'bf16')[0].shape).toEqual([3])
   })
 })
