@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import os from 'node:os'
 import {describeBackend, initBackend, type BackendName} from '../src/backend/index.js'
 import {formatProfile, profileKernels, type KernelProfile} from '../src/backend/profile.js'
-import {installWasmAdapter, uninstallWasmAdapter} from '../src/backend/wasm-adapter.js'
+import {installWasmAdapter, setWasmGemm, uninstallWasmAdapter, wasmGemm} from '../src/backend/wasm-adapter.js'
 
 interface MatMulCase {
   name: string
@@ -71,6 +71,8 @@ interface MatMulResult {
   name: string
   gflops: number
   adapterGflopsPerS: number
+  /** The adapter with XNNPACK (explicit transposes) instead of golf's GEMM. */
+  xnnpackGflopsPerS?: number
   originalGflopsPerS?: number
   speedup?: number
 }
@@ -85,6 +87,10 @@ function benchMatMuls(wasm: boolean): MatMulResult[] {
     const adapted = flops / timeIt(fn) / 1e9
     const r: MatMulResult = {name: c.name, gflops: flops / 1e9, adapterGflopsPerS: adapted}
     if (wasm) {
+      const gemm = wasmGemm().kind
+      setWasmGemm('xnnpack')
+      r.xnnpackGflopsPerS = flops / timeIt(fn) / 1e9
+      setWasmGemm(gemm)
       uninstallWasmAdapter(['BatchMatMul'])
       const original = flops / timeIt(fn, 300) / 1e9
       installWasmAdapter()
@@ -191,11 +197,12 @@ async function main(): Promise<void> {
     if (!json) console.log(s)
   }
   log(describeBackend(info))
+  if (wasm) log(`adapter GEMM: ${JSON.stringify(wasmGemm())} (GOLF_WASM_GEMM=xnnpack selects XNNPACK)`)
   log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores`)
 
   const matmul = benchMatMuls(wasm)
   for (const r of matmul) {
-    const orig = r.originalGflopsPerS === undefined ? '' : `   original ${r.originalGflopsPerS.toFixed(2).padStart(6)}   ×${r.speedup!.toFixed(1)}`
+    const orig = r.originalGflopsPerS === undefined ? '' : `   xnnpack ${r.xnnpackGflopsPerS!.toFixed(2).padStart(6)}   original ${r.originalGflopsPerS.toFixed(2).padStart(6)}   ×${r.speedup!.toFixed(1)}`
     log(`${r.name.padEnd(50)} adapter ${r.adapterGflopsPerS.toFixed(2).padStart(6)} GFLOP/s${orig}`)
   }
 

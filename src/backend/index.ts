@@ -19,7 +19,7 @@ import path from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import {InputError} from '../errors.js'
 import {registerAllGradients} from './gradients.js'
-import {installWasmAdapter} from './wasm-adapter.js'
+import {installWasmAdapter, wasmGemm} from './wasm-adapter.js'
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu'
 export type ResolvedBackend = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
@@ -198,9 +198,14 @@ async function tryWasm(opts: {threads?: number; quiet?: boolean}): Promise<Backe
     threads: wasm.getThreadsCount(),
     gpu: false,
     simd,
-    detail: 'kernel adapter: BatchMatMul, UnsortedSegmentSum',
+    // wasmGemm() sets V8's relaxed-SIMD flag (process-wide) when it can, so the GEMM gets FMA
+    detail: `kernel adapter: BatchMatMul (${describeGemm(wasmGemm())}), UnsortedSegmentSum`,
     skipped: [],
   }
+}
+
+function describeGemm(g: ReturnType<typeof wasmGemm>): string {
+  return g.kind === 'golf' ? `golf GEMM, ${g.variant === 'fma' ? 'FMA' : 'no FMA'}` : 'XNNPACK'
 }
 
 async function tryCpu(): Promise<BackendInfo> {

@@ -1,16 +1,19 @@
 /**
  * Kernel fixes for the tfjs wasm backend, installed once by `initBackend` when wasm is chosen.
  *
- * The wasm backend multiplies matrices fast (XNNPACK, ~35 GFLOP/s here) only when the product
- * is a single 2-D `[M,K]·[K,N]` without transpose flags; with `transposeA`/`transposeB` or a
- * batch > 1 its C++ falls back to a scalar triple loop (~2 GFLOP/s). Every matMul gradient
- * uses transpose flags and attention is a batched matMul, so training spent most of its time
- * there. We re-register:
+ * The wasm backend multiplies matrices fast (XNNPACK, ~20–25 GFLOP/s on one core here) only
+ * when the product is a single 2-D `[M,K]·[K,N]` without transpose flags; with
+ * `transposeA`/`transposeB` or a batch > 1 its C++ falls back to a scalar triple loop
+ * (~2 GFLOP/s). Every matMul gradient uses transpose flags and attention is a batched matMul,
+ * so training spent most of its time there. We re-register:
  *
- * - `BatchMatMul`: transpose operands explicitly (the wasm Transpose kernel), fold
- *   `[B,M,K]·[K,N]` into one `[B·M,K]·[K,N]` product, and run any other batch as one fast 2-D
- *   product per output batch entry on zero-copy views of the wasm heap (broadcast batch dims
- *   follow numpy rules).
+ * - `BatchMatMul` (float32), by default on golf's own GEMM (`wasm-gemm.ts`: a wasm module built
+ *   at run time on the same heap, fused multiply-add through relaxed SIMD where V8 allows it,
+ *   transposed operands read through strides and packing; 1.4–2.2× XNNPACK on the GPT shapes,
+ *   the whole training step ~1.5×). `setWasmGemm('xnnpack')` or `GOLF_WASM_GEMM=xnnpack`
+ *   selects XNNPACK instead: operands transposed explicitly, `[B,M,K]·[K,N]` folded into one
+ *   `[B·M,K]·[K,N]` product, any other batch run as one 2-D product per output batch entry on
+ *   zero-copy views of the wasm heap. Both follow numpy rules for broadcast batch dims.
  * - `UnsortedSegmentSum` (the gradient of `gather`, i.e. the embedding backward), which the
  *   wasm backend lacks: a JS loop over typed-array views of the heap. Ids outside
  *   `[0, numSegments)` are dropped, as the cpu backend does.
@@ -32,6 +35,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 
 import {concatInto, sliceInto, transposeInto, type FlatArray} from './layout.js'
+import {buildGemm, enableRelaxedSimd, tfjsHeap, type GemmCall, type TfjsWasmModule, type WasmGemm} from './wasm-gemm.js'
 
 /** The parts of `BackendWasm` (tfjs-backend-wasm/dist/backend_wasm.js) this adapter uses. */
 interface WasmModule {
@@ -166,6 +170,7 @@ function fastBatchMatMul({inputs, backend, attrs}: MatMulArgs): tf.TensorInfo {
   if (inputs.a.dtype !== 'float32' || inputs.b.dtype !== 'float32') {
     throw new Error('BatchMatMul for non-float32 tensors is not supported on wasm')
   }
+  if (gemmKind === 'golf') return golfBatchMatMul({inputs, backend, attrs})
   const temps: tf.TensorInfo[] = []
   try {
     // Rank-1 operands are reshaped by the matMul op before the kernel; here rank ≥ 2.
@@ -220,6 +225,73 @@ function fastBatchMatMul({inputs, backend, attrs}: MatMulArgs): tf.TensorInfo {
   } finally {
     for (const t of temps) backend.disposeData(t.dataId)
   }
+}
+
+// --- golf's own GEMM (wasm-gemm.ts) -----------------------------------------------------------
+
+/**
+ * Which GEMM runs float32 BatchMatMul on wasm: 'golf' (wasm-gemm.ts: FMA where relaxed SIMD is
+ * available; reads transposed operands through strides and packing, no explicit transposes) or
+ * 'xnnpack' (the wasm backend's own, after explicit transposes). 'golf' is the default: on the
+ * GPT shapes it measured 1.4–2.2× XNNPACK with FMA, 1.2–1.8× without (bench/gemm.ts), and the
+ * whole training step 1.6× (bench/train.ts with GOLF_WASM_GEMM=xnnpack vs golf).
+ */
+export type WasmGemmKind = 'golf' | 'xnnpack'
+// GOLF_WASM_GEMM=xnnpack picks XNNPACK from the start (whole-step A/B runs; workers inherit it)
+let gemmKind: WasmGemmKind = process.env.GOLF_WASM_GEMM === 'xnnpack' ? 'xnnpack' : 'golf'
+let golfGemm: {wasm: WasmModule; gemm: WasmGemm} | undefined
+
+export function setWasmGemm(kind: WasmGemmKind): void {
+  gemmKind = kind
+}
+
+/** The GEMM BatchMatMul uses, and for 'golf' its variant ('fma' or 'plain'). */
+export function wasmGemm(): {kind: WasmGemmKind; variant?: 'fma' | 'plain'} {
+  return gemmKind === 'golf' ? {kind: gemmKind, variant: enableRelaxedSimd() ? 'fma' : 'plain'} : {kind: gemmKind}
+}
+
+function golfGemmFor(backend: BackendWasmLike): WasmGemm {
+  if (!golfGemm || golfGemm.wasm !== backend.wasm) {
+    golfGemm = {wasm: backend.wasm, gemm: buildGemm(tfjsHeap(backend.wasm as unknown as TfjsWasmModule))}
+  }
+  return golfGemm.gemm
+}
+
+/** BatchMatMul by golf's GEMM: one product per output batch entry (or one for a shared b). */
+function golfBatchMatMul({inputs: {a, b}, backend, attrs: {transposeA, transposeB}}: MatMulArgs): tf.TensorInfo {
+  const ra = a.shape.length
+  const rb = b.shape.length
+  const [M, K] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]]
+  const [K2, N] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]]
+  if (K !== K2) {
+    throw new Error(`Error in matMul: inner shapes (${K}) and (${K2}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`)
+  }
+  const outerA = a.shape.slice(0, -2)
+  const outerB = b.shape.slice(0, -2)
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB)
+  const batch = tf.util.sizeFromShape(outer)
+  const out = backend.makeOutput([...outer, M, N], 'float32')
+  if (batch === 0 || M === 0 || N === 0) return out
+  const aAt = backend.dataIdMap.get(a.dataId).memoryOffset
+  const bAt = backend.dataIdMap.get(b.dataId).memoryOffset
+  const oAt = backend.dataIdMap.get(out.dataId).memoryOffset
+  // A[i,k] at i·rowStride + k·colStride: row-major [M,K], or [K,M] read as its transpose
+  const [aRowStride, aColStride] = transposeA ? [1, M] : [K, 1]
+  const gemm = golfGemmFor(backend)
+  if (tf.util.sizeFromShape(outerB) === 1 && !transposeA) {
+    // [B,M,K]·[K,N] (b shared): one product over B·M rows
+    gemm.run({m: batch * M, n: N, k: K, a: aAt, aRowStride, aColStride, b: bAt, transposeB, c: oAt})
+    return out
+  }
+  const index = broadcastIndexer(outer, outerA, outerB)
+  const calls = function* (): Generator<GemmCall> {
+    for (let i = 0; i < batch; i++) {
+      const [ia, ib] = index(i)
+      yield {m: M, n: N, k: K, a: aAt + ia * M * K * 4, aRowStride, aColStride, b: bAt + ib * K * N * 4, transposeB, c: oAt + i * M * N * 4}
+    }
+  }
+  gemm.runMany(calls(), N)
+  return out
 }
 
 /**
