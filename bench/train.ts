@@ -8,7 +8,7 @@
  *   npm run bench:train                      # human-readable
  *   npm run bench:train -- --json            # one JSON object
  *   npm run bench:train -- --backend cpu --steps 5 --quant none
- *   npm run bench:train -- --workers 2       # data parallel over 2 threads (src/train/parallel.ts)
+ *   npm run bench:train -- --workers 1       # one thread (default: auto, as `golf train`: one per core, at most 2)
  *   npm run bench:train -- --workers 1,2     # both, one step of each in turn (same machine load)
  *
  * Peer on the same 2-core machine (GOLF.md): PyTorch ~2,700 tokens/s float, ~2,300 ternary.
@@ -22,7 +22,7 @@ import {resolveRecipe} from '../src/recipe/recipe.js'
 import {buildModel} from '../src/run/build-model.js'
 import {accumulateGrads, disposeMap} from '../src/train/grads.js'
 import {buildOptimizers} from '../src/optim/composite.js'
-import {GradientPool, type PoolTimings} from '../src/train/parallel.js'
+import {GradientPool, resolveWorkers, type PoolTimings} from '../src/train/parallel.js'
 import {muonMomentum} from '../src/optim/schedule.js'
 
 const {values} = parseArgs({
@@ -39,7 +39,8 @@ const {values} = parseArgs({
     optim: {type: 'string', default: 'muon'},
     'seq-len': {type: 'string', default: '256'},
     batch: {type: 'string', default: '8'},
-    workers: {type: 'string', default: '1'},
+    // 'auto' as `golf train` resolves it (src/train/parallel.ts): one thread per core, at most 2
+    workers: {type: 'string', default: 'auto'},
   },
 })
 
@@ -55,7 +56,7 @@ const recipe = resolveRecipe({
 const backend = await initBackend(values.backend as BackendName, {quiet: true})
 // `--workers 1,2` measures each count in one process, one step of each in turn, so every count
 // sees the same machine load; each count trains its own copy of the model on the same data.
-const workerCounts = values.workers.split(',').map(Number)
+const workerCounts = values.workers.split(',').map((w) => (w === 'auto' ? resolveWorkers('auto', backend.name) : Number(w)))
 if (workerCounts.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`--workers ${values.workers}: expected integers ≥ 1, e.g. 2 or 1,2`)
 
 type Phase = 'grads' | 'optimizer' | 'fwd_bwd_own' | 'fwd_bwd_worker' | 'grads_wait' | 'grads_transfer' | 'ns_own' | 'ns_worker' | 'ns_wait' | 'ns_transfer'
