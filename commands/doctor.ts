@@ -23,7 +23,7 @@ export default class Doctor extends GolfCommand {
       )
       this.log('')
       this.log(`auto → ${r.selected.description}`)
-      if (r.wasm.simd !== null) this.log(`wasm: ${r.wasm.simd ? 'SIMD' : 'no SIMD'}, ${r.wasm.threads} thread(s); ${r.wasm.note}`)
+      if (r.wasm.simd !== null) this.log(`wasm: ${r.wasm.simd ? 'SIMD' : 'no SIMD'}, ${r.wasm.threads} thread(s), matrix products on ${r.wasm.gemm}; ${r.wasm.note}`)
       this.log(`gpu: ${r.gpu.note}`)
     }
     return r

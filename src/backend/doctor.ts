@@ -3,7 +3,8 @@
  * backend `auto` selects, wasm SIMD/threads and GPU visibility. Pure data; the command prints it.
  */
 import os from 'node:os'
-import {describeBackend, initBackend, packageVersion, skipReason, type BackendInfo, type ResolvedBackend} from './index.js'
+import {describeBackend, describeGemm, initBackend, packageVersion, skipReason, type BackendInfo, type ResolvedBackend} from './index.js'
+import {wasmGemm} from './wasm-adapter.js'
 
 export interface BackendProbe {
   name: ResolvedBackend
@@ -24,7 +25,8 @@ export interface DoctorReport {
   memory: {totalBytes: number; freeBytes: number}
   backends: BackendProbe[]
   selected: BackendInfo & {description: string}
-  wasm: {simd: boolean | null; threads: number | null; note: string}
+  /** gemm: which kernel runs the wasm backend's matrix products (src/backend/wasm-adapter.ts). */
+  wasm: {simd: boolean | null; threads: number | null; gemm: string | null; note: string}
   gpu: {visible: boolean; note: string}
 }
 
@@ -72,7 +74,7 @@ export async function runDoctor(): Promise<DoctorReport> {
     memory: {totalBytes: os.totalmem(), freeBytes: os.freemem()},
     backends,
     selected: {...selected, description: describeBackend(selected)},
-    wasm: selected.name === 'wasm' ? {simd: selected.simd ?? null, threads: selected.threads, note: wasmNote} : {simd: null, threads: null, note: wasmNote},
+    wasm: selected.name === 'wasm' ? {simd: selected.simd ?? null, threads: selected.threads, gemm: describeGemm(wasmGemm()), note: wasmNote} : {simd: null, threads: null, gemm: null, note: wasmNote},
     gpu: {visible: selected.gpu, note: gpuNote},
   }
 }

@@ -204,7 +204,8 @@ async function tryWasm(opts: {threads?: number; quiet?: boolean}): Promise<Backe
   }
 }
 
-function describeGemm(g: ReturnType<typeof wasmGemm>): string {
+/** The wasm backend's matrix-product kernel in words, e.g. 'golf GEMM, FMA'. */
+export function describeGemm(g: ReturnType<typeof wasmGemm>): string {
   return g.kind === 'golf' ? `golf GEMM, ${g.variant === 'fma' ? 'FMA' : 'no FMA'}` : 'XNNPACK'
 }
 

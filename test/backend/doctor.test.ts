@@ -21,6 +21,7 @@ describe('golf doctor', () => {
       expect(r.selected.name).toBe('wasm')
       expect(r.selected.description).toBe('backend: wasm (simd, 1 thread) — skipped tensorflow-gpu: not installed; tensorflow: not installed')
       expect(r.wasm).toMatchObject({simd: true, threads: 1})
+      expect(r.wasm.gemm).toMatch(/^golf GEMM, (FMA|no FMA)$/)
       expect(r.gpu).toEqual({visible: false, note: 'no GPU backend installed (npm install @tensorflow/tfjs-node-gpu on a CUDA machine)'})
     }
   })
