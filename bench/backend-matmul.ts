@@ -3,7 +3,10 @@
  * backend's own kernels vs our adapter, then a stand-in GPT training step (forward + backward)
  * in tokens/s, with its per-kernel profile.
  *
- *   node dist/bench/backend-matmul.js [--json] [--backend wasm|cpu|auto] [--steps N] [--no-step]
+ *   node dist/bench/backend-matmul.js [--json] [--backend wasm|cpu|auto] [--steps N] [--no-step] [--no-original]
+ *
+ * On wasm each product is timed with the adapter (golf's GEMM by default), with the adapter on
+ * XNNPACK, and (unless --no-original) with the wasm backend's own BatchMatMul.
  *
  * Reference shape: B=8, T=256, d=256, 4 heads (Dh=64), MLP ×4, 4 layers, byte vocab 260.
  */
@@ -77,7 +80,8 @@ interface MatMulResult {
   speedup?: number
 }
 
-function benchMatMuls(wasm: boolean): MatMulResult[] {
+/** GFLOP/s per case; on wasm also with XNNPACK and (unless `original` is false) the wasm kernel. */
+function benchMatMuls(wasm: boolean, original: boolean): MatMulResult[] {
   const results: MatMulResult[] = []
   for (const c of CASES) {
     const a = tf.randomNormal(c.a)
@@ -91,11 +95,12 @@ function benchMatMuls(wasm: boolean): MatMulResult[] {
       setWasmGemm('xnnpack')
       r.xnnpackGflopsPerS = flops / timeIt(fn) / 1e9
       setWasmGemm(gemm)
-      uninstallWasmAdapter(['BatchMatMul'])
-      const original = flops / timeIt(fn, 300) / 1e9
-      installWasmAdapter()
-      r.originalGflopsPerS = original
-      r.speedup = adapted / original
+      if (original) {
+        uninstallWasmAdapter(['BatchMatMul'])
+        r.originalGflopsPerS = flops / timeIt(fn, 300) / 1e9
+        installWasmAdapter()
+        r.speedup = adapted / r.originalGflopsPerS
+      }
     }
     tf.dispose([a, b])
     results.push(r)
@@ -200,10 +205,11 @@ async function main(): Promise<void> {
   if (wasm) log(`adapter GEMM: ${JSON.stringify(wasmGemm())} (GOLF_WASM_GEMM=xnnpack selects XNNPACK)`)
   log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores`)
 
-  const matmul = benchMatMuls(wasm)
+  const matmul = benchMatMuls(wasm, !argv.includes('--no-original'))
   for (const r of matmul) {
-    const orig = r.originalGflopsPerS === undefined ? '' : `   xnnpack ${r.xnnpackGflopsPerS!.toFixed(2).padStart(6)}   original ${r.originalGflopsPerS.toFixed(2).padStart(6)}   ×${r.speedup!.toFixed(1)}`
-    log(`${r.name.padEnd(50)} adapter ${r.adapterGflopsPerS.toFixed(2).padStart(6)} GFLOP/s${orig}`)
+    const xnn = r.xnnpackGflopsPerS === undefined ? '' : `   xnnpack ${r.xnnpackGflopsPerS.toFixed(2).padStart(6)}`
+    const orig = r.originalGflopsPerS === undefined ? '' : `   original ${r.originalGflopsPerS.toFixed(2).padStart(6)}   ×${r.speedup!.toFixed(1)}`
+    log(`${r.name.padEnd(50)} adapter ${r.adapterGflopsPerS.toFixed(2).padStart(6)} GFLOP/s${xnn}${orig}`)
   }
 
   let step: Record<string, unknown> | undefined
