@@ -5,7 +5,7 @@
  * GPT reference shapes; 'tf golf' is `tf.matMul` through the adapter's golf path (the default). One thread. The contenders run interleaved, one call each per round, and
  * each reports its median over the rounds (the machine is shared and noisy).
  *
- *   node dist/bench/gemm.js [--json] [--rounds N] [--tiles 3x12u1,4x8u1,...] [--kc N] [--mc N]
+ *   npm run bench:gemm -- [--json] [--rounds N] [--tiles 3x12u1,4x8u1,...] [--kc N] [--mc N]
  */
 import * as tf from '@tensorflow/tfjs-core'
 import os from 'node:os'
