@@ -165,34 +165,52 @@ interface MatMulArgs {
   attrs: {transposeA: boolean; transposeB: boolean}
 }
 
+/** The shapes of a BatchMatMul: C[..., M, N] = A[..., M, K]·B[..., K, N] after the transpose flags. */
+interface ProductShape {
+  M: number
+  K: number
+  N: number
+  outerA: number[]
+  outerB: number[]
+  /** The broadcast batch dims of the output, and their product. */
+  outer: number[]
+  batch: number
+}
+
+/** Read a product's shapes off its operands; throws tfjs's own message when the inner sizes differ. */
+function productShape(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): ProductShape {
+  // Rank-1 operands are reshaped by the matMul op before the kernel; here rank ≥ 2.
+  const ra = a.shape.length
+  const rb = b.shape.length
+  const [M, K] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]]
+  const [K2, N] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]]
+  if (K !== K2) {
+    throw new Error(`Error in matMul: inner shapes (${K}) and (${K2}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`)
+  }
+  const outerA = a.shape.slice(0, -2)
+  const outerB = b.shape.slice(0, -2)
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB)
+  return {M, K, N, outerA, outerB, outer, batch: tf.util.sizeFromShape(outer)}
+}
+
 function fastBatchMatMul({inputs, backend, attrs}: MatMulArgs): tf.TensorInfo {
   const {transposeA, transposeB} = attrs
   if (inputs.a.dtype !== 'float32' || inputs.b.dtype !== 'float32') {
     throw new Error('BatchMatMul for non-float32 tensors is not supported on wasm')
   }
-  if (gemmKind === 'golf') return golfBatchMatMul({inputs, backend, attrs})
+  const shape = productShape(inputs.a, inputs.b, transposeA, transposeB)
+  const {M, K, N, outerA, outerB, outer, batch} = shape
+  const out = backend.makeOutput([...outer, M, N], 'float32')
+  if (batch === 0 || M === 0 || N === 0) return out
+  if (gemmKind === 'golf') return golfBatchMatMul({inputs, backend, attrs}, shape, out)
   const temps: tf.TensorInfo[] = []
   try {
-    // Rank-1 operands are reshaped by the matMul op before the kernel; here rank ≥ 2.
     const a = transposeA ? transposeLast2(inputs.a, backend) : inputs.a
     if (transposeA) temps.push(a)
     const b = transposeB ? transposeLast2(inputs.b, backend) : inputs.b
     if (transposeB) temps.push(b)
-    const ra = a.shape.length
-    const rb = b.shape.length
-    const [M, K] = [a.shape[ra - 2], a.shape[ra - 1]]
-    const [K2, N] = [b.shape[rb - 2], b.shape[rb - 1]]
-    if (K !== K2) {
-      throw new Error(`Error in matMul: inner shapes (${K}) and (${K2}) of Tensors with shapes ${inputs.a.shape} and ${inputs.b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`)
-    }
-    const outerA = a.shape.slice(0, -2)
-    const outerB = b.shape.slice(0, -2)
-    const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB)
     const batchA = tf.util.sizeFromShape(outerA)
     const batchB = tf.util.sizeFromShape(outerB)
-    const batch = tf.util.sizeFromShape(outer)
-    const out = backend.makeOutput([...outer, M, N], 'float32')
-    if (batch === 0 || M === 0 || N === 0) return out
     const aData = backend.dataIdMap.get(a.dataId)
     const bData = backend.dataIdMap.get(b.dataId)
     const oData = backend.dataIdMap.get(out.dataId)
@@ -234,7 +252,7 @@ function fastBatchMatMul({inputs, backend, attrs}: MatMulArgs): tf.TensorInfo {
  * available; reads transposed operands through strides and packing, no explicit transposes) or
  * 'xnnpack' (the wasm backend's own, after explicit transposes). 'golf' is the default: on the
  * GPT shapes it measured 1.4–2.2× XNNPACK with FMA, 1.2–1.8× without (bench/gemm.ts), and the
- * whole training step 1.6× (bench/train.ts with GOLF_WASM_GEMM=xnnpack vs golf).
+ * whole training step ~1.5× (bench/train.ts with GOLF_WASM_GEMM=xnnpack vs golf).
  */
 export type WasmGemmKind = 'golf' | 'xnnpack'
 // GOLF_WASM_GEMM=xnnpack picks XNNPACK from the start (whole-step A/B runs; workers inherit it)
@@ -257,21 +275,11 @@ function golfGemmFor(backend: BackendWasmLike): WasmGemm {
   return golfGemm.gemm
 }
 
-/** BatchMatMul by golf's GEMM: one product per output batch entry (or one for a shared b). */
-function golfBatchMatMul({inputs: {a, b}, backend, attrs: {transposeA, transposeB}}: MatMulArgs): tf.TensorInfo {
-  const ra = a.shape.length
-  const rb = b.shape.length
-  const [M, K] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]]
-  const [K2, N] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]]
-  if (K !== K2) {
-    throw new Error(`Error in matMul: inner shapes (${K}) and (${K2}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`)
-  }
-  const outerA = a.shape.slice(0, -2)
-  const outerB = b.shape.slice(0, -2)
-  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB)
-  const batch = tf.util.sizeFromShape(outer)
-  const out = backend.makeOutput([...outer, M, N], 'float32')
-  if (batch === 0 || M === 0 || N === 0) return out
+/**
+ * BatchMatMul by golf's GEMM into `out` (allocated, non-empty): one product per output batch
+ * entry, or one for a shared b.
+ */
+function golfBatchMatMul({inputs: {a, b}, backend, attrs: {transposeA, transposeB}}: MatMulArgs, {M, K, N, outerA, outerB, outer, batch}: ProductShape, out: tf.TensorInfo): tf.TensorInfo {
   const aAt = backend.dataIdMap.get(a.dataId).memoryOffset
   const bAt = backend.dataIdMap.get(b.dataId).memoryOffset
   const oAt = backend.dataIdMap.get(out.dataId).memoryOffset
