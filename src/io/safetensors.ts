@@ -20,10 +20,10 @@
  * F16/BF16 data is returned as raw bits (Uint16Array), F8_E4M3 as raw bytes; `toFloat32`
  * converts any tensor to Float32Array.
  */
-import {readFileSync} from 'node:fs'
 
-import {InputError, describeFsError} from '../errors.js'
+import {InputError} from '../errors.js'
 import {writeFileAtomicSync} from './atomic.js'
+import {readInputFile} from './read.js'
 import {bf16BitsToF32, e4m3BitsToF32, f16BitsToF32} from '../quant/float-formats.js'
 
 export type SafetensorsDtype =
@@ -230,13 +230,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 
 /** Read and validate a safetensors file (InputError naming the file on any problem). */
 export function readSafetensors(path: string): SafetensorsFile {
-  let bytes: Uint8Array
-  try {
-    bytes = readFileSync(path)
-  } catch (err) {
-    throw describeFsError(err, path, 'safetensors file')
-  }
-  return decodeSafetensors(bytes, path)
+  return decodeSafetensors(readInputFile(path, 'safetensors file'), path)
 }
 
 /**

@@ -13,8 +13,9 @@
 import {copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, resolve} from 'node:path'
 
-import {InputError, describeFsError} from '../errors.js'
+import {InputError} from '../errors.js'
 import {tempSiblingPath} from '../io/atomic.js'
+import {readInputFile} from '../io/read.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {OFFICIAL_LIMIT} from '../verify/limit.js'
 import {configDiff, formatChange, groupRuns, loadRuns, type Ablation, type RunRecord} from './ledger.js'
@@ -257,12 +258,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     const artifactPath = join(tmp, REPORT_FILES.artifact)
     const artifactBytes = new Map<RunRecord, number>()
     if (opts.artifact) {
-      let bytes: Buffer
-      try {
-        bytes = readFileSync(resolve(cwd, opts.artifact))
-      } catch (err) {
-        throw describeFsError(err, opts.artifact, '--artifact')
-      }
+      const bytes = readInputFile(resolve(cwd, opts.artifact), '--artifact', opts.artifact)
       writeFileSync(artifactPath, bytes)
       artifactBytes.set(first, bytes.byteLength)
     } else {
@@ -307,12 +303,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     // The counted code: golf's bundle for this recipe, or the file given.
     let counted: {code: Uint8Array; bytes: number}
     if (opts.code) {
-      let code: Buffer
-      try {
-        code = readFileSync(resolve(cwd, opts.code))
-      } catch (err) {
-        throw describeFsError(err, opts.code, '--code')
-      }
+      const code = readInputFile(resolve(cwd, opts.code), '--code', opts.code)
       counted = {code, bytes: code.byteLength}
       notes.push(`The counted code was given with --code, not bundled by this report.`)
     } else {

@@ -9,11 +9,10 @@
  * ternary run that is exactly what the training forward pass used (q·d and the float storage
  * precision are simulated in training), so its logits are identical.
  */
-import {readFileSync} from 'node:fs'
-
 import {initBackend, type BackendName} from '../backend/index.js'
 import {loadValidationTokens} from '../data/stream.js'
-import {describeFsError, InputError} from '../errors.js'
+import {InputError} from '../errors.js'
+import {readInputFile} from '../io/read.js'
 import {evaluateChunked, evaluateSliding, type EvalResult} from '../eval/evaluate.js'
 import {validateModelConfig, type ModelConfig} from '../model/config.js'
 import {GPT} from '../model/gpt.js'
@@ -41,11 +40,7 @@ export interface RebuiltModel {
 
 /** Read an artifact file, one-line errors naming the path. */
 export function readArtifactFile(path: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path))
-  } catch (err) {
-    throw describeFsError(err, path, 'artifact')
-  }
+  return new Uint8Array(readInputFile(path, 'artifact'))
 }
 
 /** The model section of a golf artifact's manifest, checked. */
