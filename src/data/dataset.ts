@@ -14,6 +14,7 @@ import {Ajv} from 'ajv'
 import {glob, isDynamicPattern} from 'tinyglobby'
 import {describeFsError, InputError} from '../errors.js'
 import {tempSiblingPath, writeFileAtomic} from '../io/atomic.js'
+import {statInput} from '../io/read.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import {brownDocuments} from './brown.js'
 import {DEFAULT_SHARD_TOKENS, listShards, ShardWriter, type Split} from './shard.js'
@@ -110,12 +111,7 @@ function inferVocab(dir: string): number | null {
  */
 export function readDatasetInfo(dir: string): DatasetInfo {
   const abs = resolve(dir)
-  let st
-  try {
-    st = statSync(abs)
-  } catch (err) {
-    throw describeFsError(err, dir, 'dataset folder')
-  }
+  const st = statInput(abs, 'dataset folder', dir)
   if (!st.isDirectory()) throw new InputError(`dataset folder is not a directory: ${dir}`)
   const files = {train: listShards(abs, 'train'), val: listShards(abs, 'val')}
   if (files.train.length === 0 && files.val.length === 0) {
@@ -171,13 +167,7 @@ export async function resolveTextFiles(patterns: readonly string[]): Promise<str
       if (matches.length === 0) throw new InputError(`--text: no files match ${p}`)
       for (const m of matches) found.add(resolve(m))
     } else {
-      let st
-      try {
-        st = statSync(p)
-      } catch (err) {
-        throw describeFsError(err, p, 'text file')
-      }
-      if (st.isDirectory()) throw new InputError(`--text: ${p} is a directory; give files or a glob such as ${join(p, '*.txt')}`)
+      if (statInput(p, 'text file').isDirectory()) throw new InputError(`--text: ${p} is a directory; give files or a glob such as ${join(p, '*.txt')}`)
       found.add(resolve(p))
     }
   }

@@ -5,9 +5,9 @@
  * target's previous token may sit in the previous shard. With `audit`, the byte table is also
  * checked against the tokenizer's own decoding, document by document.
  */
-import {statSync} from 'node:fs'
 import {basename, dirname, resolve} from 'node:path'
-import {describeFsError, InputError} from '../errors.js'
+import {InputError} from '../errors.js'
+import {statInput} from '../io/read.js'
 import {countTargetBytes} from '../metric/bpb.js'
 import {auditByteCounts, type ByteAudit} from '../tokenizer/audit.js'
 import {loadTokenizer} from '../tokenizer/index.js'
@@ -119,12 +119,7 @@ function inspectSplit(files: readonly string[], tokenizer: Tokenizer, vocabSize:
 /** Inspect a dataset folder or a single shard file. */
 export async function inspectData(target: string, opts: InspectOptions = {}): Promise<InspectResult> {
   const abs = resolve(target)
-  let st
-  try {
-    st = statSync(abs)
-  } catch (err) {
-    throw describeFsError(err, target, 'dataset or shard')
-  }
+  const st = statInput(abs, 'dataset or shard', target)
   let info: DatasetInfo | null = null
   let files: Record<Split, string[]>
   if (st.isDirectory()) {

@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync, type Stats} from 'node:fs'
 
 import {describeFsError} from '../errors.js'
 
@@ -9,6 +9,15 @@ import {describeFsError} from '../errors.js'
 export function readInputFile(path: string, what: string, shown = path): Buffer {
   try {
     return readFileSync(path)
+  } catch (err) {
+    throw describeFsError(err, shown, what)
+  }
+}
+
+/** `statSync` of a path a user named, with the same one-line InputError as `readInputFile`. */
+export function statInput(path: string, what: string, shown = path): Stats {
+  try {
+    return statSync(path)
   } catch (err) {
     throw describeFsError(err, shown, what)
   }

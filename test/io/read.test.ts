@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
-import {readInputFile} from '../../src/io/read.js'
+import {readInputFile, statInput} from '../../src/io/read.js'
 
 describe('readInputFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'golf-read-'))
@@ -19,5 +19,13 @@ describe('readInputFile', () => {
     expect(read).toThrow(InputError)
     expect(read).toThrow(/^--artifact not found: missing\.golf$/)
     expect(() => readInputFile(dir, 'safetensors file')).toThrow(`safetensors file is a directory, expected a file: ${dir}`)
+  })
+})
+
+describe('statInput', () => {
+  it('returns the stats, or one InputError line naming the path as given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'golf-stat-'))
+    expect(statInput(dir, 'dataset folder').isDirectory()).toBe(true)
+    expect(() => statInput(join(dir, 'nope'), 'dataset folder', 'data/nope')).toThrow(/^dataset folder not found: data\/nope$/)
   })
 })
