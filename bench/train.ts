@@ -10,6 +10,7 @@
  *   npm run bench:train -- --backend cpu --steps 5 --quant none
  *   npm run bench:train -- --workers 1       # one thread (default: auto, as `golf train`: one per core, at most 2)
  *   npm run bench:train -- --workers 1,2     # both, one step of each in turn (same machine load)
+ *   npm run bench:train -- --objective ar,mdlm,bd3lm:4   # objectives side by side (one step of each in turn)
  *
  * Peer on the same 2-core machine (GOLF.md): PyTorch ~2,700 tokens/s float, ~2,300 ternary.
  */
@@ -24,6 +25,9 @@ import {accumulateGrads, disposeMap} from '../src/train/grads.js'
 import {buildOptimizers} from '../src/optim/composite.js'
 import {GradientPool, resolveWorkers, type PoolTimings} from '../src/train/parallel.js'
 import {muonMomentum} from '../src/optim/schedule.js'
+import {modelVocabFor, objectiveFor, type ObjectiveConfig} from '../src/objective/index.js'
+import {DEFAULT_OBJECTIVE} from '../src/objective/types.js'
+import {mulberry32} from '../src/util/random.js'
 
 const {values} = parseArgs({
   options: {
@@ -41,17 +45,27 @@ const {values} = parseArgs({
     batch: {type: 'string', default: '8'},
     // 'auto' as `golf train` resolves it (src/train/parallel.ts): one thread per core, at most 2
     workers: {type: 'string', default: 'auto'},
+    // ar, mdlm, bd3lm:<block size>; a comma list measures each in turn
+    objective: {type: 'string', default: 'ar'},
   },
 })
 
 const T = Number(values['seq-len'])
 const B = Number(values.batch)
-const recipe = resolveRecipe({
-  model: {vocab_size: 260, model_dim: 256, num_heads: 4, num_kv_heads: 4, mlp_mult: 4, unique_blocks: 4, loops: 1},
-  quant: {mode: values.quant, group_size: 128, scale_format: 'fp16'},
-  train: {seq_len: T, batch_tokens: B * T, micro_batch_tokens: B * T},
-  optim: {matrix_optimizer: values.optim},
-})
+const objectiveOf = (spec: string): ObjectiveConfig => {
+  const [kind, block] = spec.split(':')
+  if (kind !== 'ar' && kind !== 'mdlm' && kind !== 'bd3lm') throw new Error(`--objective ${spec}: expected ar, mdlm or bd3lm:<block>`)
+  return {...DEFAULT_OBJECTIVE, kind, block_size: kind === 'bd3lm' ? Number(block ?? 4) : null}
+}
+const recipeFor = (objective: ObjectiveConfig) =>
+  resolveRecipe({
+    objective,
+    model: {vocab_size: modelVocabFor(objective.kind, 260), model_dim: 256, num_heads: 4, num_kv_heads: 4, mlp_mult: 4, unique_blocks: 4, loops: 1},
+    quant: {mode: values.quant, group_size: 128, scale_format: 'fp16'},
+    train: {seq_len: T, batch_tokens: B * T, micro_batch_tokens: B * T},
+    optim: {matrix_optimizer: values.optim},
+  })
+const objectives = values.objective.split(',').map(objectiveOf)
 
 const backend = await initBackend(values.backend as BackendName, {quiet: true})
 // `--workers 1,2` measures each count in one process, one step of each in turn, so every count
@@ -62,6 +76,8 @@ if (workerCounts.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`--
 type Phase = 'grads' | 'optimizer' | 'fwd_bwd_own' | 'fwd_bwd_worker' | 'grads_wait' | 'grads_transfer' | 'ns_own' | 'ns_worker' | 'ns_wait' | 'ns_transfer'
 interface Trainer {
   workers: number
+  objective: string
+  recipe: ReturnType<typeof recipeFor>
   run: (timed: boolean) => number
   step: () => number
   times: number[]
@@ -70,10 +86,13 @@ interface Trainer {
   optimizer: ReturnType<typeof buildOptimizers>
   model: ReturnType<typeof buildModel>
   pool: GradientPool | null
-  chunk: () => Uint16Array
+  chunk: () => ReturnType<ReturnType<typeof objectiveFor>['trainBatch']>
 }
 
-async function trainer(workers: number): Promise<Trainer> {
+async function trainer(workers: number, objectiveCfg: ObjectiveConfig): Promise<Trainer> {
+  const recipe = recipeFor(objectiveCfg)
+  const objective = objectiveFor(objectiveCfg, recipe.model.vocab_size)
+  const noise = mulberry32(7)
   const model = buildModel(recipe, 1)
   model.quantActive = recipe.quant.mode === 'ternary'
   const pool = workers > 1 ? await GradientPool.create({recipe, seed: 1, workers, backend: backend.name as BackendName}) : null
@@ -91,13 +110,14 @@ async function trainer(workers: number): Promise<Trainer> {
   }
   let seed = 12345
   const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
-  const chunk = () => Uint16Array.from({length: B * T + 1}, () => 4 + Math.floor(rand() * 256))
+  const chunk = () => Uint16Array.from({length: objective.chunkTokens(B, T)}, () => 4 + Math.floor(rand() * 256))
   let step = 0
   const times: number[] = []
   const run = (timed: boolean): number => {
     const c = chunk()
     const t0 = performance.now()
-    const {loss, grads} = pool ? pool.compute(model, [c], B, T, 0) : accumulateGrads(model, [c], B, T, 0)
+    const batch = objective.trainBatch(c, B, T, noise) // the noise draw counts as step time
+    const {loss, grads} = pool ? pool.compute(model, [batch], 0) : accumulateGrads(model, [batch], 0)
     const t1 = performance.now()
     if (timed && pool) addPool(pool.lastTimings, 'fwd_bwd_own', 'fwd_bwd_worker', 'grads_wait', 'grads_transfer')
     optimizer.step(grads, 1, {momentum: muonMomentum(step, recipe.optim)})
@@ -112,11 +132,12 @@ async function trainer(workers: number): Promise<Trainer> {
     step++
     return loss
   }
-  return {workers, run, step: () => step, times, phases, optimizer, model, pool, chunk}
+  const batch = () => objective.trainBatch(chunk(), B, T, noise)
+  return {workers, objective: values.objective.split(',')[objectives.indexOf(objectiveCfg)], recipe, run, step: () => step, times, phases, optimizer, model, pool, chunk: batch}
 }
 
 const trainers: Trainer[] = []
-for (const w of workerCounts) trainers.push(await trainer(w))
+for (const o of objectives) for (const w of workerCounts) trainers.push(await trainer(w, o))
 const warmup = Number(values.warmup)
 const steps = Number(values.steps)
 for (let i = 0; i < warmup; i++) for (const tr of trainers) tr.run(false)
@@ -127,11 +148,11 @@ loads.push(loadavg()[0])
 
 if (values.profile) {
   // where one step's time goes (single thread): gradients vs optimizer, and the top kernels of each
-  const {model, optimizer, chunk, step} = trainers[0]
+  const {model, optimizer, chunk, step, recipe} = trainers[0]
   const {profileKernels, formatProfile} = await import('../src/backend/profile.js')
   let grads: Map<string, tf.Tensor> | undefined
   const g = await profileKernels(() => {
-    grads = accumulateGrads(model, [chunk()], B, T, 0).grads
+    grads = accumulateGrads(model, [chunk()], 0).grads
   })
   const o = await profileKernels(() => optimizer.step(grads!, 1, {momentum: muonMomentum(step(), recipe.optim)}))
   disposeMap(grads!)
@@ -150,8 +171,10 @@ for (const tr of trainers) {
     while (tr.step() < leakSteps) tr.run(false)
     leak = {tensors_at_20: at20, tensors_at_end: tf.memory().numTensors, steps: leakSteps}
   }
+  const recipe = tr.recipe
   const result = {
     bench: 'train',
+    objective: tr.objective,
     backend: backend.name,
     shape: {vocab: 260, layers: 4, width: 256, heads: 4, mlp_mult: 4, seq_len: T, batch: B},
     quant: recipe.quant.mode,
@@ -171,7 +194,7 @@ for (const tr of trainers) {
   if (values.json) console.log(JSON.stringify(result))
   else {
     if (tr === trainers[0]) console.log(describeBackend(backend))
-    console.log(`reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}, ${recipe.optim.matrix_optimizer}, ${tr.workers} thread${tr.workers > 1 ? 's' : ''}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
+    console.log(`${tr.objective}, reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}, ${recipe.optim.matrix_optimizer}, ${tr.workers} thread${tr.workers > 1 ? 's' : ''}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
     console.log(`  phases (ms/step): ${Object.entries(result.phases_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`)
     if (leak) console.log(`  tensors after step 20: ${leak.tensors_at_20}, after step ${leak.steps}: ${leak.tensors_at_end}${leak.tensors_at_20 === leak.tensors_at_end ? ' (no leak)' : ' (LEAK)'}`)
   }

@@ -124,12 +124,63 @@ export function causalMask(T: number, block = causalBlock(T)): CausalMask {
 }
 
 /**
+ * Which positions attend to which:
+ * - `causal`: position t sees positions ≤ t (autoregressive);
+ * - `bidirectional`: every position sees every position (masked diffusion, MDLM);
+ * - `block-diffusion`: the input is [x_t ‖ x_0], two halves of n = T/2 tokens cut into blocks of
+ *   `block` tokens (BD3-LM, Arriola et al. 2025, eq. 7 and `block_diff_mask` of the reference
+ *   code): see `blockDiffusionMask`. Both halves use positions 0..n−1 for RoPE, and only the
+ *   x_t half produces outputs (logits for n positions).
+ */
+export type AttentionLayout = {kind: 'causal'} | {kind: 'bidirectional'} | {kind: 'block-diffusion'; block: number}
+
+export const CAUSAL: AttentionLayout = {kind: 'causal'}
+export const BIDIRECTIONAL: AttentionLayout = {kind: 'bidirectional'}
+
+/**
+ * The block-diffusion attention pattern for 2n tokens [x_t ‖ x_0] with blocks of `block`
+ * tokens, as 0/1 (1 = query row may attend to key column), row-major (2n, 2n). The union of
+ * three named pieces (BD3-LM, the reference `block_diff_mask`); b(i) = block of position i
+ * within its half, x0(i) = i lies in the x_0 half:
+ * - block-diagonal: b(q) = b(k) and both in the same half (bidirectional inside a block);
+ * - offset block-causal: q in x_t, k in x_0, b(k) < b(q) (a noisy block sees the clean blocks
+ *   strictly before it);
+ * - block-causal: q and k in x_0, b(k) ≤ b(q) (the clean copy is block-causal on itself).
+ */
+export function blockDiffusionMask(n: number, block: number): Uint8Array {
+  if (!Number.isInteger(block) || block < 1 || n % block !== 0) throw new Error(`blockDiffusionMask: block size ${block} must divide the sequence length ${n}`)
+  const T = 2 * n
+  const out = new Uint8Array(T * T)
+  for (let q = 0; q < T; q++) {
+    const qx0 = q >= n
+    const bq = Math.floor((q % n) / block)
+    for (let k = 0; k < T; k++) {
+      const kx0 = k >= n
+      const bk = Math.floor((k % n) / block)
+      const blockDiagonal = bq === bk && qx0 === kx0
+      const offsetBlockCausal = !qx0 && kx0 && bk < bq
+      const blockCausal = qx0 && kx0 && bk <= bq
+      if (blockDiagonal || offsetBlockCausal || blockCausal) out[q * T + k] = 1
+    }
+  }
+  return out
+}
+
+/** A 0/1 pattern (T, T) as the one-tile additive mask `attention` takes (0 where allowed). */
+export function additiveMask(allowed: Uint8Array, T: number): CausalMask {
+  const m = new Float32Array(T * T)
+  for (let i = 0; i < m.length; i++) m[i] = allowed[i] ? 0 : MASKED
+  return {T, block: T, tiles: [tf.tensor2d(m, [T, T])]}
+}
+
+/**
  * Scaled dot-product attention with grouped KV heads: query head h reads KV head
  * floor(h / g), g = H/KV (repeat_interleave, as enable_gqa). The g query heads of a group are
  * stacked along the time axis so each KV head is used once, never copied: two batched 2-D
  * products per (batch, KV head). q (B, H, T, Dh), k/v (B, KV, T, Dh). Returns (B, H, T, Dh).
  *
- * mask null: bidirectional, full (T, T) scores. Causal with one tile: the full scores plus
+ * mask null: bidirectional, full (T, T) scores. One tile (causal, or any additive pattern such
+ * as the block-diffusion mask): the full scores plus
  * the (T, T) additive mask (the reference). Causal with several tiles: query tile i (rows
  * [s_i, end_i)) scores only keys [0, end_i), so about half the score matrix (and of the
  * products' FLOPs) is never computed; the additive tile mask hides the rest of the diagonal
@@ -244,8 +295,27 @@ export interface GPTOptions {
 }
 
 export interface ForwardOptions {
-  /** Causal mask (default). false = bidirectional, for masked-diffusion objectives. */
+  /** Causal mask (default). false = bidirectional (shorthand for attention: BIDIRECTIONAL). */
   causal?: boolean
+  /** Who attends to whom (default causal); overrides `causal`. */
+  attention?: AttentionLayout
+  /**
+   * A token id whose logit is −∞ (the SUBS parameterization of masked diffusion: the model
+   * never predicts [MASK]). null = none.
+   */
+  suppress?: number | null
+}
+
+/** The layout a ForwardOptions asks for. */
+function layoutOf(opts: ForwardOptions): AttentionLayout {
+  return opts.attention ?? (opts.causal === false ? BIDIRECTIONAL : CAUSAL)
+}
+
+/** Output positions per row for an input of T tokens: the x_t half under block diffusion. */
+export function outputLength(T: number, layout: AttentionLayout): number {
+  if (layout.kind !== 'block-diffusion') return T
+  if (T % 2 !== 0) throw new Error(`block-diffusion input must hold [x_t ‖ x_0], an even length, got ${T}`)
+  return T / 2
 }
 
 let nextModelId = 0
@@ -262,7 +332,7 @@ export class GPT {
   private readonly dims: ReturnType<typeof modelDims>
   private readonly varPrefix: string
   private readonly cache = new Map<string, tf.Tensor>() // rotary tables, per T
-  private readonly masks = new Map<number, CausalMask>() // causal mask tiles, per T
+  private readonly masks = new Map<string, CausalMask>() // attention mask tiles, per layout and T
 
   constructor(cfg: ModelConfig, opts: GPTOptions) {
     this.cfg = cfg
@@ -330,28 +400,44 @@ export class GPT {
     return t
   }
 
-  private rotary(T: number): {cos: tf.Tensor2D; sin: tf.Tensor2D} {
+  /** RoPE tables for T rows; `halves`: rows n..2n−1 repeat positions 0..n−1 ([x_t ‖ x_0]). */
+  private rotary(T: number, halves = false): {cos: tf.Tensor2D; sin: tf.Tensor2D} {
     const {Dh} = this.dims
     const half = Dh / 2
-    const tables = () => rotaryTables(T, Dh, this.cfg.rope_base)
+    const n = halves ? T / 2 : T
+    const tables = () => {
+      const one = rotaryTables(n, Dh, this.cfg.rope_base)
+      if (!halves) return one
+      const twice = (a: Float32Array) => {
+        const out = new Float32Array(2 * a.length)
+        out.set(a)
+        out.set(a, a.length)
+        return out
+      }
+      return {cos: twice(one.cos), sin: twice(one.sin)}
+    }
     let t: ReturnType<typeof rotaryTables> | undefined
-    const cos = this.cached(`cos${T}`, () => tf.tensor2d((t ??= tables()).cos, [T, half])) as tf.Tensor2D
-    const sin = this.cached(`sin${T}`, () => tf.tensor2d((t ??= tables()).sin, [T, half])) as tf.Tensor2D
+    const key = `${halves ? 'h' : ''}${T}`
+    const cos = this.cached(`cos${key}`, () => tf.tensor2d((t ??= tables()).cos, [T, half])) as tf.Tensor2D
+    const sin = this.cached(`sin${key}`, () => tf.tensor2d((t ??= tables()).sin, [T, half])) as tf.Tensor2D
     return {cos, sin}
   }
 
-  private causalMask(T: number): CausalMask {
-    let m = this.masks.get(T)
+  /** The mask tiles of a layout at T input tokens (null: bidirectional, no mask). */
+  private attentionMask(T: number, layout: AttentionLayout): CausalMask | null {
+    if (layout.kind === 'bidirectional') return null
+    const key = layout.kind === 'causal' ? `c${T}` : `bd${layout.block}:${T}`
+    let m = this.masks.get(key)
     if (!m) {
-      m = causalMask(T)
+      m = layout.kind === 'causal' ? causalMask(T) : additiveMask(blockDiffusionMask(outputLength(T, layout), layout.block), T)
       for (const t of m.tiles) tf.keep(t) // built inside the caller's tidy
-      this.masks.set(T, m)
+      this.masks.set(key, m)
     }
     return m
   }
 
   /** One transformer block on x (N, D); i = unique block index. */
-  private block(w: Map<string, tf.Tensor>, i: number, x: tf.Tensor2D, x0: tf.Tensor2D, B: number, T: number, causal: boolean): tf.Tensor2D {
+  private block(w: Map<string, tf.Tensor>, i: number, x: tf.Tensor2D, x0: tf.Tensor2D, B: number, T: number, layout: AttentionLayout): tf.Tensor2D {
     const {D, H, KV, Dh} = this.dims
     const p = (name: string) => w.get(`blocks.${i}.${name}`)!
     if (this.cfg.x0_mix) {
@@ -369,11 +455,11 @@ export class GPT {
       q = rmsNorm(q)
       k = rmsNorm(k)
     }
-    const {cos, sin} = this.rotary(T)
+    const {cos, sin} = this.rotary(T, layout.kind === 'block-diffusion')
     q = applyRotary(q, cos, sin)
     k = applyRotary(k, cos, sin)
     q = tf.mul(q, tf.reshape(p('attn.q_gain'), [1, H, 1, 1]))
-    const y = attention(q, k, v, causal ? this.causalMask(T) : null) // (B, H, T, Dh)
+    const y = attention(q, k, v, this.attentionMask(T, layout)) // (B, H, T, Dh)
     const y2 = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D // (N, D)
     x = tf.add(x, tf.mul(p('attn_scale'), linear(y2, p('attn.proj.weight') as tf.Tensor2D)))
 
@@ -382,11 +468,15 @@ export class GPT {
     return tf.add(x, tf.mul(p('mlp_scale'), m))
   }
 
-  /** Logits as (N, V) rows; the body of forward() and the losses. */
+  /**
+   * Logits as (B·Tout, V) rows; the body of forward() and the losses. Tout = T, or the x_t half
+   * (T/2) under block diffusion, whose x_0 half only serves as keys and values.
+   */
   private logitsRows(tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
     if (tokens.dtype !== 'int32') throw new Error(`GPT.forward: tokens must be int32, got ${tokens.dtype}`)
     const [B, T] = tokens.shape
-    const causal = opts.causal ?? true
+    const layout = layoutOf(opts)
+    const Tout = outputLength(T, layout)
     const {L, numSkips, factored} = this.dims
     const K = this.cfg.unique_blocks
     const w = this.effectiveWeights()
@@ -404,39 +494,56 @@ export class GPT {
     const skipW = numSkips > 1 ? tf.split(w.get('skip_weights')!, numSkips, 0) : numSkips === 1 ? [w.get('skip_weights')!] : []
     for (let j = 0; j < L; j++) {
       if (j >= encoder && skips.length > 0) x = tf.add(x, tf.mul(skipW[j - encoder], skips.pop()!))
-      x = this.block(w, j % K, x, x0, B, T, causal)
+      x = this.block(w, j % K, x, x0, B, T, layout)
       if (j < encoder) skips.push(x)
     }
 
+    if (Tout !== T) x = tf.reshape(tf.slice(tf.reshape(x, [B, T, -1]), [0, 0, 0], [B, Tout, -1]), [B * Tout, -1]) as tf.Tensor2D // (B·Tout, D): the x_t half
     x = rmsNorm(x)
     if (factored) x = linear(x, w.get('head_proj.weight') as tf.Tensor2D) // (N, E)
     const head = (this.cfg.tie_embeddings ? w.get('tok_emb.weight') : w.get('lm_head.weight')) as tf.Tensor2D // [V, E]
-    return softcap(linear(x, head), this.cfg.logit_softcap) // (N, V)
+    const logits = softcap(linear(x, head), this.cfg.logit_softcap) // (B·Tout, V)
+    if (opts.suppress === undefined || opts.suppress === null) return logits
+    return tf.add(logits, this.suppressRow(opts.suppress)) // SUBS: the suppressed id's logit is −∞
   }
 
-  /** Logits (B, T, V) float32 for int32 tokens (B, T). */
+  /** (1, V): 0 everywhere, MASKED at `id` (exp() of it is exactly 0, the softmax ignores it). */
+  private suppressRow(id: number): tf.Tensor2D {
+    const V = this.dims.V
+    if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`suppressed token id ${id} is outside the model's ${V} ids`)
+    return this.cached(`suppress${id}`, () => {
+      const row = new Float32Array(V)
+      row[id] = MASKED
+      return tf.tensor2d(row, [1, V])
+    }) as tf.Tensor2D
+  }
+
+  /** Logits (B, Tout, V) float32 for int32 tokens (B, T); Tout = T except under block diffusion. */
   forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const [B, T] = tokens.shape
-      return tf.reshape(this.logitsRows(tokens, opts), [B, T, this.dims.V]) as tf.Tensor3D // (B, T, V)
+      return tf.reshape(this.logitsRows(tokens, opts), [B, outputLength(T, layoutOf(opts)), this.dims.V]) as tf.Tensor3D // (B, Tout, V)
     })
   }
 
-  /** Next-token cross-entropy in nats per position, (B, T). */
+  /** Cross-entropy in nats per output position, (B, Tout), of targets (B, Tout). */
   lossPerToken(inputs: tf.Tensor2D, targets: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
     return tf.tidy(() => {
-      const [B, T] = inputs.shape
-      const {nll} = crossEntropyRows(this.logitsRows(inputs, opts), tf.reshape(targets, [B * T]) as tf.Tensor1D)
-      return tf.reshape(nll, [B, T]) as tf.Tensor2D
+      const [B, Tout] = targets.shape
+      const {nll} = crossEntropyRows(this.logitsRows(inputs, opts), tf.reshape(targets, [B * Tout]) as tf.Tensor1D)
+      return tf.reshape(nll, [B, Tout]) as tf.Tensor2D
     })
   }
 
-  /** Mean cross-entropy (+ zLoss · mean(logsumexp²) when zLoss > 0): the training loss. */
-  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, opts: ForwardOptions & {zLoss?: number} = {}): tf.Scalar {
+  /**
+   * The training loss: mean over positions of weight · cross-entropy (weights null: the plain
+   * mean, the AR loss), + zLoss · mean(logsumexp²) when zLoss > 0. weights (B, Tout) float32.
+   */
+  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D, opts: ForwardOptions & {zLoss?: number; weights?: tf.Tensor2D | null} = {}): tf.Scalar {
     return tf.tidy(() => {
-      const [B, T] = inputs.shape
-      const {nll, lse} = crossEntropyRows(this.logitsRows(inputs, opts), tf.reshape(targets, [B * T]) as tf.Tensor1D)
-      let loss = tf.mean(nll) as tf.Scalar
+      const [B, Tout] = targets.shape
+      const {nll, lse} = crossEntropyRows(this.logitsRows(inputs, opts), tf.reshape(targets, [B * Tout]) as tf.Tensor1D)
+      let loss = (opts.weights ? tf.mean(tf.mul(nll, tf.reshape(opts.weights, [B * Tout]))) : tf.mean(nll)) as tf.Scalar
       if (opts.zLoss) loss = tf.add(loss, tf.mul(tf.mean(tf.square(lse)), opts.zLoss))
       return loss
     })
@@ -489,5 +596,251 @@ export class GPT {
     this.cache.clear()
     for (const m of this.masks.values()) tf.dispose(m.tiles)
     this.masks.clear()
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Incremental (KV-cached) forward: sampling. See KVCache at the end of this file.
+
+  /**
+   * An empty KV cache bound to this model and to the weights the forward pass uses NOW (the
+   * ternary q·d computed once here, not at every call): changing the weights or quantActive
+   * afterwards leaves the cache stale. Dispose it when done.
+   */
+  newKVCache(): KVCache {
+    const weights = new Map<string, tf.Tensor>()
+    const owned: tf.Tensor[] = []
+    tf.tidy(() => {
+      for (const [name, t] of this.effectiveWeights()) {
+        // a variable is the model's; anything computed is the cache's (kept past every tidy)
+        if (t !== this.params.get(name)) owned.push(tf.keep(t))
+        weights.set(name, t)
+      }
+    })
+    return new LayerCache(this, this.dims.L, weights, owned)
+  }
+
+  /**
+   * Logits (B, Tn, V) of Tn new tokens (B, Tn) int32 that follow the cache's positions: their
+   * queries see every cached position and, among themselves, what `within` allows; RoPE
+   * positions continue from cache.length. Equals the full forward of [cached ‖ new] under the
+   * matching mask (causal prefix → causal; clean blocks → the block-diffusion x_0 half; a noisy
+   * block over clean ones → its x_t half). `commit` appends the new tokens' keys and values of
+   * every layer application to the cache; without it the cache is left as it was (a denoising
+   * step of a block that is not final yet).
+   */
+  forwardCached(tokens: tf.Tensor2D, cache: KVCache, opts: CachedForwardOptions): tf.Tensor3D {
+    if (tokens.dtype !== 'int32') throw new Error(`GPT.forwardCached: tokens must be int32, got ${tokens.dtype}`)
+    if (!(cache instanceof LayerCache) || cache.model !== this) throw new Error('GPT.forwardCached: the cache was made by another model (use model.newKVCache())')
+    const [B, Tn] = tokens.shape
+    cache.checkRows(B)
+    const P = cache.length
+    const {L, numSkips, factored, Dh, V} = this.dims
+    const K = this.cfg.unique_blocks
+    const fresh: {k: tf.Tensor4D; v: tf.Tensor4D}[] = [] // per application: (B, KV, P+Tn, Dh), kept when committing
+    try {
+      const logits = tf.tidy(() => {
+        const w = cache.weights
+        let x = tf.gather(w.get('tok_emb.weight')!, tf.reshape(tokens, [B * Tn])) as tf.Tensor2D // (B·Tn, E)
+        if (factored) x = linear(x, w.get('embed_proj.weight') as tf.Tensor2D) // (B·Tn, D)
+        x = rmsNorm(x)
+        const x0 = x
+
+        // the same rows rotaryTables gives a full forward at positions P..P+Tn−1
+        const half = Dh / 2
+        const table = rotaryTables(P + Tn, Dh, this.cfg.rope_base)
+        const cos = tf.tensor2d(table.cos.subarray(P * half), [Tn, half])
+        const sin = tf.tensor2d(table.sin.subarray(P * half), [Tn, half])
+        const allowed = cachedPattern(P, Tn, opts.within)
+        const mask = allowed ? tf.tensor2d(Float32Array.from(allowed, (a) => (a ? 0 : MASKED)), [Tn, P + Tn]) : null // (Tn, P+Tn)
+
+        // the layer loop of logitsRows, application j with its own cache entry
+        const encoder = numSkips > 0 ? Math.floor(L / 2) : 0
+        const skips: tf.Tensor2D[] = []
+        const skipW = numSkips > 1 ? tf.split(w.get('skip_weights')!, numSkips, 0) : numSkips === 1 ? [w.get('skip_weights')!] : []
+        for (let j = 0; j < L; j++) {
+          if (j >= encoder && skips.length > 0) x = tf.add(x, tf.mul(skipW[j - encoder], skips.pop()!))
+          const out = this.cachedBlock(w, j % K, x, x0, B, Tn, cache.entry(j), cos, sin, mask)
+          x = out.x
+          if (opts.commit) fresh.push({k: tf.keep(out.k), v: tf.keep(out.v)})
+          if (j < encoder) skips.push(x)
+        }
+
+        x = rmsNorm(x)
+        if (factored) x = linear(x, w.get('head_proj.weight') as tf.Tensor2D) // (B·Tn, E)
+        const head = (this.cfg.tie_embeddings ? w.get('tok_emb.weight') : w.get('lm_head.weight')) as tf.Tensor2D // [V, E]
+        let rows = softcap(linear(x, head), this.cfg.logit_softcap) // (B·Tn, V)
+        if (opts.suppress !== undefined && opts.suppress !== null) rows = tf.add(rows, this.suppressRow(opts.suppress))
+        return tf.reshape(rows, [B, Tn, V]) as tf.Tensor3D
+      })
+      if (opts.commit) cache.replace(fresh, B, P + Tn)
+      return logits
+    } catch (err) {
+      for (const kv of fresh) tf.dispose([kv.k, kv.v])
+      throw err
+    }
+  }
+
+  /**
+   * block() for Tn new tokens over cached keys/values `past` (B, KV, P, Dh) of the same layer
+   * application; cos/sin (Tn, Dh/2) at the new positions, mask (Tn, P+Tn) additive or null.
+   * Returns the block output (B·Tn, D) and the keys/values of all P+Tn positions.
+   */
+  private cachedBlock(
+    w: ReadonlyMap<string, tf.Tensor>,
+    i: number,
+    x: tf.Tensor2D,
+    x0: tf.Tensor2D,
+    B: number,
+    Tn: number,
+    past: {k: tf.Tensor4D; v: tf.Tensor4D} | null,
+    cos: tf.Tensor2D,
+    sin: tf.Tensor2D,
+    mask: tf.Tensor2D | null,
+  ): {x: tf.Tensor2D; k: tf.Tensor4D; v: tf.Tensor4D} {
+    const {D, H, KV, Dh} = this.dims
+    const p = (name: string) => w.get(`blocks.${i}.${name}`)!
+    if (this.cfg.x0_mix) {
+      const [m0, m1] = tf.split(p('resid_mix'), 2, 0) // (1, D) each
+      x = tf.add(tf.mul(m0, x), tf.mul(m1, x0))
+    }
+
+    const h = rmsNorm(x)
+    const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, Tn, n, Dh]), [0, 2, 1, 3]) as tf.Tensor4D // (B, n, Tn, Dh)
+    let q = heads(linear(h, p('attn.c_q.weight') as tf.Tensor2D), H) // (B, H, Tn, Dh)
+    let k = heads(linear(h, p('attn.c_k.weight') as tf.Tensor2D), KV) // (B, KV, Tn, Dh)
+    const v = heads(linear(h, p('attn.c_v.weight') as tf.Tensor2D), KV) // (B, KV, Tn, Dh)
+    if (this.cfg.qk_norm) {
+      q = rmsNorm(q)
+      k = rmsNorm(k)
+    }
+    q = applyRotary(q, cos, sin)
+    k = applyRotary(k, cos, sin)
+    q = tf.mul(q, tf.reshape(p('attn.q_gain'), [1, H, 1, 1]))
+    const kAll = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k // (B, KV, P+Tn, Dh)
+    const vAll = past ? (tf.concat([past.v, v], 2) as tf.Tensor4D) : v
+    const y = prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
+    const y2 = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * Tn, D]) as tf.Tensor2D // (B·Tn, D)
+    x = tf.add(x, tf.mul(p('attn_scale'), linear(y2, p('attn.proj.weight') as tf.Tensor2D)))
+
+    const m = mlp(rmsNorm(x), p('mlp.fc.weight') as tf.Tensor2D, p('mlp.proj.weight') as tf.Tensor2D)
+    return {x: tf.add(x, tf.mul(p('mlp_scale'), m)), k: kAll, v: vAll}
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV cache (incremental decoding for the samplers)
+
+/**
+ * How Tn new tokens attend to each other in GPT.forwardCached (they always see every cached
+ * position): `causal` (AR decoding and prefill), `bidirectional` (one diffusion block), or
+ * `{blockCausal: bs}` (several clean blocks of bs tokens at once, block-causal as the x_0 half
+ * of block diffusion; Tn must be whole blocks).
+ */
+export type CachedWithin = 'causal' | 'bidirectional' | {blockCausal: number}
+
+export interface CachedForwardOptions {
+  within: CachedWithin
+  /** Append the new tokens' keys and values to the cache. */
+  commit: boolean
+  /** A token id whose logit is −∞ (as ForwardOptions.suppress). */
+  suppress?: number | null
+}
+
+/** Keys and values of the positions a model has seen, one entry per layer application. */
+export interface KVCache {
+  /** Cached positions: the RoPE position of the next new token. */
+  readonly length: number
+  /** Drop every cached position (the weights stay bound): a re-prefill starts from here. */
+  reset(): void
+  dispose(): void
+}
+
+/**
+ * 0/1 pattern (Tn, P+Tn) of Tn new queries over P cached keys then the new ones, or null when
+ * everything is visible (no mask needed).
+ */
+export function cachedPattern(P: number, Tn: number, within: CachedWithin): Uint8Array | null {
+  if (within === 'bidirectional') return null
+  const bs = within === 'causal' ? 1 : within.blockCausal
+  if (!Number.isInteger(bs) || bs < 1 || Tn % bs !== 0) throw new Error(`forwardCached: block-causal blocks of ${bs} must divide the ${Tn} new tokens`)
+  if (Tn <= bs) return null // one block (or one causal token) sees all of itself
+  const Tk = P + Tn
+  const out = new Uint8Array(Tn * Tk)
+  for (let r = 0; r < Tn; r++) out.fill(1, r * Tk, r * Tk + P + (Math.floor(r / bs) + 1) * bs)
+  return out
+}
+
+/**
+ * Attention of Tq new queries over Tk keys (the cached positions, then the new ones), grouped
+ * KV heads as in `attention` (the g query heads of a group stacked along time). q (B, H, Tq,
+ * Dh), k/v (B, KV, Tk, Dh), mask (Tq, Tk) additive or null. Returns (B, H, Tq, Dh).
+ */
+export function prefixAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D | null): tf.Tensor4D {
+  const [B, H, Tq, Dh] = q.shape
+  const [, KV, Tk] = k.shape
+  const g = H / KV
+  const qg = tf.reshape(q, [B * KV, g * Tq, Dh]) // (B·KV, g·Tq, Dh)
+  const k3 = tf.reshape(k, [B * KV, Tk, Dh])
+  const v3 = tf.reshape(v, [B * KV, Tk, Dh])
+  let scores: tf.Tensor = tf.mul(tf.matMul(qg, k3, false, true), 1 / Math.sqrt(Dh)) // (B·KV, g·Tq, Tk)
+  if (mask) scores = tf.add(tf.reshape(scores, [B * KV, g, Tq, Tk]), mask) // mask broadcast over (B·KV, g)
+  const att = tf.reshape(tf.softmax(scores, -1), [B * KV, g * Tq, Tk])
+  return tf.reshape(tf.matMul(att, v3), [B, H, Tq, Dh]) as tf.Tensor4D
+}
+
+/** The KVCache GPT.newKVCache makes; only GPT.forwardCached reads and grows it. */
+class LayerCache implements KVCache {
+  private entries: ({k: tf.Tensor4D; v: tf.Tensor4D} | null)[]
+  private len = 0
+  private rows: number | null = null
+  private disposed = false
+
+  constructor(
+    readonly model: GPT,
+    layers: number,
+    /** The forward pass's weights at creation; `owned` are the computed ones this cache frees. */
+    readonly weights: ReadonlyMap<string, tf.Tensor>,
+    private readonly owned: tf.Tensor[],
+  ) {
+    this.entries = new Array(layers).fill(null)
+  }
+
+  get length(): number {
+    return this.len
+  }
+
+  /** Application j's keys and values (B, KV, length, Dh), null while empty. */
+  entry(j: number): {k: tf.Tensor4D; v: tf.Tensor4D} | null {
+    return this.entries[j]
+  }
+
+  checkRows(B: number): void {
+    if (this.disposed) throw new Error('forwardCached: the KV cache was disposed')
+    if (this.rows !== null && this.len > 0 && this.rows !== B) throw new Error(`forwardCached: the cache holds ${this.rows} rows, got ${B}`)
+  }
+
+  /** Every application's keys and values now cover `length` positions (the old ones are freed). */
+  replace(kv: {k: tf.Tensor4D; v: tf.Tensor4D}[], B: number, length: number): void {
+    this.clearEntries()
+    this.entries = kv
+    this.rows = B
+    this.len = length
+  }
+
+  reset(): void {
+    this.clearEntries()
+    this.len = 0
+  }
+
+  dispose(): void {
+    if (this.disposed) return
+    this.clearEntries()
+    tf.dispose(this.owned)
+    this.disposed = true
+  }
+
+  private clearEntries(): void {
+    for (const e of this.entries) if (e) tf.dispose([e.k, e.v])
+    this.entries = this.entries.map(() => null)
   }
 }

@@ -30,7 +30,9 @@ import {type ModelConfig, type ParamSpec, numel, paramSpecs} from '../model/conf
 import {initialValue} from '../model/gpt.js'
 import {bf16BitsToF32, encodeBf16, encodeF16, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits} from '../quant/float-formats.js'
 import {groupLayout} from '../quant/ternary-host.js'
-import type {ResolvedRecipe} from '../recipe/recipe.js'
+import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
+import {modelVocabFor} from '../objective/types.js'
+import {modelInfoOf} from './model-info.js'
 import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, type FloatDtype, type ManifestTensor, readArtifact, u16le, canonical} from './artifact.js'
 import {type TritCodecName, TRIT_CODEC_NAMES, tritCodecSizes} from './codecs/index.js'
 
@@ -217,7 +219,8 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
   const codec = opts.codec ?? 'auto'
   if (codec !== 'auto' && !TRIT_CODEC_NAMES.includes(codec)) throw new InputError(`unknown trit codec "${codec}"`)
   const seed = opts.seed ?? 1337
-  const cfg = recipe.model
+  // the recipe names the data vocabulary; diffusion objectives embed one more id ([MASK])
+  const cfg = {...recipe.model, vocab_size: modelVocabFor(objectiveConfigOf(recipe).kind, recipe.model.vocab_size)}
   const ternaryMode = recipe.quant.mode === 'ternary'
   const specs = paramSpecs(cfg, ternaryMode ? recipe.quant.targets : [])
   const floatFmt = ternaryMode ? recipe.quant.float_format : 'fp32'
@@ -262,7 +265,7 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
   }
   // The manifest as the packer writes it for a golf run (see pack-model.ts prepareRun).
   const quant = {...recipe.quant, float_dtype: floatDtype, ternary_tensors: specs.filter((s) => s.ternary).map((s) => s.name)}
-  const model = {config: cfg, recipe: recipe.name, seq_len: recipe.train.seq_len, vocab_size: cfg.vocab_size, tokenizer: recipe.data.tokenizer, eval: {sliding_stride: recipe.eval.sliding_stride, batch_seqs: recipe.eval.batch_seqs}}
+  const model = modelInfoOf(recipe, cfg, recipe.model.vocab_size, recipe.data.tokenizer)
   const manifestJson = JSON.stringify({format: 'golf-artifact', version: ARTIFACT_VERSION, model: canonical(model), quant: canonical(quant), tensors: entries, compress: 'brotli'})
   const components = {
     ternary_trits: trits,

@@ -36,7 +36,8 @@ import {decodeBf16, decodeF16, encodeBf16, encodeF16, quantizeInt8PerRow} from '
 import {dequantizeTernary, ternaryQToInt8, type GroupSize, type ScaleFormat} from '../quant/ternary-host.js'
 import {ternarize, type TernaryConfig} from '../quant/ternary.js'
 import {loadRunModel, readRunConfig} from '../run/load.js'
-import {ternaryConfigOf} from '../recipe/recipe.js'
+import {objectiveConfigOf, ternaryConfigOf} from '../recipe/recipe.js'
+import {modelInfoOf} from './model-info.js'
 import {type ArtifactManifest, type ArtifactTensorInput, type FloatDtype, FLOAT_DTYPES, type PackReport, type PackReportTensor, readArtifactManifest, writeArtifact, u16le} from './artifact.js'
 import {type TritCodecName, bestTritCodec, countTrits, encodeTrits, tritEntropyBits} from './codecs/index.js'
 import {type CompressName, compress, hasXzBinary} from './compress.js'
@@ -213,14 +214,7 @@ async function prepareRun(source: string, runDir: string): Promise<PreparedModel
     return {
       kind: 'run',
       source,
-      model: {
-        config: meta.model,
-        recipe: config.recipe.name,
-        seq_len: config.recipe.train.seq_len,
-        vocab_size: config.vocab_size,
-        tokenizer: config.tokenizer,
-        eval: {sliding_stride: config.recipe.eval.sliding_stride, batch_seqs: config.recipe.eval.batch_seqs},
-      },
+      model: {...modelInfoOf({...config.recipe, objective: objectiveConfigOf(config.recipe)}, meta.model, config.vocab_size, config.tokenizer)},
       quant: {...quantSettings, float_dtype: floatDtype, ternary_tensors: tensors.filter((t) => t.kind === 'ternary').map((t) => t.name)},
       tensors,
       exact,

@@ -20,6 +20,7 @@ import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '..
 import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
 import {recipesDir} from '../paths.js'
 import type {TernaryConfig} from '../quant/ternary.js'
+import {DEFAULT_OBJECTIVE, type ObjectiveConfig} from '../objective/types.js'
 
 export interface TrainConfig {
   /** Context length T of every training sequence (the final one when seq_len_start is set). */
@@ -83,6 +84,15 @@ export interface QuantSection {
 export interface EvalConfig {
   /** Validation tokens for the final evaluation (null = the whole split, as the official eval). */
   val_tokens: number | null
+  /**
+   * Diffusion objectives: denoising steps T of the discrete-time ELBO that is reported (an
+   * upper bound on the NLL); 0 = the continuous-time limit.
+   */
+  elbo_steps: number
+  /** Diffusion objectives: Monte-Carlo draws of (t, mask) per evaluation window. */
+  elbo_samples: number
+  /** Diffusion objectives: seed of the evaluation noise (the same seed gives the same bound). */
+  elbo_seed: number
   /** Sliding-window stride for the final score (null = plain non-overlapping chunks only). */
   sliding_stride: number | null
   /** Sequences per evaluation forward pass. */
@@ -97,6 +107,8 @@ export interface DataSection {
 export interface ResolvedRecipe {
   name: string
   description: string
+  /** What is trained: next-token (ar), masked diffusion (mdlm) or block diffusion (bd3lm). */
+  objective: ObjectiveConfig
   model: ModelConfig
   quant: QuantSection
   optim: OptimConfig
@@ -136,6 +148,9 @@ export const DEFAULT_QUANT: QuantSection = {
 
 export const DEFAULT_EVAL: EvalConfig = {
   val_tokens: null, // the whole validation split, like the official score
+  elbo_steps: 128, // the MDLM reference samples with 128 steps
+  elbo_samples: 1, // one (t, mask) draw per window: the bound's cost equals one chunked pass
+  elbo_seed: 0,
   sliding_stride: null,
   batch_seqs: 8,
 }
@@ -154,6 +169,17 @@ export const RECIPE_SCHEMA = {
     name: {type: 'string'},
     description: {type: 'string'},
     extends: {type: 'string'},
+    objective: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        kind: {enum: ['ar', 'mdlm', 'bd3lm']},
+        block_size: nullable(posInt),
+        noise_eps: {type: 'number', minimum: 0, exclusiveMaximum: 1},
+        sampling_eps: {type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1},
+        train_interval: nullable({type: 'array', minItems: 2, maxItems: 2, items: {type: 'number', exclusiveMinimum: 0, maximum: 1}}),
+      },
+    },
     model: {type: 'object'},
     optim: {type: 'object'},
     train: {
@@ -198,6 +224,9 @@ export const RECIPE_SCHEMA = {
         val_tokens: nullable(posInt),
         sliding_stride: nullable(posInt),
         batch_seqs: posInt,
+        elbo_steps: nonNegInt,
+        elbo_samples: posInt,
+        elbo_seed: nonNegInt,
       },
     },
     data: {
@@ -365,9 +394,11 @@ export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: strin
   const quant = {...DEFAULT_QUANT, ...section('quant')} as QuantSection
   const evalCfg = {...DEFAULT_EVAL, ...section('eval')} as EvalConfig
   const data = {...DEFAULT_DATA, ...section('data')} as DataSection
+  const objective = {...DEFAULT_OBJECTIVE, ...section('objective')} as ObjectiveConfig
   const resolved: ResolvedRecipe = {
     name: typeof merged.name === 'string' ? merged.name : (opts.name ?? 'recipe'),
     description: typeof merged.description === 'string' ? merged.description : '',
+    objective,
     model,
     quant,
     optim,
@@ -388,6 +419,15 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
   if (t.micro_batch_tokens % t.seq_len !== 0) fail(`train.micro_batch_tokens (${t.micro_batch_tokens}) must be a multiple of train.seq_len (${t.seq_len})`)
   if (t.seq_len_start !== null && t.seq_len_start > t.seq_len) fail(`train.seq_len_start (${t.seq_len_start}) must not exceed train.seq_len (${t.seq_len})`)
   if (r.eval.sliding_stride !== null && r.eval.sliding_stride > t.seq_len) fail(`eval.sliding_stride (${r.eval.sliding_stride}) must not exceed train.seq_len (${t.seq_len})`)
+  const o = r.objective
+  if (o.kind === 'bd3lm') {
+    if (o.block_size === null) fail('objective.block_size is required for bd3lm (e.g. 4, 8 or 16)')
+    for (const [key, T] of [['train.seq_len', t.seq_len], ['train.seq_len_start', t.seq_len_start]] as const) {
+      if (T !== null && T % o.block_size! !== 0) fail(`objective.block_size ${o.block_size} must divide ${key} (${T})`)
+    }
+  } else if (o.block_size !== null) fail(`objective.block_size is for bd3lm only (objective.kind is ${o.kind})`)
+  if (o.train_interval && !(o.train_interval[0] < o.train_interval[1])) fail(`objective.train_interval [${o.train_interval.join(', ')}] must be [lo, hi] with lo < hi`)
+  if (o.kind !== 'ar' && r.eval.sliding_stride !== null) fail(`eval.sliding_stride is for ar (next-token) models; ${o.kind} is scored by its ELBO`)
   if (typeof r.quant.group_size === 'number') {
     const ins = [r.model.model_dim, r.model.mlp_mult * r.model.model_dim]
     for (const n of ins) if (n % r.quant.group_size !== 0) fail(`quant.group_size ${r.quant.group_size} must divide every ternary matrix's input width (${n} is not a multiple)`)
@@ -397,4 +437,9 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
 /** The quantizer settings in the shape `src/quant` takes. */
 export function ternaryConfigOf(q: QuantSection): TernaryConfig {
   return {groupSize: q.group_size, scaleFormat: q.scale_format, zeroCorrection: q.zero_correction}
+}
+
+/** A recipe's objective (recipes written before objectives existed are autoregressive). */
+export function objectiveConfigOf(r: Pick<ResolvedRecipe, 'objective'> | {objective?: ObjectiveConfig}): ObjectiveConfig {
+  return r.objective ?? DEFAULT_OBJECTIVE
 }

@@ -95,14 +95,17 @@ function shellQuote(s: string): string {
 
 /** `--set` flags that turn the named built-in recipe into the run's resolved one (null: not built in). */
 export async function recipeOverrides(recipe: ResolvedRecipe): Promise<string[] | null> {
-  const {loadRecipe} = await import('../recipe/recipe.js')
+  const {loadRecipe, resolveRecipe} = await import('../recipe/recipe.js')
   let base: ResolvedRecipe
+  let run: ResolvedRecipe
   try {
     base = loadRecipe(recipe.name)
+    // a run's recipe from an older golf lacks keys added since (objective, eval.elbo_*): their defaults
+    run = resolveRecipe(recipe as unknown as Record<string, unknown>, {name: recipe.name})
   } catch {
     return null
   }
-  return configDiff(base, recipe, ['name', 'description']).map((c) => `--set ${shellQuote(`${c.key}=${typeof c.to === 'string' ? c.to : JSON.stringify(c.to ?? null)}`)}`)
+  return configDiff(base, run, ['name', 'description']).map((c) => `--set ${shellQuote(`${c.key}=${typeof c.to === 'string' ? c.to : JSON.stringify(c.to ?? null)}`)}`)
 }
 
 function datasetName(run: RunRecord): string {

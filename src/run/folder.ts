@@ -40,6 +40,12 @@ export interface RunSummary {
   val_bpb: number
   val_tokens: number
   val_bytes: number
+  /** The objective trained (absent in runs from before objectives: ar). */
+  objective?: 'ar' | 'mdlm' | 'bd3lm'
+  /** True when val_loss / val_bpb are upper bounds (a diffusion model's negative ELBO). */
+  bound?: boolean
+  /** How the bound was estimated (diffusion runs). */
+  elbo?: {steps: number; samples: number; seed: number; estimator: 'mc' | 'exact'; val_bpb_se: number; se_method: string} | null
   sliding: {stride: number; val_loss: number; val_bpb: number} | null
   backend: string
   params: {total: number; ternary: number; other: number}

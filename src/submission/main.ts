@@ -24,6 +24,7 @@ import {packSource} from '../pack/pack-model.js'
 import {train} from '../train/loop.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {evaluateArtifact, roundtripLine} from './rebuild.js'
+import type {ScoreResult} from '../eval/score.js'
 
 /** What the bundle embeds: the resolved recipe and the seed of the submitted run. */
 export interface EmbeddedSubmission {
@@ -71,11 +72,24 @@ async function evalCommand(args: string[], embedded: EmbeddedSubmission | undefi
     backend: (values.backend ?? 'auto') as BackendName,
   })
   out(`Serialized model golf-artifact: ${r.artifact_bytes} bytes`)
-  out(roundtripLine(r.chunked))
-  if (r.sliding) out(`final_roundtrip_sliding_window stride:${r.sliding.stride} val_loss:${r.sliding.val_loss.toFixed(8)} val_bpb:${r.sliding.val_bpb.toFixed(8)}`)
+  out(roundtripLine(r.score))
+  if (r.sliding) out(slidingLine(r.sliding))
   if (values.json) {
     const s = r.sliding
-    out(JSON.stringify({val_loss: r.chunked.val_loss, val_bpb: r.chunked.val_bpb, tokens: r.chunked.tokens, bytes: r.chunked.bytes, artifact_bytes: r.artifact_bytes, backend: r.backend, sliding: s ? {stride: s.stride, val_loss: s.val_loss, val_bpb: s.val_bpb} : null}))
+    const sc = r.score
+    out(
+      JSON.stringify({
+        val_loss: sc.val_loss,
+        val_bpb: sc.val_bpb,
+        bound: sc.bound,
+        ...(sc.mode === 'elbo' ? {elbo_steps: sc.elbo_steps, val_bpb_se: sc.val_bpb_se} : {}),
+        tokens: sc.tokens,
+        bytes: sc.bytes,
+        artifact_bytes: r.artifact_bytes,
+        backend: r.backend,
+        sliding: s ? {stride: s.mode === 'sliding' ? s.stride : null, val_loss: s.val_loss, val_bpb: s.val_bpb} : null,
+      }),
+    )
   }
 }
 
@@ -116,8 +130,12 @@ async function trainCommand(args: string[], embedded: EmbeddedSubmission | undef
     out(`Code size: ${code} bytes`)
     out(`Total submission size golf-artifact: ${bytes.length + code} bytes`)
   }
-  out(roundtripLine(r.chunked))
-  if (r.sliding) out(`final_roundtrip_sliding_window stride:${r.sliding.stride} val_loss:${r.sliding.val_loss.toFixed(8)} val_bpb:${r.sliding.val_bpb.toFixed(8)}`)
+  out(roundtripLine(r.score))
+  if (r.sliding) out(slidingLine(r.sliding))
+}
+
+function slidingLine(r: ScoreResult): string {
+  return `final_roundtrip_sliding_window stride:${r.mode === 'sliding' ? r.stride : ''} val_loss:${r.val_loss.toFixed(8)} val_bpb:${r.val_bpb.toFixed(8)}`
 }
 
 /**

@@ -13,46 +13,25 @@ import {initBackend, type BackendName} from '../backend/index.js'
 import {loadValidationTokens} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import {readInputFile} from '../io/read.js'
-import {evaluateChunked, evaluateSliding, type EvalResult} from '../eval/evaluate.js'
-import {validateModelConfig, type ModelConfig} from '../model/config.js'
+import {scoreModel, type ScoreResult} from '../eval/score.js'
+import {objectiveFor, type Objective} from '../objective/index.js'
 import {GPT} from '../model/gpt.js'
 import {readArtifact, type ArtifactManifest} from '../pack/artifact.js'
+import {artifactModelInfo, type ArtifactModelInfo} from '../pack/model-info.js'
 import {DEFAULT_TERNARY} from '../quant/ternary.js'
 import {openDataset} from '../data/open.js'
-
-/** What a golf run's artifact says about its model (`manifest.model`). */
-export interface ArtifactModelInfo {
-  config: ModelConfig
-  /** Context length the model was trained (and is evaluated) at. */
-  seq_len: number
-  vocab_size: number
-  recipe?: string
-  tokenizer?: string
-  /** Optional evaluation settings recorded by the packer (sliding stride, batch). */
-  eval?: {sliding_stride?: number | null; batch_seqs?: number}
-}
 
 export interface RebuiltModel {
   model: GPT
   manifest: ArtifactManifest
   info: ArtifactModelInfo
+  /** The objective the model was trained with (its score: chunked NLL or ELBO). */
+  objective: Objective
 }
 
 /** Read an artifact file, one-line errors naming the path. */
 export function readArtifactFile(path: string): Uint8Array {
   return new Uint8Array(readInputFile(path, 'artifact'))
-}
-
-/** The model section of a golf artifact's manifest, checked. */
-export function artifactModelInfo(manifest: ArtifactManifest, source = 'artifact'): ArtifactModelInfo {
-  const m = manifest.model as Partial<ArtifactModelInfo>
-  if (!m || typeof m.config !== 'object' || m.config === null) {
-    throw new InputError(`${source}: the manifest has no model config (model.config): it was not packed from a golf run, so it cannot be rebuilt and evaluated`)
-  }
-  validateModelConfig(m.config, `${source}: model.config`)
-  if (!Number.isInteger(m.seq_len) || (m.seq_len as number) < 1) throw new InputError(`${source}: model.seq_len must be a positive integer, got ${JSON.stringify(m.seq_len)}`)
-  const vocab = m.vocab_size ?? m.config.vocab_size
-  return {...m, config: m.config, seq_len: m.seq_len as number, vocab_size: vocab}
 }
 
 /**
@@ -77,7 +56,7 @@ export function rebuildFromArtifact(bytes: Uint8Array, opts: {source?: string} =
     throw err instanceof InputError ? new InputError(`${source}: ${err.message}`) : err
   }
   model.quantActive = false
-  return {model, manifest, info}
+  return {model, manifest, info, objective: objectiveFor(info.objective!, info.config.vocab_size)}
 }
 
 export interface ArtifactEvalOptions {
@@ -87,7 +66,7 @@ export interface ArtifactEvalOptions {
   dataDir: string
   /** First N validation tokens; undefined/null = the whole split (the official score). */
   valTokens?: number | null
-  /** Also score with a sliding window of this stride (null = chunked only). */
+  /** AR: also score with a sliding window of this stride (null = chunked only). */
   slidingStride?: number | null
   batchSeqs?: number
   backend?: BackendName
@@ -95,11 +74,24 @@ export interface ArtifactEvalOptions {
 }
 
 export interface ArtifactEvalResult {
-  chunked: EvalResult
-  sliding: EvalResult | null
+  /** The model's score: chunked NLL for AR, the ELBO (an upper bound) for diffusion. */
+  score: ScoreResult
+  sliding: ScoreResult | null
   artifact_bytes: number
   info: ArtifactModelInfo
   backend: string
+}
+
+/** How an artifact's model is scored by default: its objective's first mode, its recorded settings. */
+export function defaultScoreOptions(info: ArtifactModelInfo, objective: Objective, batchSeqs?: number) {
+  return {
+    mode: objective.diffusion ? ('elbo' as const) : ('chunked' as const),
+    seqLen: info.seq_len,
+    batchSeqs: batchSeqs ?? info.eval?.batch_seqs ?? 8,
+    elboSteps: info.eval?.elbo_steps ?? 128,
+    elboSamples: info.eval?.elbo_samples ?? 1,
+    seed: info.eval?.elbo_seed ?? 0,
+  }
 }
 
 /** Rebuild an artifact's model and score it on a dataset's validation split. */
@@ -107,30 +99,35 @@ export async function evaluateArtifact(opts: ArtifactEvalOptions): Promise<Artif
   const backend = await initBackend(opts.backend ?? 'auto', {quiet: true})
   const {bytes, source} = typeof opts.artifact === 'string' ? {bytes: readArtifactFile(opts.artifact), source: opts.artifact} : opts.artifact
   const {table, info: data, tokenizerName} = await openDataset(opts.dataDir)
-  const {model, info} = rebuildFromArtifact(bytes, {source})
+  const {model, info, objective} = rebuildFromArtifact(bytes, {source})
   try {
     if (info.tokenizer && info.tokenizer !== tokenizerName) {
       throw new InputError(`${source} was trained with tokenizer ${info.tokenizer}, but ${opts.dataDir} uses ${tokenizerName}`)
     }
-    if ((data.vocabSize ?? 0) > info.config.vocab_size) {
-      throw new InputError(`${source}: the model has ${info.config.vocab_size} token ids, the dataset ${opts.dataDir} has ${data.vocabSize}`)
+    if ((data.vocabSize ?? 0) > info.vocab_size) {
+      throw new InputError(`${source}: the model has ${info.vocab_size} data token ids, the dataset ${opts.dataDir} has ${data.vocabSize}`)
     }
     const tokens = loadValidationTokens(data.dir, {vocabSize: data.vocabSize ?? undefined, maxTokens: opts.valTokens ?? undefined})
     if (tokens.length < info.seq_len + 1) {
       throw new InputError(`${opts.valTokens ? `--val-tokens ${opts.valTokens}` : opts.dataDir}: evaluation needs at least seq_len + 1 = ${info.seq_len + 1} validation tokens, got ${tokens.length}`)
     }
-    const batchSeqs = opts.batchSeqs ?? info.eval?.batch_seqs ?? 8
-    const evalOpts = (label: string) => ({seqLen: info.seq_len, batchSeqs, onProgress: (d: number, t: number) => opts.onProgress?.(d, t, label)})
-    const chunked = evaluateChunked(model, tokens, table, evalOpts('roundtrip eval'))
-    const stride = opts.slidingStride === undefined ? (info.eval?.sliding_stride ?? null) : opts.slidingStride
-    const sliding = stride ? evaluateSliding(model, tokens, table, {...evalOpts(`sliding eval (stride ${stride})`), stride}) : null
-    return {chunked, sliding, artifact_bytes: bytes.length, info, backend: backend.name}
+    const base = defaultScoreOptions(info, objective, opts.batchSeqs)
+    const progress = (label: string) => (d: number, t: number) => opts.onProgress?.(d, t, label)
+    const score = scoreModel(model, objective, tokens, table, {...base, onProgress: progress('roundtrip eval')})
+    const stride = objective.diffusion ? null : opts.slidingStride === undefined ? (info.eval?.sliding_stride ?? null) : opts.slidingStride
+    const sliding = stride ? scoreModel(model, objective, tokens, table, {...base, mode: 'sliding', stride, onProgress: progress(`sliding eval (stride ${stride})`)}) : null
+    return {score, sliding, artifact_bytes: bytes.length, info, backend: backend.name}
   } finally {
     model.dispose()
   }
 }
 
-/** The official-style result line, e.g. `final_roundtrip val_loss:2.3456 val_bpb:1.2345`. */
-export function roundtripLine(r: {val_loss: number; val_bpb: number}, digits = 8): string {
-  return `final_roundtrip val_loss:${r.val_loss.toFixed(digits)} val_bpb:${r.val_bpb.toFixed(digits)}`
+/**
+ * The official-style result line, e.g. `final_roundtrip val_loss:2.3456 val_bpb:1.2345`; a
+ * bound says so (`final_roundtrip_elbo … bound:upper steps:128`), never passing for a likelihood.
+ */
+export function roundtripLine(r: {val_loss: number; val_bpb: number} | ScoreResult, digits = 8): string {
+  const head = `val_loss:${r.val_loss.toFixed(digits)} val_bpb:${r.val_bpb.toFixed(digits)}`
+  if ('mode' in r && r.mode === 'elbo') return `final_roundtrip_elbo ${head} bound:upper steps:${r.elbo_steps} val_bpb_se:${r.val_bpb_se.toFixed(digits)}`
+  return `final_roundtrip ${head}`
 }

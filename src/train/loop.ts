@@ -22,7 +22,7 @@ import {describeBackend, initBackend, type BackendInfo, type BackendName} from '
 import {openDataset} from '../data/open.js'
 import {loadValidationTokens, TokenStream} from '../data/stream.js'
 import {InputError} from '../errors.js'
-import {evaluateChunked, evaluateSliding, type EvalResult} from '../eval/evaluate.js'
+import {scoreModel, type ScoreResult} from '../eval/score.js'
 import {countParams} from '../model/config.js'
 import type {GPT} from '../model/gpt.js'
 import {buildModel} from '../run/build-model.js'
@@ -31,7 +31,9 @@ import {clipGradNorm, lrScale, muonMomentum, seqLenAt, shouldStop, type Schedule
 import type {Optimizer, ParamRef} from '../optim/types.js'
 import {loadCheckpoint, saveCheckpoint} from '../run/checkpoint.js'
 import {accumulateGrads, disposeMap} from './grads.js'
-import type {ResolvedRecipe} from '../recipe/recipe.js'
+import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
+import {isDiffusion, modelVocabFor, objectiveFor} from '../objective/index.js'
+import {namedRandom} from '../util/random.js'
 import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from '../run/folder.js'
 import {GradientPool, resolveWorkers} from './parallel.js'
 
@@ -110,8 +112,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const vocab = info.vocabSize!
   // The embedding follows the dataset's vocabulary: a recipe names the vocabulary it was made
   // for, but the same shape trains on any tokenizer (the built-in corpus is byte260).
-  if (r.model.vocab_size !== vocab) emit({kind: 'info', message: `model.vocab_size: the recipe says ${r.model.vocab_size}, the dataset has ${vocab} ids: using ${vocab}`})
-  const recipe: ResolvedRecipe = {...r, model: {...r.model, vocab_size: vocab}}
+  // Diffusion objectives add one [MASK] id after the data ids.
+  const objectiveCfg = objectiveConfigOf(r)
+  const modelVocab = modelVocabFor(objectiveCfg.kind, vocab)
+  if (r.model.vocab_size !== modelVocab) {
+    emit({kind: 'info', message: `model.vocab_size: the recipe says ${r.model.vocab_size}, the dataset has ${vocab} ids${modelVocab !== vocab ? ' (+1 [MASK])' : ''}: using ${modelVocab}`})
+  }
+  const recipe: ResolvedRecipe = {...r, objective: objectiveCfg, model: {...r.model, vocab_size: modelVocab}}
+  const objective = objectiveFor(objectiveCfg, modelVocab)
 
   const run = opts.resume
     ? RunFolder.open(opts.outDir ?? '')
@@ -146,7 +154,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     emit({kind: 'info', message: `resumed ${run.dir} at step ${step}`})
   } else {
     run.writeJson('config', {recipe, seed: opts.seed, data: info.dir, tokenizer: tokenizerName, vocab_size: vocab, backend: backend.name})
-    run.log(`golf train recipe:${recipe.name} seed:${opts.seed} backend:${backend.name} params:${counts.total} ternary:${counts.ternary} data:${info.dir}`)
+    run.log(`golf train recipe:${recipe.name} seed:${opts.seed} backend:${backend.name} params:${counts.total} ternary:${counts.ternary} objective:${objectiveCfg.kind} data:${info.dir}`)
   }
   emit({kind: 'info', message: `run ${run.dir}: ${counts.total.toLocaleString('en-US')} params (${counts.ternary.toLocaleString('en-US')} ternary), vocab ${vocab}, ${t.max_steps} steps max`})
 
@@ -165,9 +173,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       backend: backend.name,
     })
   }
-  const evaluate = (tokens: Uint16Array, label: string, stride: number | null): EvalResult => {
-    const evalOpts = {seqLen: t.seq_len, batchSeqs: recipe.eval.batch_seqs, onProgress: (done: number, total: number) => emit({kind: 'eval', done, total, label})}
-    return stride ? evaluateSliding(model, tokens, table, {...evalOpts, stride}) : evaluateChunked(model, tokens, table, evalOpts)
+  // AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
+  const evaluate = (tokens: Uint16Array, label: string, stride: number | null): ScoreResult => {
+    const e = recipe.eval
+    return scoreModel(model, objective, tokens, table, {
+      mode: isDiffusion(objective) ? 'elbo' : stride ? 'sliding' : 'chunked',
+      stride,
+      seqLen: t.seq_len,
+      batchSeqs: e.batch_seqs,
+      elboSteps: e.elbo_steps,
+      elboSamples: e.elbo_samples,
+      seed: e.elbo_seed,
+      onProgress: (done: number, total: number) => emit({kind: 'eval', done, total, label}),
+    })
   }
 
   let stoppedBy: RunSummary['stopped_by'] = 'max_steps'
@@ -183,8 +201,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const T = seqLenAt(step, t.seq_len, sched)
     const B = t.micro_batch_tokens / T
     const accum = t.batch_tokens / t.micro_batch_tokens
-    const chunks = Array.from({length: accum}, () => stream.take(B * T + 1))
-    const {loss, grads: raw} = pool ? pool.compute(model, chunks, B, T, t.z_loss) : accumulateGrads(model, chunks, B, T, t.z_loss)
+    // the noise of diffusion objectives is keyed by (seed, step, micro-batch): resume replays it
+    const batches = Array.from({length: accum}, (_, c) => objective.trainBatch(stream.take(objective.chunkTokens(B, T)), B, T, namedRandom(opts.seed, `noise:${step}:${c}`)))
+    const {loss, grads: raw} = pool ? pool.compute(model, batches, t.z_loss) : accumulateGrads(model, batches, t.z_loss)
     let grads = raw
     if (recipe.optim.grad_clip !== null) {
       grads = clipGradNorm(raw, recipe.optim.grad_clip).grads
@@ -241,7 +260,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const finalLine = valLogLine(step, t.max_steps, final.val_loss, final.val_bpb, trainMs, stepAvg())
   run.log(finalLine)
   emit({kind: 'log', line: finalLine})
-  run.metric({step, val_loss: final.val_loss, val_bpb: final.val_bpb, val_tokens: final.tokens, val_bytes: final.bytes, final: true})
+  const elbo = final.mode === 'elbo' ? {steps: final.elbo_steps ?? 0, samples: final.samples, seed: final.seed, estimator: final.estimator as 'mc' | 'exact', val_bpb_se: final.val_bpb_se, se_method: final.se_method} : null
+  if (elbo) {
+    // the number above is an upper bound on the NLL, not a likelihood: say so in the log
+    const line = `final_elbo bound:upper steps:${elbo.steps} samples:${elbo.samples} seed:${elbo.seed} val_loss:${final.val_loss.toFixed(4)} val_bpb:${final.val_bpb.toFixed(4)} val_bpb_se:${elbo.val_bpb_se.toFixed(4)}`
+    run.log(line)
+    emit({kind: 'log', line})
+  }
+  run.metric({step, val_loss: final.val_loss, val_bpb: final.val_bpb, val_tokens: final.tokens, val_bytes: final.bytes, bound: final.bound, final: true})
   let sliding: RunSummary['sliding'] = null
   if (recipe.eval.sliding_stride) {
     const sl = evaluate(valFinal, `sliding eval (stride ${recipe.eval.sliding_stride})`, recipe.eval.sliding_stride)
@@ -268,6 +294,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     val_bpb: final.val_bpb,
     val_tokens: final.tokens,
     val_bytes: final.bytes,
+    objective: objectiveCfg.kind,
+    bound: final.bound,
+    elbo,
     sliding,
     backend: backend.name,
     params: counts,

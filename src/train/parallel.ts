@@ -35,6 +35,7 @@ import {Worker} from 'node:worker_threads'
 import type {BackendName, ResolvedBackend} from '../backend/index.js'
 import type {GPT} from '../model/gpt.js'
 import {shareGrads} from './grads.js'
+import {sliceRows, type TokenBatch} from '../objective/batch.js'
 import {newtonSchulz5, newtonSchulz5Flops} from '../optim/muon.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 
@@ -69,8 +70,8 @@ export interface GradWorkerData {
 }
 
 export type GradWorkerMessage =
-  /** chunks hold only the thread's rows (rows = [0, n)); B is the whole batch (for the weight n/B). */
-  | {cmd: 'grads'; seq: number; B: number; T: number; rows: [number, number]; zLoss: number; quantActive: boolean; chunks: Uint16Array[]}
+  /** batches hold only the thread's rows (rows = [0, n)); B is the whole batch (for the weight n/B). */
+  | {cmd: 'grads'; seq: number; B: number; rows: [number, number]; zLoss: number; quantActive: boolean; batches: TokenBatch[]}
   | {cmd: 'orthogonalize'; seq: number; names: string[]; steps: number}
 
 /** Milliseconds of the last `compute` / `orthogonalize`, by phase. */
@@ -217,22 +218,26 @@ export class GradientPool {
    * gives (up to summation order). `model` is the main thread's (its current weights are sent
    * to the workers first). Grads are new tensors on the main thread's backend; caller disposes.
    */
-  compute(model: GPT, chunks: Uint16Array[], B: number, T: number, zLoss: number): {loss: number; grads: Map<string, tf.Tensor>} {
+  compute(model: GPT, batches: TokenBatch[], zLoss: number): {loss: number; grads: Map<string, tf.Tensor>} {
     this.check()
+    const B = batches[0].B
     const shares = rowShares(B, this.workers)
     let t0 = performance.now()
     this.publishWeights(model)
     const seq = ++this.seq
     this.pool.forEach((w, i) => {
-      // only this thread's rows, copied (a chunk may be a view into a whole shard)
+      // only this thread's rows, copied (postMessage would otherwise copy whole buffers)
       const [r0, r1] = shares[i + 1]
-      const mine = chunks.map((c) => c.slice(r0 * T, r1 * T + 1))
-      const msg: GradWorkerMessage = {cmd: 'grads', seq, B, T, rows: [0, r1 - r0], zLoss, quantActive: model.quantActive, chunks: mine}
+      const mine = batches.map((b) => {
+        const part = sliceRows(b, r0, r1)
+        return {...part, inputs: part.inputs.slice(), targets: part.targets.slice(), weights: part.weights ? part.weights.slice() : null}
+      })
+      const msg: GradWorkerMessage = {cmd: 'grads', seq, B, rows: [0, r1 - r0], zLoss, quantActive: model.quantActive, batches: mine}
       w.worker.postMessage(msg)
     })
     let t1 = performance.now()
     const weightsMs = t1 - t0
-    const own = shareGrads(model, chunks, B, T, zLoss, shares[0])
+    const own = shareGrads(model, batches, zLoss, shares[0])
     t0 = performance.now()
     const ownMs = t0 - t1
     try {
@@ -261,8 +266,8 @@ export class GradientPool {
         }
       }
       if (sum === null) continue
-      if (chunks.length > 1) {
-        const mean = tf.div(sum, chunks.length)
+      if (batches.length > 1) {
+        const mean = tf.div(sum, batches.length)
         sum.dispose()
         sum = mean
       }
@@ -270,7 +275,7 @@ export class GradientPool {
     }
     for (const w of this.pool) loss += w.loss[0] // thread order again
     this.lastTimings = {weightsMs, ownMs, waitMs, gatherMs: performance.now() - t1, workerMs: Math.max(0, ...this.pool.map((w) => w.loss[1]))}
-    return {loss: loss / chunks.length, grads}
+    return {loss: loss / batches.length, grads}
   }
 
   /**

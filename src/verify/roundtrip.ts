@@ -19,7 +19,12 @@ import * as tf from '@tensorflow/tfjs-core'
 import {initBackend, type BackendName} from '../backend/index.js'
 import {loadValidationTokens} from '../data/stream.js'
 import {CheckFailedError, InputError} from '../errors.js'
-import {evaluateChunked} from '../eval/evaluate.js'
+import {scoreModel, type ScoreResult} from '../eval/score.js'
+import {arTokenBatch} from '../objective/ar.js'
+import type {TokenBatch} from '../objective/batch.js'
+import {isDiffusion, objectiveFor, type Objective} from '../objective/index.js'
+import {objectiveConfigOf} from '../recipe/recipe.js'
+import {defaultScoreOptions} from '../submission/rebuild.js'
 import type {GPT} from '../model/gpt.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
 import {loadRunModel} from '../run/load.js'
@@ -37,6 +42,9 @@ export interface RoundtripOptions {
 }
 
 export interface RoundtripResult {
+  /** The run's objective; diffusion scores are upper bounds (ELBO), computed with the same noise before and after. */
+  objective: 'ar' | 'mdlm' | 'bd3lm'
+  bound: boolean
   val_bpb_before: number
   val_bpb_after: number
   /** after − before. */
@@ -56,14 +64,25 @@ export interface RoundtripResult {
   bundle: {val_loss: number; val_bpb: number; agrees: boolean} | null
 }
 
-/** Max |a − b| over the logits of the first `batchSeqs` chunked windows. */
-function maxLogitDiff(a: GPT, b: GPT, tokens: Uint16Array, T: number, batchSeqs: number): number {
+/**
+ * The first `batchSeqs` windows as the objective feeds them to the model: AR inputs, or for
+ * diffusion the clean windows with every other token masked (a fixed, seed-free pattern).
+ */
+function probeBatch(objective: Objective, tokens: Uint16Array, T: number, batchSeqs: number): TokenBatch {
   const B = Math.min(batchSeqs, Math.floor((tokens.length - 1) / T))
-  const x = new Int32Array(B * T)
-  for (let i = 0; i < B * T; i++) x[i] = tokens[i]
-  const input = tf.tensor2d(x, [B, T], 'int32')
-  const la = a.forward(input)
-  const lb = b.forward(input)
+  if (!isDiffusion(objective)) return arTokenBatch(tokens, B, T)
+  const x0 = Int32Array.from(tokens.subarray(1, 1 + B * T))
+  const masked = Uint8Array.from({length: B * T}, (_, i) => i % 2)
+  return objective.denoiseBatch(x0, masked, B, T)
+}
+
+/** Max |a − b| over the logits of the first `batchSeqs` evaluation windows. */
+function maxLogitDiff(a: GPT, b: GPT, objective: Objective, tokens: Uint16Array, T: number, batchSeqs: number): number {
+  const batch = probeBatch(objective, tokens, T, batchSeqs)
+  const input = tf.tensor2d(batch.inputs, [batch.B, batch.T], 'int32')
+  const opts = {attention: batch.attention, suppress: batch.suppress}
+  const la = a.forward(input, opts)
+  const lb = b.forward(input, opts)
   const da = la.dataSync() as Float32Array
   const db = lb.dataSync() as Float32Array
   tf.dispose([input, la, lb])
@@ -143,10 +162,14 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
       throw new CheckFailedError(`${opts.artifactPath}: model config differs from the run's checkpoint (is it this run's artifact?)`)
     }
 
-    const evalOpts = (label: string) => ({seqLen: T, batchSeqs, onProgress: (d: number, t: number) => opts.onProgress?.(d, t, label)})
-    const b = evaluateChunked(before.model, tokens, table, evalOpts('eval (run)'))
-    const a = evaluateChunked(after, tokens, table, evalOpts('eval (artifact)'))
-    const maxDiff = maxLogitDiff(before.model, after, tokens, T, batchSeqs)
+    const objCfg = objectiveConfigOf(recipe)
+    if (canonicalJson(rebuilt.info.objective) !== canonicalJson(objCfg)) throw new CheckFailedError(`${opts.artifactPath}: objective ${rebuilt.info.objective?.kind} differs from the run's ${objCfg.kind} (is it this run's artifact?)`)
+    const objective = objectiveFor(objCfg, before.meta.model.vocab_size)
+    // the artifact's own scoring settings (what the counted code runs), with the same noise seed
+    const scoreOpts = (label: string) => ({...defaultScoreOptions(rebuilt.info, objective, batchSeqs), onProgress: (d: number, t: number) => opts.onProgress?.(d, t, label)})
+    const b: ScoreResult = scoreModel(before.model, objective, tokens, table, scoreOpts('eval (run)'))
+    const a: ScoreResult = scoreModel(after, rebuilt.objective, tokens, table, scoreOpts('eval (artifact)'))
+    const maxDiff = maxLogitDiff(before.model, after, objective, tokens, T, batchSeqs)
 
     let bundle: RoundtripResult['bundle'] = null
     if (opts.bundleCode !== undefined) {
@@ -163,6 +186,8 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     }
 
     return {
+      objective: objCfg.kind,
+      bound: a.bound,
       val_bpb_before: b.val_bpb,
       val_bpb_after: a.val_bpb,
       gap: a.val_bpb - b.val_bpb,

@@ -16,6 +16,10 @@ import {loadCheckpoint} from '../../src/run/checkpoint.js'
 import {buildModel} from '../../src/run/build-model.js'
 import {train} from '../../src/train/loop.js'
 import {accumulateGrads, disposeMap} from '../../src/train/grads.js'
+import {arTokenBatch} from '../../src/objective/ar.js'
+import {objectiveFor} from '../../src/objective/index.js'
+import {DEFAULT_OBJECTIVE} from '../../src/objective/types.js'
+import {mulberry32} from '../../src/util/random.js'
 import {assignMatrices, GradientPool, resolveWorkers, rowShares} from '../../src/train/parallel.js'
 import {RunFolder} from '../../src/run/folder.js'
 import {runCli} from '../helpers/cli.js'
@@ -27,6 +31,11 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'golf-par-'))
 function tokens(n: number, seed: number): Uint16Array {
   let s = seed >>> 0
   return Uint16Array.from({length: n}, () => 4 + ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) % 256))
+}
+
+/** AR batches of chunks of B·T + 1 tokens. */
+function ar(chunks: Uint16Array[], B: number, T: number) {
+  return chunks.map((c) => arTokenBatch(c, B, T))
 }
 
 function relDiff(a: Float32Array, b: Float32Array): number {
@@ -103,8 +112,8 @@ describe('GradientPool (2 threads, tiny model on wasm)', () => {
     const B = 4
     const T = 32
     const chunks = [tokens(B * T + 1, 1), tokens(B * T + 1, 2)]
-    const ref = accumulateGrads(model, chunks, B, T, 1e-4)
-    const par = pool.compute(model, chunks, B, T, 1e-4)
+    const ref = accumulateGrads(model, ar(chunks, B, T), 1e-4)
+    const par = pool.compute(model, ar(chunks, B, T), 1e-4)
     expect(Math.abs(par.loss - ref.loss) / ref.loss).toBeLessThan(1e-6)
     expect([...par.grads.keys()]).toEqual([...ref.grads.keys()])
     for (const [k, g] of ref.grads) {
@@ -117,12 +126,27 @@ describe('GradientPool (2 threads, tiny model on wasm)', () => {
     disposeMap(par.grads)
   })
 
+  it('splits diffusion batches (MDLM, BD3-LM) across threads to the same mean as accumulateGrads', () => {
+    const B = 3
+    const T = 32
+    for (const objective of [objectiveFor({...DEFAULT_OBJECTIVE, kind: 'mdlm'}, 260), objectiveFor({...DEFAULT_OBJECTIVE, kind: 'bd3lm', block_size: 8}, 260)]) {
+      const rand = mulberry32(11)
+      const batches = [objective.trainBatch(tokens(B * T, 21), B, T, rand), objective.trainBatch(tokens(B * T, 22), B, T, rand)]
+      const ref = accumulateGrads(model, batches, 0)
+      const par = pool.compute(model, batches, 0)
+      expect(Math.abs(par.loss - ref.loss) / ref.loss, objective.config.kind).toBeLessThan(1e-6)
+      for (const [k, g] of ref.grads) expect(relDiff(g.dataSync() as Float32Array, par.grads.get(k)!.dataSync() as Float32Array), `${objective.config.kind} ${k}`).toBeLessThan(1e-5)
+      disposeMap(ref.grads)
+      disposeMap(par.grads)
+    }
+  })
+
   it('weights the shares by their rows when the batch does not split evenly', () => {
     const B = 3
     const T = 32
     const chunks = [tokens(B * T + 1, 5)]
-    const ref = accumulateGrads(model, chunks, B, T, 0)
-    const par = pool.compute(model, chunks, B, T, 0)
+    const ref = accumulateGrads(model, ar(chunks, B, T), 0)
+    const par = pool.compute(model, ar(chunks, B, T), 0)
     expect(Math.abs(par.loss - ref.loss) / ref.loss).toBeLessThan(1e-6)
     for (const [k, g] of ref.grads) expect(relDiff(g.dataSync() as Float32Array, par.grads.get(k)!.dataSync() as Float32Array), k).toBeLessThan(1e-5)
     disposeMap(ref.grads)
@@ -133,13 +157,13 @@ describe('GradientPool (2 threads, tiny model on wasm)', () => {
     const B = 2
     const T = 32
     const chunks = [tokens(B * T + 1, 9)]
-    const before = pool.compute(model, chunks, B, T, 0)
+    const before = pool.compute(model, ar(chunks, B, T), 0)
     const w = model.weights()
     const emb = w.get('tok_emb.weight')!
     for (let i = 0; i < emb.length; i++) emb[i] *= 1.5
     model.loadWeights(w)
-    const ref = accumulateGrads(model, chunks, B, T, 0)
-    const after = pool.compute(model, chunks, B, T, 0)
+    const ref = accumulateGrads(model, ar(chunks, B, T), 0)
+    const after = pool.compute(model, ar(chunks, B, T), 0)
     expect(after.loss).not.toBe(before.loss)
     expect(Math.abs(after.loss - ref.loss) / ref.loss).toBeLessThan(1e-6)
     for (const m of [before.grads, after.grads, ref.grads]) disposeMap(m)
@@ -149,12 +173,12 @@ describe('GradientPool (2 threads, tiny model on wasm)', () => {
     const B = 4
     const T = 16
     const chunks = [tokens(B * T + 1, 11)]
-    const first = pool.compute(model, chunks, B, T, 0)
+    const first = pool.compute(model, ar(chunks, B, T), 0)
     const bits = bytesOf(first.grads)
     disposeMap(first.grads)
     const count = tf.memory().numTensors
     for (let i = 0; i < 3; i++) {
-      const again = pool.compute(model, chunks, B, T, 0)
+      const again = pool.compute(model, ar(chunks, B, T), 0)
       expect(again.loss).toBe(first.loss)
       for (const [k, b] of bytesOf(again.grads)) expect(b.equals(bits.get(k)!), k).toBe(true)
       disposeMap(again.grads)
@@ -188,7 +212,7 @@ describe('GradientPool (2 threads, tiny model on wasm)', () => {
     const plain = buildOptimizers(refs(model), recipe.optim)
     const split = buildOptimizers(refs(twin), recipe.optim, {orthogonalize: (us, n) => pool.orthogonalize(us, n)})
     for (let step = 0; step < 2; step++) {
-      const {grads} = accumulateGrads(model, [tokens(B * T + 1, 30 + step)], B, T, 0)
+      const {grads} = accumulateGrads(model, ar([tokens(B * T + 1, 30 + step)], B, T), 0)
       plain.step(grads, 1, {momentum: 0.9})
       split.step(grads, 1, {momentum: 0.9})
       disposeMap(grads)
@@ -212,14 +236,16 @@ describe('GradientPool failures', () => {
     const model = buildModel(recipe, 1)
     const pool = await GradientPool.create({recipe, seed: 1, workers: 2, backend: 'wasm'})
     try {
-      // B = 1: the main thread's share is empty, the worker gets row 0 — of a chunk one token short
-      expect(() => pool.compute(model, [tokens(32, 1)], 1, 32, 0)).toThrow(/^gradient worker 1 failed: arBatch: need 33 tokens for B=1, T=32, got 32$/)
-      expect(() => pool.compute(model, [tokens(33, 1)], 1, 32, 0)).toThrow(/gradient worker 1 failed/)
+      // B = 1: the main thread's share is empty, the worker gets row 0 — of a batch one input short
+      const [good] = ar([tokens(33, 1)], 1, 32)
+      const short = {...good, inputs: good.inputs.slice(0, 31)}
+      expect(() => pool.compute(model, [short], 0)).toThrow(/^gradient worker 1 failed: .*should have 32 values but has 31/)
+      expect(() => pool.compute(model, ar([tokens(33, 1)], 1, 32), 0)).toThrow(/gradient worker 1 failed/)
     } finally {
       await pool.dispose()
       model.dispose()
     }
-    expect(() => pool.compute(model, [tokens(33, 1)], 1, 32, 0)).toThrow(/used after dispose/)
+    expect(() => pool.compute(model, ar([tokens(33, 1)], 1, 32), 0)).toThrow(/used after dispose/)
   })
 
   it('rejects a worker count that is not a positive integer', async () => {

@@ -86,10 +86,10 @@ describe('the counted code bundle', () => {
     expect(res.code).toBe(0)
     const lines = res.stdout.trim().split('\n')
     expect(lines[0]).toBe(`Serialized model golf-artifact: ${artifactBytes} bytes`)
-    expect(lines[1]).toBe(`final_roundtrip val_loss:${inProcess.chunked.val_loss.toFixed(8)} val_bpb:${inProcess.chunked.val_bpb.toFixed(8)}`)
+    expect(lines[1]).toBe(`final_roundtrip val_loss:${inProcess.score.val_loss.toFixed(8)} val_bpb:${inProcess.score.val_bpb.toFixed(8)}`)
     const json = JSON.parse(lines[lines.length - 1])
-    expect(json.val_bpb).toBe(inProcess.chunked.val_bpb)
-    expect(json.val_loss).toBe(inProcess.chunked.val_loss)
+    expect(json.val_bpb).toBe(inProcess.score.val_bpb)
+    expect(json.val_loss).toBe(inProcess.score.val_loss)
   }, 60_000)
 
   it('bad input to the bundle: one line, exit 2', async () => {

@@ -1,0 +1,101 @@
+/**
+ * The machinery the diffusion scores share (src/eval/elbo.ts, src/eval/chain.ts): validation
+ * windows, denoising rows and their batched scoring.
+ *
+ * Windows are the official chunked evaluation's targets: window i holds stream positions
+ * [1 + iT, 1 + (i+1)T) for i < floor((N − 1)/T), so an AR model and a diffusion model are
+ * scored on exactly the same tokens and bytes (the first token, a BOS, is never a target; a
+ * target's bytes depend on the token before it in the stream, as in the official table).
+ * A diffusion model scores a window as a clean sequence x_0 without context before it.
+ *
+ * A row is one forward pass over one window with some positions masked; its contribution to
+ * the window's score is Σ_ℓ coef_ℓ · (−log p_θ(x_0^ℓ | x_t)) over the output positions. Every
+ * estimator (Monte-Carlo ELBO, exact ELBO, chain rule) is a choice of rows and coefficients.
+ */
+import {countTargetBytes} from '../metric/bpb.js'
+import type {GPT} from '../model/gpt.js'
+import {batchNll, type TokenBatch} from '../objective/batch.js'
+import type {DiffusionObjective} from '../objective/types.js'
+import type {ByteTable} from '../tokenizer/types.js'
+
+/** What diffusion evaluation needs of a model: cross-entropy of each output position of a batch. */
+export interface DenoisingScorer {
+  nll(batch: TokenBatch): Float32Array
+}
+
+/** A GPT as a scorer. */
+export function gptScorer(model: GPT): DenoisingScorer {
+  return {nll: (b) => batchNll(model, b)}
+}
+
+export interface Windows {
+  T: number
+  count: number
+  /** Stream position of window i's first token. */
+  start(i: number): number
+  tokens: Uint16Array
+}
+
+export function diffusionWindows(tokens: Uint16Array, T: number): Windows {
+  const count = Math.floor((tokens.length - 1) / T)
+  if (count < 1) throw new Error(`evaluation needs at least seq_len + 1 = ${T + 1} validation tokens, got ${tokens.length}`)
+  return {T, count, start: (i) => 1 + i * T, tokens}
+}
+
+/** Target tokens and bytes of the first `count` windows (the official table). */
+export function windowTotals(table: ByteTable, w: Windows): {tokens: number; bytes: number} {
+  const end = 1 + w.count * w.T
+  return {tokens: w.count * w.T, bytes: countTargetBytes(table, w.tokens, 1, end)}
+}
+
+/** One forward pass: window `window`, positions with masked[ℓ] = 1 hidden, nll weighted by coef. */
+export interface DenoiseRow {
+  window: number
+  /** Which accumulator (e.g. the Monte-Carlo draw) the contribution goes to. */
+  slot: number
+  masked: Uint8Array
+  coef: Float64Array
+}
+
+/**
+ * Score rows in batches of `batchSeqs`; returns Σ coef·nll per (window, slot) in float64, as
+ * sums[window * slots + slot]. Rows come from a generator so plans of any size stream.
+ */
+export function scoreRows(
+  scorer: DenoisingScorer,
+  objective: DiffusionObjective,
+  w: Windows,
+  rows: Iterable<DenoiseRow>,
+  opts: {batchSeqs: number; slots: number; totalRows: number; onProgress?: (done: number, total: number) => void},
+): Float64Array {
+  const T = w.T
+  const sums = new Float64Array(w.count * opts.slots)
+  let done = 0
+  let batch: DenoiseRow[] = []
+  const flush = () => {
+    const B = batch.length
+    if (B === 0) return
+    const x0 = new Int32Array(B * T)
+    const masked = new Uint8Array(B * T)
+    batch.forEach((r, b) => {
+      const s = w.start(r.window)
+      for (let l = 0; l < T; l++) x0[b * T + l] = w.tokens[s + l]
+      masked.set(r.masked, b * T)
+    })
+    const nll = scorer.nll(objective.denoiseBatch(x0, masked, B, T))
+    batch.forEach((r, b) => {
+      let acc = 0
+      for (let l = 0; l < T; l++) if (r.coef[l] !== 0) acc += r.coef[l] * nll[b * T + l]
+      sums[r.window * opts.slots + r.slot] += acc
+    })
+    done += B
+    opts.onProgress?.(done, opts.totalRows)
+    batch = []
+  }
+  for (const r of rows) {
+    batch.push(r)
+    if (batch.length === opts.batchSeqs) flush()
+  }
+  flush()
+  return sums
+}

@@ -1,0 +1,122 @@
+/**
+ * `golf eval`: score a run's checkpoint or an artifact on a dataset's validation split, in any
+ * mode its objective allows (AR: chunked, sliding; diffusion: elbo, chain), with the settings a
+ * user chooses. The model comes from the run (exactly as training left it) or is rebuilt from
+ * the artifact by the counted code's path.
+ */
+import {initBackend, type BackendName} from '../backend/index.js'
+import {openDataset} from '../data/open.js'
+import {loadValidationTokens} from '../data/stream.js'
+import {InputError} from '../errors.js'
+import type {GPT} from '../model/gpt.js'
+import {isDiffusion, objectiveFor, type Objective} from '../objective/index.js'
+import {objectiveConfigOf} from '../recipe/recipe.js'
+import {loadRunModel} from '../run/load.js'
+import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
+import {EXACT_MAX_BLOCK} from './elbo.js'
+import {scoreModel, scoreModes, type ScoreMode, type ScoreResult} from './score.js'
+
+export interface EvalTargetOptions {
+  run?: string
+  artifact?: string
+  /** Dataset folder; default the run's (or, for an artifact, required). */
+  data?: string
+  /** Default: the objective's reported score (chunked for AR, elbo for diffusion). */
+  mode?: ScoreMode
+  valTokens?: number | null
+  stride?: number | null
+  elboSteps?: number
+  elboSamples?: number
+  seed?: number
+  estimator?: 'mc' | 'exact'
+  order?: 'left-to-right' | 'random'
+  batchSeqs?: number
+  backend?: BackendName
+  onProgress?: (done: number, total: number) => void
+}
+
+export type EvalReport = ScoreResult & {
+  objective: 'ar' | 'mdlm' | 'bd3lm'
+  source: string
+  dataset: string
+  backend: string
+  seconds: number
+  tokens_per_s: number
+}
+
+interface Loaded {
+  model: GPT
+  objective: Objective
+  seqLen: number
+  batchSeqs: number
+  data: string | undefined
+  defaults: {stride: number | null; elboSteps: number; elboSamples: number; seed: number}
+}
+
+function load(opts: EvalTargetOptions): Loaded {
+  if (opts.run && opts.artifact) throw new InputError('give --run or --artifact, not both')
+  if (opts.run) {
+    const {model, config} = loadRunModel(opts.run)
+    const r = config.recipe
+    const e = r.eval
+    return {
+      model,
+      objective: objectiveFor(objectiveConfigOf(r), model.cfg.vocab_size),
+      seqLen: r.train.seq_len,
+      batchSeqs: e.batch_seqs,
+      data: config.data,
+      defaults: {stride: e.sliding_stride, elboSteps: e.elbo_steps ?? 128, elboSamples: e.elbo_samples ?? 1, seed: e.elbo_seed ?? 0},
+    }
+  }
+  if (!opts.artifact) throw new InputError('golf eval needs --run <run folder> or --artifact <file>')
+  const {model, info, objective} = rebuildFromArtifact(readArtifactFile(opts.artifact), {source: opts.artifact})
+  const e = info.eval ?? {}
+  return {
+    model,
+    objective,
+    seqLen: info.seq_len,
+    batchSeqs: e.batch_seqs ?? 8,
+    data: undefined,
+    defaults: {stride: e.sliding_stride ?? null, elboSteps: e.elbo_steps ?? 128, elboSamples: e.elbo_samples ?? 1, seed: e.elbo_seed ?? 0},
+  }
+}
+
+export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalReport> {
+  const backend = await initBackend(opts.backend ?? 'auto', {quiet: true})
+  const l = load(opts)
+  try {
+    const modes = scoreModes(l.objective)
+    const mode = opts.mode ?? modes[0]
+    const kind = l.objective.config.kind
+    if (!modes.includes(mode)) throw new InputError(`--mode ${mode} does not apply to ${kind} models (their modes: ${modes.join(', ')})`)
+    const stride = opts.stride ?? l.defaults.stride
+    if (mode === 'sliding' && !stride) throw new InputError('--mode sliding needs --stride S (the recipe sets none)')
+    if (mode === 'sliding' && (stride! < 1 || stride! > l.seqLen)) throw new InputError(`--stride ${stride} must be in [1, seq_len ${l.seqLen}]`)
+    if (opts.estimator === 'exact' && isDiffusion(l.objective)) {
+      const bs = l.objective.blockSize(l.seqLen)
+      if (bs > EXACT_MAX_BLOCK) throw new InputError(`--estimator exact enumerates 2^${bs} mask patterns per window; it is for blocks of at most ${EXACT_MAX_BLOCK} tokens (this model's block is ${bs})`)
+    }
+    const dataDir = opts.data ?? l.data
+    if (!dataDir && opts.artifact) throw new InputError('--artifact needs --data <dataset folder> to score on')
+    const {info, table} = await openDataset(dataDir)
+    const tokens = loadValidationTokens(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens ?? undefined})
+    if (tokens.length < l.seqLen + 1) throw new InputError(`${opts.valTokens ? `--val-tokens ${opts.valTokens}` : info.dir}: evaluation needs at least seq_len + 1 = ${l.seqLen + 1} validation tokens, got ${tokens.length}`)
+    const t0 = performance.now()
+    const r = scoreModel(l.model, l.objective, tokens, table, {
+      mode,
+      seqLen: l.seqLen,
+      batchSeqs: opts.batchSeqs ?? l.batchSeqs,
+      stride,
+      elboSteps: opts.elboSteps ?? l.defaults.elboSteps,
+      elboSamples: opts.elboSamples ?? l.defaults.elboSamples,
+      seed: opts.seed ?? l.defaults.seed,
+      estimator: opts.estimator,
+      order: opts.order,
+      onProgress: opts.onProgress,
+    })
+    const seconds = (performance.now() - t0) / 1000
+    return {...r, objective: kind, source: opts.run ?? opts.artifact!, dataset: info.dir, backend: backend.name, seconds: Number(seconds.toFixed(3)), tokens_per_s: Math.round(r.tokens / Math.max(seconds, 1e-9))}
+  } finally {
+    l.model.dispose()
+  }
+}

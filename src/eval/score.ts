@@ -1,0 +1,62 @@
+/**
+ * Scoring a model as its objective asks: AR models by the official chunked evaluation (and a
+ * sliding window when configured), diffusion models by their ELBO (an upper bound) or the
+ * chain rule. The trainer, `golf eval`, `golf verify` and the counted code all call this, so a
+ * run's numbers come from one code path whatever the objective.
+ */
+import type {GPT} from '../model/gpt.js'
+import {isDiffusion, type Objective} from '../objective/types.js'
+import type {ByteTable} from '../tokenizer/types.js'
+import {evaluateChain} from './chain.js'
+import {gptScorer} from './denoise.js'
+import {evaluateElbo, type DiffusionEvalResult} from './elbo.js'
+import {evaluateChunked, evaluateSliding, type EvalResult} from './evaluate.js'
+
+export type ScoreMode = 'chunked' | 'sliding' | 'elbo' | 'chain'
+export type ScoreResult = (EvalResult & {bound: false}) | DiffusionEvalResult
+
+export interface ScoreOptions {
+  mode: ScoreMode
+  seqLen: number
+  batchSeqs: number
+  /** sliding: the stride. */
+  stride?: number | null
+  /** elbo: denoising steps (0 = continuous time), draws per window, seed, estimator. */
+  elboSteps?: number
+  elboSamples?: number
+  seed?: number
+  estimator?: 'mc' | 'exact'
+  /** chain: unmasking order. */
+  order?: 'left-to-right' | 'random'
+  onProgress?: (done: number, total: number) => void
+}
+
+/** The modes an objective can be scored with; the first is its default (the reported score). */
+export function scoreModes(objective: Objective): ScoreMode[] {
+  return isDiffusion(objective) ? ['elbo', 'chain'] : ['chunked', 'sliding']
+}
+
+export function scoreModel(model: GPT, objective: Objective, tokens: Uint16Array, table: ByteTable, opts: ScoreOptions): ScoreResult {
+  const modes = scoreModes(objective)
+  if (!modes.includes(opts.mode)) throw new Error(`mode ${opts.mode} does not apply to ${objective.config.kind} models (modes: ${modes.join(', ')})`)
+  const base = {seqLen: opts.seqLen, batchSeqs: opts.batchSeqs, onProgress: opts.onProgress}
+  if (isDiffusion(objective)) {
+    if (opts.mode === 'chain') return evaluateChain(gptScorer(model), objective, tokens, table, {...base, order: opts.order, seed: opts.seed})
+    return evaluateElbo(gptScorer(model), objective, tokens, table, {...base, steps: opts.elboSteps ?? 128, samples: opts.elboSamples, seed: opts.seed, estimator: opts.estimator})
+  }
+  if (opts.mode === 'sliding') {
+    if (!opts.stride) throw new Error('sliding evaluation needs a stride')
+    return {...evaluateSliding(model, tokens, table, {...base, stride: opts.stride}), bound: false}
+  }
+  return {...evaluateChunked(model, tokens, table, base), bound: false}
+}
+
+/** One line for logs: `val_bpb 1.2345` or `val_bpb ≤ 1.2345 ± 0.0012 (ELBO, T=128)`. */
+export function describeScore(r: ScoreResult): string {
+  if (r.mode === 'elbo') {
+    const se = r.val_bpb_se > 0 ? ` ± ${r.val_bpb_se.toFixed(4)}` : ''
+    return `val_bpb ≤ ${r.val_bpb.toFixed(4)}${se} (upper bound: ${r.elbo_steps === 0 ? 'continuous-time' : `${r.elbo_steps}-step`} ELBO, ${r.estimator})`
+  }
+  if (r.mode === 'chain') return `val_bpb ${r.val_bpb.toFixed(4)} (chain rule, block ${r.block_size})`
+  return `val_bpb ${r.val_bpb.toFixed(4)}${r.mode === 'sliding' ? ` (sliding, stride ${r.stride})` : ''}`
+}

@@ -1,0 +1,72 @@
+/**
+ * BD3-LM: block diffusion language models (Arriola et al. 2025, "Block Diffusion:
+ * Interpolating Between Autoregressive and Diffusion Language Models"; reference code
+ * kuleshov-group/bd3lms).
+ *
+ * The sequence is cut into blocks of `block_size` tokens; the likelihood factorises
+ * autoregressively over blocks and each block is a masked diffusion given the clean blocks
+ * before it (eq. 3). Training (§3.2, "vectorized training") runs ONE forward pass over the
+ * concatenation [x_t ‖ x_0] (2T tokens) under the block-diffusion attention mask
+ * (`blockDiffusionMask` in src/model/gpt.ts): noisy block b sees itself and clean blocks < b,
+ * the clean copy is block-causal, and only the x_t half is scored. Every block has its own t
+ * (antithetic over all blocks of the batch), in the clipped interval `train_interval` when set
+ * (§5, clipped schedules lower the variance of training); the loss weight is MDLM's
+ * dσ/expm1(σ) = 1/t, so with block_size = T this is MDLM with a clean copy appended.
+ */
+import type {AttentionLayout} from '../model/gpt.js'
+import type {TokenBatch} from './batch.js'
+import {applyMask, drawMask, trainInterval} from './mdlm.js'
+import {antitheticTimes} from './schedule.js'
+import type {DiffusionObjective, ObjectiveConfig} from './types.js'
+
+/** Rows of [x_t ‖ x_0]: (B, 2T) from x_t (B, T) and x_0 (B, T). */
+export function concatNoisyClean(xt: Int32Array, x0: ArrayLike<number>, B: number, T: number): Int32Array {
+  const out = new Int32Array(2 * B * T)
+  for (let r = 0; r < B; r++) {
+    for (let i = 0; i < T; i++) {
+      out[r * 2 * T + i] = xt[r * T + i]
+      out[r * 2 * T + T + i] = x0[r * T + i]
+    }
+  }
+  return out
+}
+
+/** BD3-LM with blocks of `config.block_size` for a model with `modelVocab` ids ([MASK] = the last). */
+export function bd3lmObjective(config: ObjectiveConfig, modelVocab: number): DiffusionObjective {
+  const maskId = modelVocab - 1
+  const bs = config.block_size
+  if (bs === null || !Number.isInteger(bs) || bs < 1) throw new Error(`bd3lm needs objective.block_size, a positive integer, got ${bs}`)
+  const layout: AttentionLayout = {kind: 'block-diffusion', block: bs}
+  const checkT = (T: number) => {
+    if (T % bs !== 0) throw new Error(`bd3lm: block size ${bs} must divide the sequence length ${T}`)
+  }
+  const batch = (x0: ArrayLike<number>, masked: Uint8Array, weights: Float32Array | null, B: number, T: number): TokenBatch => ({
+    B,
+    T: 2 * T,
+    inputs: concatNoisyClean(applyMask(x0, masked, maskId), x0, B, T),
+    targets: Int32Array.from(x0),
+    weights,
+    attention: layout,
+    suppress: maskId,
+  })
+  return {
+    config,
+    diffusion: true,
+    maskId,
+    chunkTokens: (B, T) => B * T,
+    blockSize: () => bs,
+    trainBatch(chunk, B, T, rand): TokenBatch {
+      checkT(T)
+      const n = B * T
+      if (chunk.length < n) throw new Error(`bd3lm batch: need ${n} tokens for B=${B}, T=${T}, got ${chunk.length}`)
+      const [lo, hi] = trainInterval(config)
+      const times = antitheticTimes(n / bs, rand, lo, hi) // one t per block, over every block of the batch
+      const {masked, weights} = drawMask(n, (i) => times[Math.floor(i / bs)], config, rand)
+      return batch(chunk.subarray(0, n), masked, weights, B, T)
+    },
+    denoiseBatch(x0, masked, B, T): TokenBatch {
+      checkT(T)
+      return batch(x0, masked, null, B, T)
+    },
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * What the trainer, the evaluator and the sampler ask of an objective (they never test its
+ * name): how many stream tokens a micro-batch takes, the training batch (with its noise), and
+ * for diffusion objectives the denoising view that evaluation and sampling score.
+ */
+import type {TokenBatch} from './batch.js'
+
+export type ObjectiveKind = 'ar' | 'mdlm' | 'bd3lm'
+
+/** The recipe's `objective` section. */
+export interface ObjectiveConfig {
+  /** ar: next-token prediction; mdlm: masked diffusion; bd3lm: block diffusion. */
+  kind: ObjectiveKind
+  /** bd3lm: tokens per block (must divide train.seq_len); null for ar/mdlm. */
+  block_size: number | null
+  /** ε of the log-linear schedule: 1 − ε of the tokens are masked at t = 1 (MDLM: 1e-3). */
+  noise_eps: number
+  /** Training times t are drawn in [sampling_eps, 1] (MDLM: 1e-3). */
+  sampling_eps: number
+  /**
+   * Clipped training interval [lo, hi] for t (BD3-LM's variance reduction); null = the full
+   * [sampling_eps, 1]. Only training uses it: every reported number uses the full process.
+   */
+  train_interval: [number, number] | null
+}
+
+export const DEFAULT_OBJECTIVE: ObjectiveConfig = {
+  kind: 'ar', // the official baseline and every record so far
+  block_size: null,
+  noise_eps: 1e-3, // the MDLM / BD3-LM reference LogLinearNoise
+  sampling_eps: 1e-3, // the reference `sampling_eps`
+  train_interval: null,
+}
+
+/**
+ * Ids the model embeds for a data vocabulary: diffusion appends one [MASK] id after the data
+ * ids (MDLM §3: the mask is an extra category), so [MASK] = dataVocab.
+ */
+export function modelVocabFor(kind: ObjectiveKind, dataVocab: number): number {
+  return kind === 'ar' ? dataVocab : dataVocab + 1
+}
+
+/** An objective, bound to a model with a given number of ids (see `objectiveFor`). */
+export interface Objective {
+  readonly config: ObjectiveConfig
+  /** True for diffusion objectives: their scores are upper bounds (NELBO), not likelihoods. */
+  readonly diffusion: boolean
+  /** Stream tokens one micro-batch of B rows × T takes. */
+  chunkTokens(B: number, T: number): number
+  /** The training batch of a chunk; `rand` draws its noise (deterministic under a seed). */
+  trainBatch(chunk: Uint16Array, B: number, T: number, rand: () => number): TokenBatch
+}
+
+/** A diffusion objective: the denoising view that the ELBO, the chain rule and sampling use. */
+export interface DiffusionObjective extends Objective {
+  readonly diffusion: true
+  /** The [MASK] id: the model's last id. */
+  readonly maskId: number
+  /** Tokens per denoising block at sequence length T (MDLM: the whole sequence). */
+  blockSize(T: number): number
+  /**
+   * The model input that predicts clean rows x0 (B, T) from their noisy version, where
+   * `masked[i]` = 1 replaces x0[i] by [MASK]; targets are x0, weights null.
+   */
+  denoiseBatch(x0: Int32Array, masked: Uint8Array, B: number, T: number): TokenBatch
+}
+
+export function isDiffusion(o: Objective): o is DiffusionObjective {
+  return o.diffusion
+}

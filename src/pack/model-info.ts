@@ -1,0 +1,54 @@
+/**
+ * The `model` section of a golf artifact's manifest: everything the counted code needs to
+ * rebuild and score the model from the artifact alone (its config, the context it was trained
+ * at, its objective and how its score is computed). Written by the packer and by `golf budget`
+ * (to size the manifest), read back by `rebuildFromArtifact`.
+ */
+import {InputError} from '../errors.js'
+import {validateModelConfig, type ModelConfig} from '../model/config.js'
+import {DEFAULT_OBJECTIVE, type ObjectiveConfig} from '../objective/types.js'
+import type {ResolvedRecipe} from '../recipe/recipe.js'
+import type {ArtifactManifest} from './artifact.js'
+
+/** What a golf run's artifact says about its model (`manifest.model`). */
+export interface ArtifactModelInfo {
+  config: ModelConfig
+  /** Context length the model was trained (and is evaluated) at. */
+  seq_len: number
+  vocab_size: number
+  recipe?: string
+  tokenizer?: string
+  /** The training objective; absent in artifacts from before objectives existed (= ar). */
+  objective?: ObjectiveConfig
+  /** Evaluation settings recorded by the packer (sliding stride, batch, the ELBO's). */
+  eval?: {sliding_stride?: number | null; batch_seqs?: number; elbo_steps?: number; elbo_samples?: number; elbo_seed?: number}
+}
+
+/**
+ * The model section for a recipe's model `config` (vocab_size = the dataset's ids). AR models
+ * carry no objective (the reader's default), so their artifacts are as before objectives.
+ */
+export function modelInfoOf(recipe: ResolvedRecipe, config: ModelConfig, vocabSize: number, tokenizer: string): ArtifactModelInfo {
+  const e = recipe.eval
+  const objective = recipe.objective ?? DEFAULT_OBJECTIVE
+  const base = {config, recipe: recipe.name, seq_len: recipe.train.seq_len, vocab_size: vocabSize, tokenizer}
+  if (objective.kind === 'ar') return {...base, eval: {sliding_stride: e.sliding_stride, batch_seqs: e.batch_seqs}}
+  return {...base, objective, eval: {sliding_stride: null, batch_seqs: e.batch_seqs, elbo_steps: e.elbo_steps, elbo_samples: e.elbo_samples, elbo_seed: e.elbo_seed}}
+}
+
+/** The model section of a golf artifact's manifest, checked. */
+export function artifactModelInfo(manifest: ArtifactManifest, source = 'artifact'): ArtifactModelInfo {
+  const m = manifest.model as Partial<ArtifactModelInfo>
+  if (!m || typeof m.config !== 'object' || m.config === null) {
+    throw new InputError(`${source}: the manifest has no model config (model.config): it was not packed from a golf run, so it cannot be rebuilt and evaluated`)
+  }
+  validateModelConfig(m.config, `${source}: model.config`)
+  if (!Number.isInteger(m.seq_len) || (m.seq_len as number) < 1) throw new InputError(`${source}: model.seq_len must be a positive integer, got ${JSON.stringify(m.seq_len)}`)
+  const objective = m.objective ?? DEFAULT_OBJECTIVE
+  if (!['ar', 'mdlm', 'bd3lm'].includes(objective.kind)) throw new InputError(`${source}: model.objective.kind must be ar, mdlm or bd3lm, got ${JSON.stringify(objective.kind)}`)
+  if (objective.kind === 'bd3lm' && !(Number.isInteger(objective.block_size) && (objective.block_size as number) >= 1 && (m.seq_len as number) % (objective.block_size as number) === 0)) {
+    throw new InputError(`${source}: model.objective.block_size must be a positive divisor of seq_len ${m.seq_len}, got ${JSON.stringify(objective.block_size)}`)
+  }
+  const vocab = m.vocab_size ?? m.config.vocab_size
+  return {...m, config: m.config, seq_len: m.seq_len as number, vocab_size: vocab, objective}
+}
