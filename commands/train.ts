@@ -18,8 +18,10 @@ export interface TrainCommandResult {
 }
 
 export default class Train extends GolfCommand {
-  static override summary = 'Train a ternary (BitNet b1.58) or float GPT from a recipe.'
+  static override summary = 'Train a ternary (BitNet b1.58) or float GPT from a recipe: autoregressive, MDLM or BD3-LM.'
   static override description = `Trains natively ternary weights (q·d with the stored scale precision in the forward pass, straight-through gradients), evaluates val_loss and val_bpb with the official byte table, and writes a run folder: train.log (official line format), config.json, metrics.jsonl, checkpoint.safetensors (+ checkpoint.json, optimizer.safetensors) and summary.json.
+
+The recipe's objective section chooses what is trained: next-token (ar), masked diffusion (mdlm) or block diffusion (bd3lm); diffusion runs report the negative ELBO, an upper bound on the NLL. --init-from starts from another run's weights (e.g. AR → diffusion adaptation).
 
 With no --data the built-in Brown corpus (byte260) is prepared once and cached. Ctrl-C saves a checkpoint; --resume continues it bit for bit.`
 
@@ -28,6 +30,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     '<%= config.bin %> <%= command.id %> --recipe bitnet-b158-68m --data data/datasets/fineweb10B_sp1024 --backend tensorflow',
     '<%= config.bin %> <%= command.id %> --recipe tiny-cpu --set model.model_dim=128 --set quant.mode=none --max-steps 50',
     '<%= config.bin %> <%= command.id %> --out runs/mine --resume',
+    '<%= config.bin %> <%= command.id %> --recipe mdlm-tiny-cpu --init-from runs/tiny-cpu-s1337-…   # AR → diffusion adaptation',
   ]
 
   static override flags = {
@@ -40,6 +43,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     'val-tokens': Flags.integer({description: 'Evaluate on the first N validation tokens instead of the whole split.', min: 2}),
     out: Flags.string({char: 'o', description: 'Run folder (default runs/<recipe>-s<seed>-<time>); with --resume, the run to continue.'}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint.'}),
+    'init-from': Flags.string({description: "Start from this run's weights (same shape; AR → MDLM/BD3-LM adds the [MASK] row)."}),
     backend: Flags.string({description: 'Compute backend.', options: [...BACKEND_NAMES], default: 'auto'}),
     // data-parallel threads; checked as train.workers by the recipe schema
     workers: Flags.string({description: "Override train.workers: threads per step (data parallel), an integer ≥ 1 or 'auto' (up to 2 on wasm/cpu, 1 on tensorflow)."}),
@@ -59,6 +63,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     let recipe
     let seed = flags.seed
     let dataDir = flags.data
+    if (flags.resume && flags['init-from']) throw new InputError('--init-from starts a new run; it cannot be combined with --resume')
     if (flags.resume) {
       if (!flags.out) throw new InputError('--resume needs --out <run folder> to continue')
       const {config} = readRunConfig(flags.out)
@@ -81,6 +86,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
         seed,
         backend: flags.backend as BackendName,
         resume: flags.resume,
+        initFrom: flags['init-from'],
         note: flags.note,
         tags: flags.tag,
         baseline: flags.baseline ?? null,
@@ -95,8 +101,11 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
         } else if (result.summary) {
           const s = result.summary
           const out = paint()
+          // a diffusion run's score is its negative ELBO: an upper bound, printed as one
+          const bound = s.bound && s.elbo ? ` ≤` : ''
+          const boundNote = s.bound && s.elbo ? ` ± ${s.elbo.val_bpb_se.toFixed(4)} (upper bound: ${s.elbo.steps === 0 ? 'continuous-time' : `${s.elbo.steps}-step`} ELBO)` : ''
           this.log(
-            `${out.bold('val_bpb')} ${out.green(s.val_bpb.toFixed(4))}  val_loss ${s.val_loss.toFixed(4)}` +
+            `${out.bold('val_bpb' + bound)} ${out.green(s.val_bpb.toFixed(4))}${boundNote}  val_loss ${s.val_loss.toFixed(4)}` +
               (s.sliding ? `  sliding(stride ${s.sliding.stride}) val_bpb ${s.sliding.val_bpb.toFixed(4)}` : '') +
               `  steps ${s.steps}  ${formatDuration(s.train_time_ms / 1000)}  ${s.tokens_per_s.toLocaleString('en-US')} tok/s`,
           )

@@ -30,6 +30,7 @@ import {buildOptimizers} from '../optim/composite.js'
 import {clipGradNorm, lrScale, muonMomentum, seqLenAt, shouldStop, type ScheduleConfig} from '../optim/schedule.js'
 import type {Optimizer, ParamRef} from '../optim/types.js'
 import {loadCheckpoint, saveCheckpoint} from '../run/checkpoint.js'
+import {weightsFromRun} from '../run/init-from.js'
 import {accumulateGrads, disposeMap} from './grads.js'
 import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
 import {isDiffusion, modelVocabFor, objectiveFor} from '../objective/index.js'
@@ -46,6 +47,8 @@ export interface TrainOptions {
   seed: number
   backend: BackendName
   resume?: boolean
+  /** Start from this run's weights (same shape; a diffusion model adds the [MASK] row). */
+  initFrom?: string
   /** Free-form note and tags recorded in summary.json (for the runs ledger). */
   note?: string
   tags?: string[]
@@ -153,8 +156,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     run.log(`resume from step:${step}`)
     emit({kind: 'info', message: `resumed ${run.dir} at step ${step}`})
   } else {
-    run.writeJson('config', {recipe, seed: opts.seed, data: info.dir, tokenizer: tokenizerName, vocab_size: vocab, backend: backend.name})
-    run.log(`golf train recipe:${recipe.name} seed:${opts.seed} backend:${backend.name} params:${counts.total} ternary:${counts.ternary} objective:${objectiveCfg.kind} data:${info.dir}`)
+    if (opts.initFrom) {
+      const from = weightsFromRun(opts.initFrom, model)
+      model.loadWeights(from.weights)
+      emit({kind: 'info', message: `initialised from ${opts.initFrom} (recipe ${from.recipe}, step ${from.step})`})
+    }
+    run.writeJson('config', {recipe, seed: opts.seed, data: info.dir, tokenizer: tokenizerName, vocab_size: vocab, backend: backend.name, ...(opts.initFrom ? {init_from: opts.initFrom} : {})})
+    run.log(`golf train recipe:${recipe.name} seed:${opts.seed} backend:${backend.name} params:${counts.total} ternary:${counts.ternary} objective:${objectiveCfg.kind} data:${info.dir}${opts.initFrom ? ` init_from:${opts.initFrom}` : ''}`)
   }
   emit({kind: 'info', message: `run ${run.dir}: ${counts.total.toLocaleString('en-US')} params (${counts.ternary.toLocaleString('en-US')} ternary), vocab ${vocab}, ${t.max_steps} steps max`})
 

@@ -31,6 +31,6 @@ export function tinyRecipe(over: Record<string, Record<string, unknown>> = {}): 
     eval: {val_tokens: 1024, sliding_stride: 16, batch_seqs: 4},
   }
   const doc: Record<string, unknown> = {name: 'tiny-test'}
-  for (const k of Object.keys(base)) doc[k] = {...base[k], ...(over[k] ?? {})}
+  for (const k of new Set([...Object.keys(base), ...Object.keys(over)])) doc[k] = {...(base[k] ?? {}), ...(over[k] ?? {})}
   return resolveRecipe(doc, {where: 'tiny-test'})
 }

@@ -36,3 +36,25 @@ describe.each([
     if (name === 'ternary-unet-10l-768d') expect(recipe.model.embed_dim).toBe(32)
   })
 })
+
+describe.each([
+  ['mdlm-tiny-cpu', ['model.model_dim=64', 'model.unique_blocks=2', 'train.seq_len=32', 'quant.group_size=64']],
+  ['bd3lm-tiny-cpu', ['model.model_dim=64', 'model.unique_blocks=2', 'train.seq_len=32', 'quant.group_size=64']],
+  ['mdlm-11l-512d', ['model.model_dim=64', 'model.unique_blocks=2', 'train.seq_len=32']],
+  ['ternary-bd3lm', ['model.model_dim=96', 'model.unique_blocks=2', 'train.seq_len=32', 'objective.block_size=8']],
+])('diffusion recipe %s', (name, sets) => {
+  it('trains a few steps (shrunk) and reports its ELBO as an upper bound', async () => {
+    const recipe = loadRecipe(name, [...shrink, ...sets])
+    const r = await train({recipe, dataDir: data, outDir: join(mkdtempSync(join(tmpdir(), 'golf-recipe-run-')), 'run'), seed: 1, backend: 'wasm'})
+    const s = r.summary!
+    expect(s.steps).toBe(3)
+    expect(s.objective).toBe(recipe.objective.kind)
+    expect(s.bound).toBe(true)
+    expect(s.elbo).toMatchObject({steps: recipe.eval.elbo_steps, samples: recipe.eval.elbo_samples, seed: recipe.eval.elbo_seed, estimator: 'mc'})
+    expect(s.elbo!.val_bpb_se).toBeGreaterThan(0)
+    // a random-init model's bound sits near the uniform code length, log2(V) bits per byte-token
+    expect(s.val_bpb).toBeGreaterThan(4)
+    expect(s.sliding).toBeNull()
+    expect(s.params.ternary).toBeGreaterThan(0)
+  })
+})
