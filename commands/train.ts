@@ -95,7 +95,9 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
       })
       progress.done()
       if (!this.jsonEnabled()) {
-        if (result.interrupted) {
+        if (result.alreadyFinished) {
+          this.log(`${result.runDir} had already finished at step ${result.stepsDone}: nothing to do (its summary.json is unchanged)`)
+        } else if (result.interrupted) {
           this.log(`interrupted after step ${result.stepsDone}; checkpoint saved in ${result.runDir}`)
           this.log(`resume with: golf train --out ${result.runDir} --resume`)
         } else if (result.summary) {

@@ -1,8 +1,8 @@
 /**
  * `golf demo`: the main job end to end on the built-in default, no GPU, no download —
- *   built-in Brown corpus (byte260) → train `tiny-cpu` → pack (auto codec) → verify the cap and
- *   the exact roundtrip → render a submission folder (README, submission.json, logs, artifact,
- *   counted code).
+ *   built-in Brown corpus (byte260) → train `tiny-cpu` (or another recipe, e.g. mdlm-tiny-cpu)
+ *   → pack (auto codec) → verify the cap and the exact roundtrip → render a submission folder
+ *   (README, submission.json, logs, artifact, counted code).
  * Every step is the library call behind its own command, so the demo shows what the commands do.
  */
 import {join, resolve} from 'node:path'
@@ -35,6 +35,8 @@ export interface DemoResult {
   artifact: string
   submission_dir: string
   val_bpb: number
+  /** True when the scores are upper bounds (a diffusion model's negative ELBO). */
+  bound: boolean
   /** Verify's pair, on the same validation tokens: the run's model, and the model rebuilt from the artifact. */
   val_bpb_before: number | null
   val_bpb_roundtrip: number | null
@@ -59,7 +61,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const trained = await train({recipe, seed, outDir: runDir, backend: opts.backend ?? 'auto', onEvent: opts.onEvent, interrupted: opts.interrupted, tags: ['demo']})
   const base = {run_dir: trained.runDir, artifact: '', submission_dir: '', limit: OFFICIAL_LIMIT}
   if (trained.interrupted || !trained.summary) {
-    return {...base, val_bpb: NaN, val_bpb_before: null, val_bpb_roundtrip: null, roundtrip_gap: null, bytes_model: 0, bytes_code: null, bytes_total: null, within_limit: false, verify_ok: false, interrupted: true}
+    return {...base, val_bpb: NaN, bound: false, val_bpb_before: null, val_bpb_roundtrip: null, roundtrip_gap: null, bytes_model: 0, bytes_code: null, bytes_total: null, within_limit: false, verify_ok: false, interrupted: true}
   }
 
   stage('2/4 pack (auto codec, auto compression)')
@@ -91,6 +93,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     artifact,
     submission_dir: report.out,
     val_bpb: trained.summary.val_bpb,
+    bound: trained.summary.bound ?? false,
     val_bpb_before: verified.roundtrip?.val_bpb_before ?? null,
     val_bpb_roundtrip: verified.roundtrip?.val_bpb_after ?? null,
     roundtrip_gap: verified.roundtrip?.gap ?? null,

@@ -16,6 +16,7 @@
  * it ends bit-for-bit where an uninterrupted one does (when no wall-clock cap steers the
  * schedule: wall time is never the same twice).
  */
+import {existsSync} from 'node:fs'
 import {cpus, totalmem} from 'node:os'
 
 import {describeBackend, initBackend, type BackendInfo, type BackendName} from '../backend/index.js'
@@ -70,6 +71,8 @@ export interface TrainResult {
   summary: RunSummary | null
   interrupted: boolean
   stepsDone: number
+  /** --resume of a run that had already finished: nothing was trained, evaluated or written. */
+  alreadyFinished?: boolean
 }
 
 /** The trainer's view of the schedule section of a recipe. */
@@ -153,6 +156,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     step = ck.meta.step
     trainMs = ck.meta.train_time_ms
     tokensSeen = ck.meta.tokens_seen
+    // the model as it was at the checkpoint, also when no step runs before an evaluation
+    model.quantActive = ck.meta.quant.active
+    if (shouldStop(step, trainMs, sched) && existsSync(run.path('summary'))) {
+      // a finished run: its summary was written by its own final evaluation; nothing to redo
+      emit({kind: 'info', message: `${run.dir} already finished at step ${step} (summary.json written): nothing to do`})
+      await pool?.dispose()
+      model.dispose()
+      optimizer.dispose()
+      return {runDir: run.dir, summary: run.readJson<RunSummary>('summary'), interrupted: false, stepsDone: step, alreadyFinished: true}
+    }
     run.log(`resume from step:${step}`)
     emit({kind: 'info', message: `resumed ${run.dir} at step ${step}`})
   } else {

@@ -1,4 +1,4 @@
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -87,5 +87,36 @@ describe('golf train loop', () => {
     const capped = tinyRecipe({quant: {start_frac: 0.5}, train: {max_steps: 1000, max_wallclock_seconds: 10}})
     expect(quantActiveAt(capped, 1, 4999)).toBe(false)
     expect(quantActiveAt(capped, 1, 5000)).toBe(true)
+  })
+})
+
+describe('--resume of a finished run', () => {
+  it('changes nothing: same summary.json bytes, no new log lines, the result says so', async () => {
+    const out = join(tmp(), 'done')
+    // checkpoints every 2 steps so the final checkpoint is the last of several
+    await train({recipe: tinyRecipe({train: {max_steps: 4, eval_every: 0, checkpoint_every: 2}, eval: {sliding_stride: null}}), dataDir: data, outDir: out, seed: 1, backend: 'wasm'})
+    const summary = readFileSync(join(out, 'summary.json'))
+    const log = readFileSync(join(out, 'train.log'))
+    const ck = readFileSync(join(out, 'checkpoint.safetensors'))
+    const again = await train({recipe: tinyRecipe({train: {max_steps: 4, eval_every: 0, checkpoint_every: 2}, eval: {sliding_stride: null}}), dataDir: data, outDir: out, seed: 1, backend: 'wasm', resume: true})
+    expect(again.alreadyFinished).toBe(true)
+    expect(again.stepsDone).toBe(4)
+    expect(again.summary!.val_loss).toBe(JSON.parse(summary.toString()).val_loss)
+    expect(readFileSync(join(out, 'summary.json')).equals(summary)).toBe(true)
+    expect(readFileSync(join(out, 'train.log')).equals(log)).toBe(true)
+    expect(readFileSync(join(out, 'checkpoint.safetensors')).equals(ck)).toBe(true)
+  })
+
+  it('a run killed during its final evaluation resumes to the same summary as an uninterrupted one', async () => {
+    const recipe = tinyRecipe({train: {max_steps: 4, eval_every: 0}, eval: {sliding_stride: null}})
+    const a = join(tmp(), 'whole')
+    const whole = await train({recipe, dataDir: data, outDir: a, seed: 2, backend: 'wasm'})
+    const b = join(tmp(), 'killed')
+    await train({recipe, dataDir: data, outDir: b, seed: 2, backend: 'wasm'})
+    rmSync(join(b, 'summary.json')) // as if killed after the final checkpoint, before the summary
+    const resumed = await train({recipe, dataDir: data, outDir: b, seed: 2, backend: 'wasm', resume: true})
+    expect(resumed.alreadyFinished).toBeUndefined()
+    expect(resumed.summary!.val_loss).toBe(whole.summary!.val_loss)
+    expect(resumed.summary!.val_bpb).toBe(whole.summary!.val_bpb)
   })
 })
