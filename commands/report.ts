@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {formatBytes, paint, progressReporter} from '../src/cli/output.js'
 import {InputError} from '../src/errors.js'
+import {deltaSide} from '../src/report/readme.js'
 import {buildReport, type ReportResult} from '../src/report/report.js'
 import {parseByteLimit} from '../src/verify/limit.js'
 
@@ -13,6 +14,7 @@ export default class Report extends GolfCommand {
   submission.json  the official fields, validated against a schema
   val_bpb.svg      val_bpb and train loss against step
   train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs (the counted code)
+A diffusion run's val_bpb is its negative ELBO, an upper bound: it is marked ≤ everywhere, submission.json adds val_var_bpb, bound, elbo_steps and objective, and AR and diffusion runs are never seeds of one entry (a diffusion ablation of an AR baseline gets no verdict: a bound against a likelihood is not like for like).
 With --sota <bpb>, a one-sided t-test of the seeds' val_loss against SOTA − 0.005 nats (p < 0.01 claims a record). An existing non-empty --out is replaced only with --force.`
 
   static override examples = [
@@ -77,8 +79,9 @@ With --sota <bpb>, a one-sided t-test of the seeds' val_loss against SOTA − 0.
       const c = paint()
       const s = result.submission
       const std = result.val_bpb_std
-      this.log(`${c.bold('val_bpb')} ${c.green(result.val_bpb_mean.toFixed(4))}${std !== null ? ` ± ${std.toFixed(4)}` : ''} over ${result.seeds.length} seed(s)  bytes_total ${s.bytes_total.toLocaleString('en-US')} (${formatBytes(s.bytes_total)})`)
-      for (const a of result.ablations) this.log(`  ablation ${a.change.join(', ') || '(no change)'}: Δ ${a.delta >= 0 ? '+' : ''}${a.delta.toFixed(4)} → ${a.verdict}`)
+      const le = result.bound ? '≤ ' : ''
+      this.log(`${c.bold('val_bpb')} ${le}${c.green(result.val_bpb_mean.toFixed(4))}${std !== null ? ` ± ${std.toFixed(4)}` : ''} over ${result.seeds.length} seed(s)${result.bound ? ' (upper bound: negative ELBO)' : ''}  bytes_total ${s.bytes_total.toLocaleString('en-US')} (${formatBytes(s.bytes_total)})`)
+      for (const a of result.ablations) this.log(`  ablation ${a.change.join(', ') || '(no change)'}: Δ ${deltaSide(a)}${a.delta >= 0 ? '+' : ''}${a.delta.toFixed(4)} → ${a.verdict}`)
       if (result.significance) this.log(`  ${result.significance.statement}`)
       for (const item of result.compliance) {
         const mark = item.status === 'pass' ? c.green('✓') : item.status === 'fail' ? c.red('✗') : c.yellow('–')

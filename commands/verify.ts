@@ -6,13 +6,14 @@ import {CheckFailedError, InputError} from '../src/errors.js'
 import {verifyFolder} from '../src/verify/folder.js'
 import {OFFICIAL_LIMIT, parseByteLimit} from '../src/verify/limit.js'
 import {groupDigits, type VerifyReport} from '../src/verify/report.js'
-import {verifyRun} from '../src/verify/run.js'
+import {elboName} from '../src/eval/score.js'
+import {verifyRun, type RunVerifyReport} from '../src/verify/run.js'
 
 export default class Verify extends GolfCommand {
   static override summary = 'Check a submission: the 16,000,000-byte cap, the exact roundtrip gap, the folder.'
   static override description = `Two modes.
 
-Run mode (--run <run dir> --artifact <file>): bytes_model is the artifact's size, bytes_code the counted code — one minified JavaScript file bundling golf's model, training and evaluation code with the run's recipe (npm libraries are not counted, as torch is not for train_gpt.py), or the --code files. The run's model and the model rebuilt from the artifact are both scored (chunked, --val-tokens or the whole split) and the gap printed to 6 decimals; for golf-trained ternary runs it is exactly 0 with identical logits. The bundled file is also run on its own and must print the same val_bpb.
+Run mode (--run <run dir> --artifact <file>): bytes_model is the artifact's size, bytes_code the counted code — one minified JavaScript file bundling golf's model, training and evaluation code with the run's recipe (npm libraries are not counted, as torch is not for train_gpt.py), or the --code files. The run's model and the model rebuilt from the artifact are both scored (AR: chunked; diffusion: the ELBO the artifact records; --val-tokens or the whole split) and the gap printed to 6 decimals; for golf-trained ternary runs it is exactly 0 with identical logits. The bundled file is also run on its own and must print the same val_bpb. A diffusion run's val_bpb is its negative ELBO, an upper bound (≤), scored before and after with the same noise seed.
 
 Folder mode (a submission folder laid out as the official records/…): README.md, submission.json (fields and types, ISO 8601 date), train logs and code; claimed bytes_total within the limit and equal to the logs' size lines, bytes_code equal to the code file, val_bpb/val_loss equal to the logs at the precision printed, the artifact's size when present. What the logs do not say is reported as not confirmed (–), not as a failure.
 
@@ -80,7 +81,7 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
     return report
   }
 
-  private printReport(r: VerifyReport): void {
+  private printReport(r: VerifyReport & Partial<Pick<RunVerifyReport, 'elbo'>>): void {
     const c = paint()
     const n = (v: number | null) => (v === null ? '?' : `${groupDigits(v)} bytes`)
     this.log(`bytes_model  ${n(r.bytes_model)}`)
@@ -88,8 +89,10 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
     this.log(`bytes_total  ${n(r.bytes_total)}  (limit ${groupDigits(r.limit)}${r.limit === OFFICIAL_LIMIT ? ', the official cap' : ''})`)
     if (r.roundtrip) {
       const rt = r.roundtrip
-      this.log(`val_bpb before  ${rt.val_bpb_before.toFixed(6)}  (the run's model)`)
-      this.log(`val_bpb after   ${rt.val_bpb_after.toFixed(6)}  (rebuilt from the artifact)`)
+      const e = r.elbo
+      // a diffusion run's score is a bound: say so on the line that shows it
+      this.log(`val_bpb before  ${e ? '≤ ' : ''}${rt.val_bpb_before.toFixed(6)}  (the run's model${e ? `; ${elboName(e.steps)}, an upper bound` : ''})`)
+      this.log(`val_bpb after   ${e ? '≤ ' : ''}${rt.val_bpb_after.toFixed(6)}  (rebuilt from the artifact${e ? `; same noise, seed ${e.seed}` : ''})`)
       this.log(`gap             ${rt.gap.toFixed(6)}`)
       if (rt.exact) this.log(c.green('exact: identical logits (max |Δlogit| = 0)'))
       else this.log(`max |Δlogit|    ${rt.max_logit_diff.toExponential(3)}`)

@@ -25,8 +25,10 @@ export abstract class GolfCommand extends Command {
       if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
       const exit = err.oclif?.exit ?? 2
       const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
-      // "Missing 1 required arg:" names the argument on the next line
-      const first = lines[0]?.endsWith(':') && lines[1] ? `${lines[0]} ${lines[1].replace(/\s+/g, ' ')}` : (lines[0] ?? err.message)
+      // "Missing 1 required arg:" names the argument on the next line; "Parsing --flag" says
+      // what is wrong with the flag's value on the next line
+      const joinNext = lines[0] !== undefined && lines[1] !== undefined && (lines[0].endsWith(':') || /^Parsing --\S+$/.test(lines[0]))
+      const first = joinNext ? `${lines[0]}${lines[0].endsWith(':') ? ' ' : ': '}${lines[1].replace(/\s+/g, ' ')}` : (lines[0] ?? err.message)
       const line = `${first.trim()} (see: golf ${this.id?.replace(/:/g, ' ') ?? ''} --help)`
       if (this.jsonEnabled()) process.stdout.write(JSON.stringify({error: {message: line, exit}}) + '\n')
       else process.stderr.write(`golf: ${line}\n`)

@@ -16,10 +16,15 @@
  *
  * Two estimators:
  * - `mc` (default): per block one time, stratified over every block of the evaluation
- *   (antithetic, as the reference's `_sample_t`), snapped up to the grid t_i = ⌈tT⌉/T (T = 0:
- *   t itself); each token masked with probability t_i; the estimate (1/t_i)·Σ_masked nll is
- *   unbiased for NELBO_T. Seeded: the same seed gives the same number on every backend that
- *   computes the same logits, whatever the batch size.
+ *   (antithetic, as the reference's `_sample_t`), snapped up to the grid t_i = ⌈tT⌉/T; each
+ *   token masked with probability t_i; the estimate (1/t_i)·Σ_masked nll is unbiased for
+ *   NELBO_T (its weight is at most T). For T = ∞ that estimator has infinite variance (a token
+ *   masked with probability t weighs 1/t: E[w²] = ∫dt/t), so continuous time is estimated
+ *   through the identity NELBO_∞ = Σ_{n=1..b} (1/n)·E_{|M|=n} Σ_{ℓ∈M} nll (a block of b
+ *   tokens; B(n, b−n+1)·C(b, n) = 1/n): draw the number of masked tokens n uniformly
+ *   (stratified) and a uniform subset of that size, estimate (b/n)·Σ_masked nll, whose weight is
+ *   at most b. Seeded: the same seed gives the same number on every backend that computes the
+ *   same logits, whatever the batch size.
  * - `exact`: the expectation over masks computed by enumeration, for blocks of at most
  *   EXACT_MAX_BLOCK tokens: one forward per mask pattern P (every block masked by P at once:
  *   blocks are independent given x_0), weighted by Σ_i (1/i)·t_i^|P|·(1 − t_i)^(b−|P|) (or the
@@ -106,12 +111,26 @@ function* mcRows(count: number, T: number, bs: number, K: number, steps: number,
       const coef = new Float64Array(T)
       for (let j = 0; j < nBlocks; j++) {
         const g = (w * K + k) * nBlocks + j
-        let t = 1 - ((u0 + perm[g]) / G) // (0, 1], one stratum of width 1/G each
-        if (steps > 0) t = Math.ceil(t * steps) / steps
-        for (let l = j * bs; l < (j + 1) * bs; l++) {
-          if (maskRand() < t) {
-            masked[l] = 1
-            coef[l] = 1 / t
+        const s = (u0 + perm[g]) / G // [0, 1), one stratum of width 1/G each
+        if (steps > 0) {
+          const t = Math.ceil((1 - s) * steps) / steps // the grid time t_i ∈ {1/T, …, 1}
+          for (let l = j * bs; l < (j + 1) * bs; l++) {
+            if (maskRand() < t) {
+              masked[l] = 1
+              coef[l] = 1 / t
+            }
+          }
+        } else {
+          // continuous time: n masked tokens, n uniform on 1..b, a uniform subset of that size
+          const n = 1 + Math.floor(s * bs)
+          const pos = Int32Array.from({length: bs}, (_, i) => j * bs + i)
+          for (let i = 0; i < n; i++) {
+            const r = i + Math.floor(maskRand() * (bs - i)) // partial Fisher–Yates
+            const x = pos[i]
+            pos[i] = pos[r]
+            pos[r] = x
+            masked[pos[i]] = 1
+            coef[pos[i]] = bs / n
           }
         }
       }

@@ -51,11 +51,16 @@ export function scoreModel(model: GPT, objective: Objective, tokens: Uint16Array
   return {...evaluateChunked(model, tokens, table, base), bound: false}
 }
 
+/** `128-step ELBO`, `continuous-time ELBO`, or `ELBO` when the step count is unknown. */
+export function elboName(steps: number | null): string {
+  return steps === null ? 'ELBO' : `${steps === 0 ? 'continuous-time' : `${steps}-step`} ELBO`
+}
+
 /** One line for logs: `val_bpb 1.2345` or `val_bpb ≤ 1.2345 ± 0.0012 (ELBO, T=128)`. */
 export function describeScore(r: ScoreResult): string {
   if (r.mode === 'elbo') {
     const se = r.val_bpb_se > 0 ? ` ± ${r.val_bpb_se.toFixed(4)}` : ''
-    return `val_bpb ≤ ${r.val_bpb.toFixed(4)}${se} (upper bound: ${r.elbo_steps === 0 ? 'continuous-time' : `${r.elbo_steps}-step`} ELBO, ${r.estimator})`
+    return `val_bpb ≤ ${r.val_bpb.toFixed(4)}${se} (upper bound: ${elboName(r.elbo_steps)}, ${r.estimator})`
   }
   if (r.mode === 'chain') return `val_bpb ${r.val_bpb.toFixed(4)} (chain rule, block ${r.block_size})`
   return `val_bpb ${r.val_bpb.toFixed(4)}${r.mode === 'sliding' ? ` (sliding, stride ${r.stride})` : ''}`

@@ -282,6 +282,9 @@ export function initialValue(spec: ParamSpec, cfg: ModelConfig, seed: number): F
 // ---------------------------------------------------------------------------------------------
 // The model
 
+/** A block's attention: q (B, H, T, Dh) over k/v (B, KV, Tk, Dh) → (B, H, T, Dh). */
+type Attend = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D
+
 export interface GPTOptions {
   seed: number
   /** Which tensors are ternary (globs over parameter names) and how they are quantized. */
@@ -436,8 +439,12 @@ export class GPT {
     return m
   }
 
-  /** One transformer block on x (N, D); i = unique block index. */
-  private block(w: Map<string, tf.Tensor>, i: number, x: tf.Tensor2D, x0: tf.Tensor2D, B: number, T: number, layout: AttentionLayout): tf.Tensor2D {
+  /**
+   * One transformer block on x (N, D); i = unique block index; cos/sin the RoPE rows of the T
+   * positions; `attend` does the attention of q (B, H, T, Dh) over k/v (B, KV, T, Dh): the full
+   * forward attends under a mask, the cached forward over its cached keys first.
+   */
+  private block(w: ReadonlyMap<string, tf.Tensor>, i: number, x: tf.Tensor2D, x0: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: Attend): tf.Tensor2D {
     const {D, H, KV, Dh} = this.dims
     const p = (name: string) => w.get(`blocks.${i}.${name}`)!
     if (this.cfg.x0_mix) {
@@ -455,17 +462,55 @@ export class GPT {
       q = rmsNorm(q)
       k = rmsNorm(k)
     }
-    const {cos, sin} = this.rotary(T, layout.kind === 'block-diffusion')
-    q = applyRotary(q, cos, sin)
-    k = applyRotary(k, cos, sin)
+    q = applyRotary(q, rope.cos, rope.sin)
+    k = applyRotary(k, rope.cos, rope.sin)
     q = tf.mul(q, tf.reshape(p('attn.q_gain'), [1, H, 1, 1]))
-    const y = attention(q, k, v, this.attentionMask(T, layout)) // (B, H, T, Dh)
+    const y = attend(q, k, v) // (B, H, T, Dh)
     const y2 = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D // (N, D)
     x = tf.add(x, tf.mul(p('attn_scale'), linear(y2, p('attn.proj.weight') as tf.Tensor2D)))
 
     // MLP
     const m = mlp(rmsNorm(x), p('mlp.fc.weight') as tf.Tensor2D, p('mlp.proj.weight') as tf.Tensor2D)
     return tf.add(x, tf.mul(p('mlp_scale'), m))
+  }
+
+  /** Token embedding → (N, D) rows, normalised: the residual stream's start and x0. */
+  private embed(w: ReadonlyMap<string, tf.Tensor>, tokens: tf.Tensor2D): tf.Tensor2D {
+    const [B, T] = tokens.shape
+    let x = tf.gather(w.get('tok_emb.weight')!, tf.reshape(tokens, [B * T])) as tf.Tensor2D // (N, E)
+    if (this.dims.factored) x = linear(x, w.get('embed_proj.weight') as tf.Tensor2D) // (N, D)
+    return rmsNorm(x)
+  }
+
+  /**
+   * Layer applications j = 0..L-1 run unique block j mod K. With U-Net skips the first
+   * floor(L/2) push their output; the rest pop (last in, first out) and add skip_weights[i]·skip.
+   * `attend(j)` is application j's attention.
+   */
+  private layers(w: ReadonlyMap<string, tf.Tensor>, x: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: (j: number) => Attend): tf.Tensor2D {
+    const {L, numSkips} = this.dims
+    const K = this.cfg.unique_blocks
+    const x0 = x
+    const encoder = numSkips > 0 ? Math.floor(L / 2) : 0
+    const skips: tf.Tensor2D[] = []
+    // numSkips × (1, D); a 1-way split has no working gradient in tfjs, hence the special case
+    const skipW = numSkips > 1 ? tf.split(w.get('skip_weights')!, numSkips, 0) : numSkips === 1 ? [w.get('skip_weights')!] : []
+    for (let j = 0; j < L; j++) {
+      if (j >= encoder && skips.length > 0) x = tf.add(x, tf.mul(skipW[j - encoder], skips.pop()!))
+      x = this.block(w, j % K, x, x0, B, T, rope, attend(j))
+      if (j < encoder) skips.push(x)
+    }
+    return x
+  }
+
+  /** Final norm → head → soft-cap (→ SUBS suppression): (N, D) → (N, V) logits. */
+  private head(w: ReadonlyMap<string, tf.Tensor>, x: tf.Tensor2D, suppress: number | null | undefined): tf.Tensor2D {
+    x = rmsNorm(x)
+    if (this.dims.factored) x = linear(x, w.get('head_proj.weight') as tf.Tensor2D) // (N, E)
+    const head = (this.cfg.tie_embeddings ? w.get('tok_emb.weight') : w.get('lm_head.weight')) as tf.Tensor2D // [V, E]
+    const logits = softcap(linear(x, head), this.cfg.logit_softcap) // (N, V)
+    if (suppress === undefined || suppress === null) return logits
+    return tf.add(logits, this.suppressRow(suppress)) // SUBS: the suppressed id's logit is −∞
   }
 
   /**
@@ -477,34 +522,12 @@ export class GPT {
     const [B, T] = tokens.shape
     const layout = layoutOf(opts)
     const Tout = outputLength(T, layout)
-    const {L, numSkips, factored} = this.dims
-    const K = this.cfg.unique_blocks
     const w = this.effectiveWeights()
-
-    let x = tf.gather(w.get('tok_emb.weight')!, tf.reshape(tokens, [B * T])) as tf.Tensor2D // (N, E)
-    if (factored) x = linear(x, w.get('embed_proj.weight') as tf.Tensor2D) // (N, D)
-    x = rmsNorm(x)
-    const x0 = x
-
-    // Layer applications j = 0..L-1 run unique block j mod K. With U-Net skips the first
-    // floor(L/2) push their output; the rest pop (last in, first out) and add skip_weights[i]·skip.
-    const encoder = numSkips > 0 ? Math.floor(L / 2) : 0
-    const skips: tf.Tensor2D[] = []
-    // numSkips × (1, D); a 1-way split has no working gradient in tfjs, hence the special case
-    const skipW = numSkips > 1 ? tf.split(w.get('skip_weights')!, numSkips, 0) : numSkips === 1 ? [w.get('skip_weights')!] : []
-    for (let j = 0; j < L; j++) {
-      if (j >= encoder && skips.length > 0) x = tf.add(x, tf.mul(skipW[j - encoder], skips.pop()!))
-      x = this.block(w, j % K, x, x0, B, T, layout)
-      if (j < encoder) skips.push(x)
-    }
-
+    const mask = this.attentionMask(T, layout)
+    const attend: Attend = (q, k, v) => attention(q, k, v, mask)
+    let x = this.layers(w, this.embed(w, tokens), B, T, this.rotary(T, layout.kind === 'block-diffusion'), () => attend)
     if (Tout !== T) x = tf.reshape(tf.slice(tf.reshape(x, [B, T, -1]), [0, 0, 0], [B, Tout, -1]), [B * Tout, -1]) as tf.Tensor2D // (B·Tout, D): the x_t half
-    x = rmsNorm(x)
-    if (factored) x = linear(x, w.get('head_proj.weight') as tf.Tensor2D) // (N, E)
-    const head = (this.cfg.tie_embeddings ? w.get('tok_emb.weight') : w.get('lm_head.weight')) as tf.Tensor2D // [V, E]
-    const logits = softcap(linear(x, head), this.cfg.logit_softcap) // (B·Tout, V)
-    if (opts.suppress === undefined || opts.suppress === null) return logits
-    return tf.add(logits, this.suppressRow(opts.suppress)) // SUBS: the suppressed id's logit is −∞
+    return this.head(w, x, opts.suppress) // (B·Tout, V)
   }
 
   /** (1, V): 0 everywhere, MASKED at `id` (exp() of it is exactly 0, the softmax ignores it). */
@@ -634,17 +657,11 @@ export class GPT {
     const [B, Tn] = tokens.shape
     cache.checkRows(B)
     const P = cache.length
-    const {L, numSkips, factored, Dh, V} = this.dims
-    const K = this.cfg.unique_blocks
+    const {Dh, V} = this.dims
     const fresh: {k: tf.Tensor4D; v: tf.Tensor4D}[] = [] // per application: (B, KV, P+Tn, Dh), kept when committing
     try {
       const logits = tf.tidy(() => {
         const w = cache.weights
-        let x = tf.gather(w.get('tok_emb.weight')!, tf.reshape(tokens, [B * Tn])) as tf.Tensor2D // (B·Tn, E)
-        if (factored) x = linear(x, w.get('embed_proj.weight') as tf.Tensor2D) // (B·Tn, D)
-        x = rmsNorm(x)
-        const x0 = x
-
         // the same rows rotaryTables gives a full forward at positions P..P+Tn−1
         const half = Dh / 2
         const table = rotaryTables(P + Tn, Dh, this.cfg.rope_base)
@@ -652,25 +669,16 @@ export class GPT {
         const sin = tf.tensor2d(table.sin.subarray(P * half), [Tn, half])
         const allowed = cachedPattern(P, Tn, opts.within)
         const mask = allowed ? tf.tensor2d(Float32Array.from(allowed, (a) => (a ? 0 : MASKED)), [Tn, P + Tn]) : null // (Tn, P+Tn)
-
-        // the layer loop of logitsRows, application j with its own cache entry
-        const encoder = numSkips > 0 ? Math.floor(L / 2) : 0
-        const skips: tf.Tensor2D[] = []
-        const skipW = numSkips > 1 ? tf.split(w.get('skip_weights')!, numSkips, 0) : numSkips === 1 ? [w.get('skip_weights')!] : []
-        for (let j = 0; j < L; j++) {
-          if (j >= encoder && skips.length > 0) x = tf.add(x, tf.mul(skipW[j - encoder], skips.pop()!))
-          const out = this.cachedBlock(w, j % K, x, x0, B, Tn, cache.entry(j), cos, sin, mask)
-          x = out.x
-          if (opts.commit) fresh.push({k: tf.keep(out.k), v: tf.keep(out.v)})
-          if (j < encoder) skips.push(x)
+        // application j attends over its cached keys/values, then the new ones
+        const attend = (j: number): Attend => (q, k, v) => {
+          const past = cache.entry(j)
+          const kAll = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k // (B, KV, P+Tn, Dh)
+          const vAll = past ? (tf.concat([past.v, v], 2) as tf.Tensor4D) : v
+          if (opts.commit) fresh.push({k: tf.keep(kAll), v: tf.keep(vAll)})
+          return prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
         }
-
-        x = rmsNorm(x)
-        if (factored) x = linear(x, w.get('head_proj.weight') as tf.Tensor2D) // (B·Tn, E)
-        const head = (this.cfg.tie_embeddings ? w.get('tok_emb.weight') : w.get('lm_head.weight')) as tf.Tensor2D // [V, E]
-        let rows = softcap(linear(x, head), this.cfg.logit_softcap) // (B·Tn, V)
-        if (opts.suppress !== undefined && opts.suppress !== null) rows = tf.add(rows, this.suppressRow(opts.suppress))
-        return tf.reshape(rows, [B, Tn, V]) as tf.Tensor3D
+        const x = this.layers(w, this.embed(w, tokens), B, Tn, {cos, sin}, attend)
+        return tf.reshape(this.head(w, x, opts.suppress), [B, Tn, V]) as tf.Tensor3D
       })
       if (opts.commit) cache.replace(fresh, B, P + Tn)
       return logits
@@ -678,52 +686,6 @@ export class GPT {
       for (const kv of fresh) tf.dispose([kv.k, kv.v])
       throw err
     }
-  }
-
-  /**
-   * block() for Tn new tokens over cached keys/values `past` (B, KV, P, Dh) of the same layer
-   * application; cos/sin (Tn, Dh/2) at the new positions, mask (Tn, P+Tn) additive or null.
-   * Returns the block output (B·Tn, D) and the keys/values of all P+Tn positions.
-   */
-  private cachedBlock(
-    w: ReadonlyMap<string, tf.Tensor>,
-    i: number,
-    x: tf.Tensor2D,
-    x0: tf.Tensor2D,
-    B: number,
-    Tn: number,
-    past: {k: tf.Tensor4D; v: tf.Tensor4D} | null,
-    cos: tf.Tensor2D,
-    sin: tf.Tensor2D,
-    mask: tf.Tensor2D | null,
-  ): {x: tf.Tensor2D; k: tf.Tensor4D; v: tf.Tensor4D} {
-    const {D, H, KV, Dh} = this.dims
-    const p = (name: string) => w.get(`blocks.${i}.${name}`)!
-    if (this.cfg.x0_mix) {
-      const [m0, m1] = tf.split(p('resid_mix'), 2, 0) // (1, D) each
-      x = tf.add(tf.mul(m0, x), tf.mul(m1, x0))
-    }
-
-    const h = rmsNorm(x)
-    const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, Tn, n, Dh]), [0, 2, 1, 3]) as tf.Tensor4D // (B, n, Tn, Dh)
-    let q = heads(linear(h, p('attn.c_q.weight') as tf.Tensor2D), H) // (B, H, Tn, Dh)
-    let k = heads(linear(h, p('attn.c_k.weight') as tf.Tensor2D), KV) // (B, KV, Tn, Dh)
-    const v = heads(linear(h, p('attn.c_v.weight') as tf.Tensor2D), KV) // (B, KV, Tn, Dh)
-    if (this.cfg.qk_norm) {
-      q = rmsNorm(q)
-      k = rmsNorm(k)
-    }
-    q = applyRotary(q, cos, sin)
-    k = applyRotary(k, cos, sin)
-    q = tf.mul(q, tf.reshape(p('attn.q_gain'), [1, H, 1, 1]))
-    const kAll = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k // (B, KV, P+Tn, Dh)
-    const vAll = past ? (tf.concat([past.v, v], 2) as tf.Tensor4D) : v
-    const y = prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
-    const y2 = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * Tn, D]) as tf.Tensor2D // (B·Tn, D)
-    x = tf.add(x, tf.mul(p('attn_scale'), linear(y2, p('attn.proj.weight') as tf.Tensor2D)))
-
-    const m = mlp(rmsNorm(x), p('mlp.fc.weight') as tf.Tensor2D, p('mlp.proj.weight') as tf.Tensor2D)
-    return {x: tf.add(x, tf.mul(p('mlp_scale'), m)), k: kAll, v: vAll}
   }
 }
 

@@ -39,13 +39,13 @@ export function lossWeight(s: LogLinearSchedule, t: number): number {
 }
 
 /**
- * Antithetic (stratified) times for n draws, as the reference `_sample_t`: one uniform u, then
- * t_i = (u/n + i/n) mod 1, mapped to [lo, hi] (the reference's [sampling_eps, 1]). Each stratum
- * [i/n, (i+1)/n) gets exactly one draw, so the batch's mean weight varies far less.
+ * Antithetic (stratified) times for n draws, as the reference `_sample_t`: n independent
+ * uniforms u_i, then t_i = (u_i/n + i/n) mod 1, mapped to [lo, hi] (the reference's
+ * [sampling_eps, 1]). Each stratum [i/n, (i+1)/n) gets exactly one draw, so the batch's mean
+ * weight varies far less than with n independent times.
  */
 export function antitheticTimes(n: number, rand: () => number, lo: number, hi = 1): Float64Array {
-  const u = rand()
   const out = new Float64Array(n)
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * ((u / n + i / n) % 1)
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * (rand() / n + i / n)
   return out
 }

@@ -6,12 +6,19 @@
  *   - ABLATIONS: runs whose summary names a `baseline` run; the change an ablation makes is the
  *     difference between its resolved config and its baseline's — computed, never typed by hand.
  * Ablation runs that make the same change against the same baseline are seeds of one ablation.
+ *
+ * Every run also carries what its val_bpb is: a likelihood (AR), or for a diffusion objective
+ * its negative ELBO, an UPPER BOUND on the NLL (MDLM, Sahoo et al. 2024; BD3-LM, Arriola et al.
+ * 2025 report NELBO-based perplexity as a bound). A bound and a likelihood are never seeds of
+ * one entry: two published diffusion results were withdrawn because a loss with dependencies
+ * between tokens was presented as a likelihood.
  */
 import {existsSync, readFileSync, realpathSync, statSync} from 'node:fs'
 import {basename, dirname, resolve} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
 import {InputError} from '../errors.js'
+import {DEFAULT_OBJECTIVE} from '../objective/types.js'
 import type {RunConfig} from '../run/load.js'
 import {RUN_FILES, type RunSummary} from '../run/folder.js'
 
@@ -39,6 +46,18 @@ export interface RunRecord {
   logPath: string | null
   /** checkpoint.safetensors + checkpoint.json present (the run can be packed and re-evaluated). */
   hasCheckpoint: boolean
+  /** The objective trained (runs from before objectives: ar). */
+  objective: RunObjective
+  /** val_loss / val_bpb are upper bounds on the NLL (a diffusion model's negative ELBO). */
+  bound: boolean
+}
+
+export type RunObjective = 'ar' | 'mdlm' | 'bd3lm'
+const OBJECTIVES: readonly RunObjective[] = ['ar', 'mdlm', 'bd3lm']
+
+/** `ar (likelihood)`, `mdlm (upper bound)`: what a run's val_bpb is, for messages and tables. */
+export function scoreKind(r: Pick<RunRecord, 'objective' | 'bound'>): string {
+  return `${r.objective} (${r.bound ? 'upper bound' : 'likelihood'})`
 }
 
 /** One changed config key: dotted path, value in the baseline (`from`) and in the run (`to`). */
@@ -58,7 +77,7 @@ export interface Ablation {
    * else the baseline run alone.
    */
   reference: RunRecord[]
-  /** configDiff(baseline, run) without the seed: what the ablation changed. */
+  /** runChanges(baseline, run): what the ablation changed. */
   changes: ConfigChange[]
 }
 
@@ -124,6 +143,9 @@ export function loadRun(dir: string): RunRecord {
     }
   }
   if (typeof config.recipe !== 'object' || config.recipe === null) throw new InputError(`${configPath}: recipe must be an object (the resolved recipe)`)
+  const objective = summary.objective ?? config.recipe.objective?.kind ?? 'ar'
+  if (!OBJECTIVES.includes(objective)) throw new InputError(`${summaryPath}: objective must be ar, mdlm or bd3lm, got ${JSON.stringify(objective)}`)
+  if (summary.bound !== undefined && typeof summary.bound !== 'boolean') throw new InputError(`${summaryPath}: bound must be true or false, got ${JSON.stringify(summary.bound)}`)
   const metricsPath = resolve(abs, RUN_FILES.metrics)
   const logPath = resolve(abs, RUN_FILES.log)
   return {
@@ -134,6 +156,9 @@ export function loadRun(dir: string): RunRecord {
     metrics: existsSync(metricsPath) ? readMetrics(metricsPath) : [],
     logPath: existsSync(logPath) ? logPath : null,
     hasCheckpoint: existsSync(resolve(abs, RUN_FILES.checkpoint)) && existsSync(resolve(abs, RUN_FILES.checkpointMeta)),
+    objective,
+    // a diffusion run that does not say is taken as a bound: never pass a bound for a likelihood
+    bound: summary.bound ?? objective !== 'ar',
   }
 }
 
@@ -193,17 +218,41 @@ function flatten(value: unknown, prefix = '', out = new Map<string, unknown>()):
   return out
 }
 
+/** ELBO settings: they change the score of a diffusion run only. */
+const ELBO_KEYS: readonly string[] = ['recipe.eval.elbo_steps', 'recipe.eval.elbo_samples', 'recipe.eval.elbo_seed']
+
+/**
+ * What run `b` changes against run `a`: configDiff of their configs without the seed, with the
+ * objective of a run from before objectives filled in (ar), and the ELBO settings compared
+ * only between two diffusion runs (an AR score does not depend on them).
+ */
+export function runChanges(a: RunRecord, b: RunRecord): ConfigChange[] {
+  const filled = (r: RunRecord) => ({...r.config, recipe: {...r.config.recipe, objective: {...DEFAULT_OBJECTIVE, ...r.config.recipe.objective}}})
+  const ignore = a.objective === 'ar' || b.objective === 'ar' ? [...SEED_KEYS, ...ELBO_KEYS] : SEED_KEYS
+  return configDiff(filled(a), filled(b), ignore)
+}
+
+/** InputError when the main runs' scores are not of one kind (a bound and a likelihood, or two objectives). */
+function assertOneScoreKind(main: readonly RunRecord[]): void {
+  const kinds = new Map<string, string[]>()
+  for (const r of main) kinds.set(scoreKind(r), [...(kinds.get(scoreKind(r)) ?? []), r.id])
+  if (kinds.size < 2) return
+  const parts = [...kinds].map(([kind, ids]) => `${ids.join(', ')} ${ids.length === 1 ? 'is' : 'are'} ${kind}`)
+  throw new InputError(`the main runs mix objectives and cannot be seeds of one entry: ${parts.join('; ')} (train one with --baseline <run> to report it as an ablation, or leave it out of --runs)`)
+}
+
 /**
  * Split runs into the main set and ablations. InputError when no run is a main run, when the
- * main runs differ in more than the seed, or when an ablation's baseline cannot be found among
- * the runs or on disk.
+ * main runs mix objectives (or a bound with a likelihood), when they differ in more than the
+ * seed, or when an ablation's baseline cannot be found among the runs or on disk.
  */
 export function groupRuns(runs: readonly RunRecord[], opts: {cwd?: string} = {}): RunGroups {
   const cwd = opts.cwd ?? process.cwd()
   const main = runs.filter((r) => !r.summary.baseline).sort(bySeed)
   if (main.length === 0) throw new InputError('no main runs: every run names a --baseline, so there is no submitted config (add the seeds of the submitted config to --runs)')
+  assertOneScoreKind(main)
   for (const r of main.slice(1)) {
-    const diff = configDiff(main[0].config, r.config, SEED_KEYS)
+    const diff = runChanges(main[0], r)
     if (diff.length > 0) {
       throw new InputError(
         `runs ${main[0].id} and ${r.id} have no baseline but differ in ${diff.map(formatChange).join('; ')} (train the ablation with --baseline <run>, or leave it out of --runs)`,
@@ -214,7 +263,7 @@ export function groupRuns(runs: readonly RunRecord[], opts: {cwd?: string} = {})
   const groups = new Map<string, Ablation>()
   for (const r of runs.filter((x) => x.summary.baseline)) {
     const baseline = findBaseline(r, known, cwd)
-    const changes = configDiff(baseline.config, r.config, SEED_KEYS)
+    const changes = runChanges(baseline, r)
     const key = `${baseline.dir}\u0000${JSON.stringify(changes)}`
     const group = groups.get(key)
     if (group) group.runs.push(r)

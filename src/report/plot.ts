@@ -48,20 +48,23 @@ function panel(metric: PlotPoint['metric'], title: string) {
   }
 }
 
-/** The vega-lite spec (exposed for tests and for anyone who wants to restyle it). */
-export function plotSpec(points: readonly PlotPoint[]): Record<string, unknown> {
+/**
+ * The vega-lite spec (exposed for tests and for anyone who wants to restyle it). `bound`: the
+ * val_bpb points are upper bounds (a diffusion model's negative ELBO) and the panel says so.
+ */
+export function plotSpec(points: readonly PlotPoint[], opts: {bound?: boolean} = {}): Record<string, unknown> {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: 'val_bpb and train loss against step',
     data: {values: points},
-    vconcat: [panel('val_bpb', 'val_bpb'), panel('train_loss', 'train loss (nats)')],
+    vconcat: [panel('val_bpb', opts.bound ? 'val_bpb ≤ (upper bound: negative ELBO)' : 'val_bpb'), panel('train_loss', 'train loss (nats)')],
     config: {font: 'sans-serif', view: {stroke: '#ddd'}},
   }
 }
 
 /** Render the spec to an SVG string. */
-export async function renderPlotSvg(points: readonly PlotPoint[]): Promise<string> {
-  const compiled = vl.compile(plotSpec(points) as unknown as vl.TopLevelSpec).spec
+export async function renderPlotSvg(points: readonly PlotPoint[], opts: {bound?: boolean} = {}): Promise<string> {
+  const compiled = vl.compile(plotSpec(points, opts) as unknown as vl.TopLevelSpec).spec
   const view = new vega.View(vega.parse(compiled), {renderer: 'none'})
   try {
     return await view.toSVG()

@@ -4,8 +4,16 @@
  * Mean and Std rows, architecture and training settings from the resolved recipe, what did not
  * work (negative results, judged against seed noise), compliance checklist, significance, the
  * command that reproduces the run, the plot.
+ *
+ * A diffusion run's val_bpb is its negative ELBO, an upper bound on the NLL, and is rendered as
+ * one wherever it appears (`≤`, "upper bound"): MDLM (Sahoo et al. 2024) and BD3-LM (Arriola et
+ * al. 2025) report NELBO-based perplexity as a bound, and two published diffusion results were
+ * withdrawn because a loss with dependencies between tokens was presented as a likelihood. A
+ * bound against a likelihood gets no verdict: only the side the true Δ lies on is known.
  */
+import {elboName} from '../eval/score.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
+import type {RunObjective} from './ledger.js'
 import type {Verdict, Significance} from './stats.js'
 
 export interface SeedRow {
@@ -20,7 +28,27 @@ export interface SeedRow {
   sliding_stride: number | null
   artifact_bytes: number | null
   train_time_s: number
+  /** val_loss / val_bpb are upper bounds (the negative ELBO of a diffusion objective). */
+  bound: boolean
+  /** Monte-Carlo standard error of a bound's val_bpb (0: exact; null: not a bound or not recorded). */
+  val_bpb_se: number | null
 }
+
+/** How the main seeds' bound was estimated (summary.json `elbo`; null fields: not recorded). */
+export interface BoundInfo {
+  objective: RunObjective
+  /** Denoising steps T (0 = continuous time). */
+  steps: number | null
+  estimator: 'mc' | 'exact' | null
+  /** Monte-Carlo draws per window. */
+  samples: number | null
+  /** Seed of the evaluation noise. */
+  seed: number | null
+  se_method: string | null
+}
+
+/** An ablation's verdict; a bound against a likelihood gets none. */
+export type AblationVerdict = Verdict | 'not like for like'
 
 export interface AblationRow {
   /** One line per changed key: `model.mlp_mult 4 → 2`. */
@@ -32,8 +60,13 @@ export interface AblationRow {
   /** What Δ is against: "main seeds (mean of 3)" or a run id. */
   baseline_label: string
   delta: number
-  verdict: Verdict
+  verdict: AblationVerdict
   basis: string
+  objective: RunObjective
+  /** The ablation's val_bpb is an upper bound. */
+  bound: boolean
+  baseline_objective: RunObjective
+  baseline_bound: boolean
 }
 
 export type CheckStatus = 'pass' | 'fail' | 'unknown'
@@ -52,6 +85,8 @@ export interface ReadmeInput {
   date: string
   track: 'record' | 'non-record'
   rows: SeedRow[]
+  /** The main seeds' val_bpb are upper bounds, estimated so (null: likelihoods). */
+  bound: BoundInfo | null
   /** The seed whose artifact ships. */
   artifact_seed: number
   artifact_file: string
@@ -84,8 +119,44 @@ export function fmtBpb(x: number | null): string {
   return x === null || !Number.isFinite(x) ? DASH : x.toFixed(4)
 }
 
-function fmtSigned(x: number): string {
+/** `+0.0395`, `−0.0100` */
+export function fmtSigned(x: number): string {
   return (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(4)
+}
+
+/** `≤ 2.1234` for a bound, `2.1234` for a likelihood. */
+export function fmtScore(x: number | null, bound: boolean): string {
+  return bound && x !== null && Number.isFinite(x) ? `≤ ${fmtBpb(x)}` : fmtBpb(x)
+}
+
+/**
+ * An ablation's Δ: a bound minus a likelihood only bounds the true Δ from above (`≤ +0.0395`),
+ * a likelihood minus a bound from below (`≥ −0.0100`); otherwise plain.
+ */
+export function fmtDelta(a: Pick<AblationRow, 'delta' | 'bound' | 'baseline_bound'>): string {
+  return deltaSide(a) + fmtSigned(a.delta)
+}
+
+/** `≤ ` / `≥ ` before a Δ between a bound and a likelihood, else ''. */
+export function deltaSide(a: Pick<AblationRow, 'bound' | 'baseline_bound'>): string {
+  return a.bound === a.baseline_bound ? '' : a.bound ? '≤ ' : '≥ '
+}
+
+/** The sentence under the headline of a bound: what the number is and how it was estimated. */
+export function boundSentence(b: BoundInfo, ses: readonly (number | null)[]): string {
+  const known = ses.filter((x): x is number => x !== null)
+  let how: string
+  if (b.estimator === 'exact') how = 'computed exactly over the masks (no Monte-Carlo error)'
+  else if (b.estimator === null) how = 'its estimator and standard error were not recorded'
+  else {
+    const draws = b.samples !== null ? `${b.samples} draw${b.samples === 1 ? '' : 's'} per window` : null
+    const seed = b.seed !== null ? `noise seed ${b.seed}` : null
+    const lo = Math.min(...known)
+    const hi = Math.max(...known)
+    const se = known.length === 0 || hi === 0 ? 'standard error not estimated' : `standard error ${fmtBpb(lo)}${fmtBpb(hi) !== fmtBpb(lo) ? `–${fmtBpb(hi)}` : ''} bpb per seed${b.se_method && b.se_method !== 'none' ? ` (${b.se_method})` : ''}`
+    how = `a Monte-Carlo estimate (${[draws, seed].filter(Boolean).join(', ')}), ${se}`
+  }
+  return `val_bpb is the negative ${elboName(b.steps)} of the ${b.objective} model: an upper bound on its negative log-likelihood, not a likelihood; ${how}.`
 }
 
 /** 15,862,104 */
@@ -113,45 +184,57 @@ function escapeCell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 }
 
-/** The per-seed table with its Mean and Std rows. */
-export function seedTable(rows: readonly SeedRow[]): string {
-  const sliding = rows.some((r) => r.sliding_val_bpb !== null)
-  const stride = rows.find((r) => r.sliding_stride !== null)?.sliding_stride
-  const header = ['seed', 'steps', 'ms/step', 'val_bpb', 'roundtrip val_bpb', ...(sliding ? [`sliding val_bpb (stride ${stride})`] : []), 'artifact bytes']
-  const cols = (r: SeedRow) => [r.steps, r.step_avg_ms, r.val_bpb, r.roundtrip_val_bpb, ...(sliding ? [r.sliding_val_bpb] : []), r.artifact_bytes]
-  // counts (steps, bytes): grouped digits; their mean/std keep one decimal
-  const fmtCount = (c: number, stat: boolean) => (stat ? c.toLocaleString('en-US', {minimumFractionDigits: 1, maximumFractionDigits: 1}) : fmtInt(c))
-  const fmt = (c: number | null, i: number, stat: boolean): string => {
-    if (c === null) return DASH
-    if (i === 0) return fmtCount(c, stat)
-    if (i === 1) return c.toFixed(2)
-    if (i === header.length - 2) return fmtCount(c, stat)
-    return fmtBpb(c)
-  }
-  const body = rows.map((r) => [String(r.seed), ...cols(r).map((c, i) => fmt(c, i, false))])
-  const columns = cols(rows[0]).map((_, i) => rows.map((r) => cols(r)[i]))
-  const statRow = (label: string, f: (xs: (number | null)[]) => number | null) => [`**${label}**`, ...columns.map((xs, i) => fmt(f(xs), i, true))]
-  body.push(statRow('Mean', meanOf))
-  if (rows.length >= 2) body.push(statRow('Std', stdOf))
-  return mdTable(header, body, ['l', ...header.slice(1).map(() => 'r' as const)])
+interface SeedColumn {
+  head: string
+  get: (r: SeedRow) => number | null
+  fmt: (x: number, stat: boolean) => string
+  /** Show Mean/Std for this column (false: —). */
+  stats: boolean
 }
 
-/** The negative-results table. */
+/** The per-seed table with its Mean and Std rows; a bound's columns say so (≤, its Monte-Carlo s.e.). */
+export function seedTable(rows: readonly SeedRow[]): string {
+  const bound = rows.some((r) => r.bound)
+  const sliding = rows.some((r) => r.sliding_val_bpb !== null)
+  const stride = rows.find((r) => r.sliding_stride !== null)?.sliding_stride
+  // counts (steps, bytes): grouped digits; their mean/std keep one decimal
+  const count = (c: number, stat: boolean) => (stat ? c.toLocaleString('en-US', {minimumFractionDigits: 1, maximumFractionDigits: 1}) : fmtInt(c))
+  const bpb = (c: number) => fmtBpb(c)
+  const cols: SeedColumn[] = [
+    {head: 'steps', get: (r) => r.steps, fmt: count, stats: true},
+    {head: 'ms/step', get: (r) => r.step_avg_ms, fmt: (c) => c.toFixed(2), stats: true},
+    {head: bound ? 'val_bpb ≤ (neg. ELBO)' : 'val_bpb', get: (r) => r.val_bpb, fmt: bpb, stats: true},
+    ...(bound ? [{head: 'MC s.e.', get: (r: SeedRow) => r.val_bpb_se, fmt: bpb, stats: false}] : []),
+    {head: bound ? 'roundtrip val_bpb ≤' : 'roundtrip val_bpb', get: (r) => r.roundtrip_val_bpb, fmt: bpb, stats: true},
+    ...(sliding ? [{head: `sliding val_bpb (stride ${stride})`, get: (r: SeedRow) => r.sliding_val_bpb, fmt: bpb, stats: true}] : []),
+    {head: 'artifact bytes', get: (r) => r.artifact_bytes, fmt: count, stats: true},
+  ]
+  const cell = (x: number | null, col: SeedColumn, stat: boolean) => (x === null ? DASH : col.fmt(x, stat))
+  const body = rows.map((r) => [String(r.seed), ...cols.map((col) => cell(col.get(r), col, false))])
+  const statRow = (label: string, f: (xs: (number | null)[]) => number | null) => [`**${label}**`, ...cols.map((col) => (col.stats ? cell(f(rows.map(col.get)), col, true) : DASH))]
+  body.push(statRow('Mean', meanOf))
+  if (rows.length >= 2) body.push(statRow('Std', stdOf))
+  const header = ['seed', ...cols.map((c) => c.head)]
+  return mdTable(header, body, ['l', ...cols.map(() => 'r' as const)])
+}
+
+/** The negative-results table; bounds are marked ≤, and so is a Δ between a bound and a likelihood. */
 export function ablationTable(rows: readonly AblationRow[]): string {
   const header = ['change', 'seeds', 'val_bpb', 'baseline', 'Δ val_bpb', 'verdict', 'judged by']
+  const plain: readonly AblationVerdict[] = ['no measurable effect', 'not like for like']
   const body = rows.map((a) => [
     escapeCell(a.change.length ? a.change.map((c) => `\`${c}\``).join('<br>') : '(no config change)') + (a.note ? `<br>${escapeCell(a.note)}` : ''),
     a.seeds.join(', '),
-    fmtBpb(a.val_bpb),
-    `${fmtBpb(a.baseline_val_bpb)} (${escapeCell(a.baseline_label)})`,
-    fmtSigned(a.delta),
-    a.verdict === 'no measurable effect' ? a.verdict : `**${a.verdict}**`,
+    fmtScore(a.val_bpb, a.bound),
+    `${fmtScore(a.baseline_val_bpb, a.baseline_bound)} (${escapeCell(a.baseline_label)})`,
+    fmtDelta(a),
+    plain.includes(a.verdict) ? a.verdict : `**${a.verdict}**`,
     escapeCell(a.basis),
   ])
   return mdTable(header, body, ['l', 'l', 'r', 'r', 'r', 'l', 'l'])
 }
 
-function architecture(r: ResolvedRecipe, params: ReadmeInput['params']): string[] {
+function architecture(r: ResolvedRecipe, params: ReadmeInput['params'], bound: BoundInfo | null): string[] {
   const m = r.model
   const q = r.quant
   const o = r.optim
@@ -164,14 +247,24 @@ function architecture(r: ResolvedRecipe, params: ReadmeInput['params']): string[
   return [
     `- **Model**: ${layers} layers (${m.unique_blocks} unique block${m.unique_blocks === 1 ? '' : 's'} × ${m.loops} loop${m.loops === 1 ? '' : 's'}), width ${m.model_dim}, ${m.num_heads} heads (head dim ${headDim}) with ${m.num_kv_heads} KV heads, MLP ×${m.mlp_mult}, vocabulary ${m.vocab_size}` +
       `${m.embed_dim !== null ? `, factored embedding ${m.embed_dim}` : ''}, ${m.tie_embeddings ? 'tied' : 'untied'} embeddings, logit soft-cap ${m.logit_softcap ?? 'off'}, RoPE base ${m.rope_base}, QK-norm ${on(m.qk_norm)}, U-Net skips ${on(m.unet_skips)}, x0 mix ${on(m.x0_mix)}.`,
+    ...objectiveLine(r),
     `- **Parameters**: ${fmtInt(params.total)} total — ${fmtInt(params.ternary)} ternary${pct(params.ternary)}, ${fmtInt(params.other)} other${pct(params.other)}.`,
     q.mode === 'ternary'
       ? `- **Quantizer**: ternary (BitNet b1.58 absmean) on ${q.targets.map((p) => `\`${p}\``).join(', ')}; groups of ${q.group_size}, ${q.scale_format} scales, zero correction ${on(q.zero_correction)}, ternary from ${q.start_frac === 0 ? 'the first step' : `${(q.start_frac * 100).toFixed(0)}% of the run`}; other tensors stored as ${q.float_format} (simulated in training).`
       : `- **Quantizer**: none (float baseline); tensors stored as ${q.float_format}.`,
     `- **Optimizer**: ${o.matrix_optimizer} for block matrices (lr ${o.matrix_lr}${o.matrix_optimizer !== 'adamw' ? `, momentum ${o.muon_momentum_warmup_start} → ${o.muon_momentum} over ${o.muon_momentum_warmup_steps} steps, ${o.muon_ns_steps} Newton–Schulz steps` : ''}); Adam for embeddings (lr ${o.embed_lr}) and scalars (lr ${o.scalar_lr}), β = (${o.beta1}, ${o.beta2}); weight decay ${o.weight_decay}; grad clip ${o.grad_clip ?? 'off'}.`,
     `- **Schedule**: ${fmtInt(t.batch_tokens)} tokens per step (micro-batches of ${fmtInt(t.micro_batch_tokens)}), sequence length ${t.seq_len}${t.seq_len_start !== null ? ` (grown from ${t.seq_len_start} over ${t.seq_len_warmup_steps} steps)` : ''}, at most ${fmtInt(t.max_steps)} steps${t.max_wallclock_seconds !== null ? ` or ${t.max_wallclock_seconds} s of training (warmdown timed to end at the cap)` : ''}; linear warmup ${t.warmup_steps} steps, linear warmdown over the ${warmdown}${t.z_loss > 0 ? `; z-loss ${t.z_loss}` : ''}.`,
-    `- **Evaluation**: ${r.eval.val_tokens === null ? 'the whole validation split' : `the first ${fmtInt(r.eval.val_tokens)} validation tokens`}, sequence length ${t.seq_len}${r.eval.sliding_stride !== null ? `, plus a sliding window with stride ${r.eval.sliding_stride}` : ''}.`,
+    `- **Evaluation**: ${r.eval.val_tokens === null ? 'the whole validation split' : `the first ${fmtInt(r.eval.val_tokens)} validation tokens`}, sequence length ${t.seq_len}${r.eval.sliding_stride !== null ? `, plus a sliding window with stride ${r.eval.sliding_stride}` : ''}` +
+      `${bound ? `, scored by the negative ${elboName(bound.steps)} (an upper bound on the NLL)${bound.estimator === 'exact' ? ', computed exactly' : bound.samples !== null ? `, ${bound.samples} Monte-Carlo draw${bound.samples === 1 ? '' : 's'} per window${bound.seed !== null ? ` with noise seed ${bound.seed}` : ''}` : ''}` : ''}.`,
   ]
+}
+
+/** The objective line of a diffusion recipe (AR recipes have none: their README is as before objectives). */
+function objectiveLine(r: ResolvedRecipe): string[] {
+  const o = r.objective
+  if (!o || o.kind === 'ar') return []
+  const what = o.kind === 'mdlm' ? 'masked diffusion (MDLM), bidirectional over the whole window' : `block diffusion (BD3-LM), blocks of ${o.block_size} tokens, each denoised given the clean blocks before it`
+  return [`- **Objective**: ${what}; one [MASK] id after the data ids; trained on its negative-ELBO loss.`]
 }
 
 const STATUS: Record<CheckStatus, string> = {pass: '✅', fail: '❌', unknown: '❔'}
@@ -185,11 +278,12 @@ export function renderReadme(d: ReadmeInput): string {
   const out: string[] = []
   out.push(`# ${d.name}`, '')
   out.push(
-    `**val_bpb ${fmtBpb(m)}${s !== null ? ` ± ${fmtBpb(s)}` : ''}** (mean${s !== null ? ' ± std' : ''} over ${d.rows.length} seed${d.rows.length === 1 ? '' : 's'}) · ` +
+    `**val_bpb ${fmtScore(m, d.bound !== null)}${s !== null ? ` ± ${fmtBpb(s)}` : ''}** (mean${s !== null ? ' ± std' : ''} over ${d.rows.length} seed${d.rows.length === 1 ? '' : 's'}) · ` +
       `**${fmtInt(d.bytes_total)} bytes** total (artifact ≤ ${fmtInt(maxArtifact)} + code ${fmtInt(d.bytes_code)}, limit ${fmtInt(d.limit)}) · ` +
       `${d.hardware} · ${maxTrain.toFixed(1)} s training wall-clock (longest seed)`,
     '',
   )
+  if (d.bound) out.push(boundSentence(d.bound, d.rows.map((r) => r.val_bpb_se)), '')
   if (d.blurb) out.push(d.blurb, '')
   out.push(`Author: ${d.author} (@${d.github_id}) · ${d.date} · track: ${d.track} · data: ${d.dataset} (${d.tokenizer})`, '')
 
@@ -204,7 +298,7 @@ export function renderReadme(d: ReadmeInput): string {
 
   out.push('## Architecture and training', '')
   out.push(`Generated from the resolved recipe \`${d.recipe.name}\`${d.recipe.description ? ` (${d.recipe.description})` : ''}.`, '')
-  out.push(...architecture(d.recipe, d.params), '')
+  out.push(...architecture(d.recipe, d.params, d.bound), '')
 
   out.push('## What did not work (negative results)', '')
   if (d.ablations.length === 0) {
@@ -217,6 +311,12 @@ export function renderReadme(d: ReadmeInput): string {
         : `Δ is the ablation's mean val_bpb minus its baseline's (positive = worse). With one main seed there is no noise estimate: an effect counts only when |Δ| exceeds a floor of ${d.noise_floor} bpb; run more seeds to judge properly. The change is computed from the runs' resolved configs.`,
       '',
     )
+    if (d.ablations.some((a) => a.bound || a.baseline_bound)) {
+      out.push(
+        'Values marked ≤ are upper bounds (the negative ELBO of a diffusion objective), not likelihoods. A bound against a likelihood is not a like-for-like Δ and gets no verdict: the true Δ is only known to lie on the side shown (≤ or ≥).',
+        '',
+      )
+    }
   }
 
   out.push('## Compliance', '')
@@ -227,6 +327,9 @@ export function renderReadme(d: ReadmeInput): string {
   out.push(d.significance ? d.significance.statement : 'No `--sota` was given, so no record claim is tested.', '')
   if (d.significance && !/fineweb/i.test(d.dataset)) {
     out.push(`Caveat: these runs were evaluated on ${d.dataset}, not the official FineWeb validation split, so a comparison with a leaderboard val_bpb is not like for like.`, '')
+  }
+  if (d.significance && d.bound) {
+    out.push(`The seeds' val_loss is an upper bound (negative ELBO): a significant improvement of the bound carries over to the likelihood (up to the bound's Monte-Carlo error), a non-significant one says nothing about the likelihood.`, '')
   }
   if (d.significance) {
     out.push(

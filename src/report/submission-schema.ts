@@ -4,6 +4,11 @@
  * add seeds, seed_results, step_stop, wallclock_seconds, hardware, non_record_reason and
  * val_bpb_std. Extra keys are allowed (entries add their own, e.g. bytes_model); the ones golf
  * writes are typed here.
+ *
+ * A diffusion entry's val_bpb / val_loss are its negative ELBO, an upper bound on the NLL; it
+ * says so with `bound: "upper"`, `elbo_steps` and `objective`, and repeats the number as
+ * `val_var_bpb`, the name the challenge's published masked-diffusion entry used for the
+ * variational bound.
  */
 import {Ajv, type ErrorObject} from 'ajv'
 
@@ -27,6 +32,14 @@ export interface Submission {
   track: 'record' | 'non-record'
   val_loss: number
   val_bpb: number
+  /** A bound's val_bpb again (diffusion entries). */
+  val_var_bpb?: number
+  /** val_loss / val_bpb are upper bounds on the NLL (a diffusion model's negative ELBO). */
+  bound?: 'upper'
+  /** Denoising steps T of the bound (0 = continuous time). */
+  elbo_steps?: number
+  /** The objective trained (written for diffusion entries; absent = ar). */
+  objective?: 'ar' | 'mdlm' | 'bd3lm'
   bytes_total: number
   bytes_code: number
   bytes_model: number
@@ -60,6 +73,10 @@ export const SUBMISSION_SCHEMA = {
     track: {enum: ['record', 'non-record']},
     val_loss: {type: 'number', exclusiveMinimum: 0},
     val_bpb: {type: 'number', exclusiveMinimum: 0},
+    val_var_bpb: {type: 'number', exclusiveMinimum: 0},
+    bound: {const: 'upper'},
+    elbo_steps: nonNegInt,
+    objective: {enum: ['ar', 'mdlm', 'bd3lm']},
     bytes_total: nonNegInt,
     bytes_code: nonNegInt,
     bytes_model: nonNegInt,
@@ -93,7 +110,13 @@ export const SUBMISSION_SCHEMA = {
     },
   },
   // a non-record entry carries its seeds and how it was run
-  allOf: [{if: {properties: {track: {const: 'non-record'}}, required: ['track']}, then: {required: ['seeds', 'seed_results', 'step_stop', 'wallclock_seconds', 'hardware', 'non_record_reason']}}],
+  allOf: [
+    {if: {properties: {track: {const: 'non-record'}}, required: ['track']}, then: {required: ['seeds', 'seed_results', 'step_stop', 'wallclock_seconds', 'hardware', 'non_record_reason']}},
+    // a bound says how it was computed, and only a diffusion model's score is one
+    {if: {required: ['bound']}, then: {required: ['val_var_bpb', 'elbo_steps', 'objective'], properties: {objective: {enum: ['mdlm', 'bd3lm']}}}},
+    // the bound's own fields never appear without it
+    {if: {anyOf: [{required: ['val_var_bpb']}, {required: ['elbo_steps']}]}, then: {required: ['bound']}},
+  ],
 } as const
 
 const ajv = new Ajv({allErrors: true, strict: false})
@@ -108,6 +131,7 @@ export function validateSubmission(doc: unknown): string[] {
   if (problems.length === 0 && d && typeof d.bytes_model === 'number' && d.bytes_total !== d.bytes_code! + d.bytes_model) {
     problems.push(`bytes_total ${d.bytes_total} is not bytes_code ${d.bytes_code} + bytes_model ${d.bytes_model}`)
   }
+  if (problems.length === 0 && d && d.val_var_bpb !== undefined && d.val_var_bpb !== d.val_bpb) problems.push(`val_var_bpb ${d.val_var_bpb} is not val_bpb ${d.val_bpb} (both are the bound)`)
   if (problems.length === 0 && d && typeof d.date === 'string' && Number.isNaN(Date.parse(d.date))) problems.push(`date ${JSON.stringify(d.date)} is not a real date`)
   return problems
 }

@@ -45,6 +45,8 @@ export interface RoundtripResult {
   /** The run's objective; diffusion scores are upper bounds (ELBO), computed with the same noise before and after. */
   objective: 'ar' | 'mdlm' | 'bd3lm'
   bound: boolean
+  /** The ELBO both sides were scored with (the artifact's settings, as the counted code runs them); null for AR. */
+  elbo: {steps: number; samples: number; seed: number} | null
   val_bpb_before: number
   val_bpb_after: number
   /** after − before. */
@@ -188,6 +190,7 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     return {
       objective: objCfg.kind,
       bound: a.bound,
+      elbo: a.mode === 'elbo' ? {steps: a.elbo_steps ?? 0, samples: a.samples, seed: a.seed} : null,
       val_bpb_before: b.val_bpb,
       val_bpb_after: a.val_bpb,
       gap: a.val_bpb - b.val_bpb,

@@ -60,6 +60,10 @@ describe('golf train / golf sample (built CLI)', () => {
     [['train', '--backend', 'tensorflow', '--max-steps', '1'], /^golf: backend 'tensorflow' is not available/],
     [['sample', '--run', '/nonexistent/run'], /^golf: run folder not found: \/nonexistent\/run/],
     [['sample', '--run', '.', '--temperature', 'hot'], /^golf: --temperature must be a number >= 0, got hot/],
+    [['train', '--max-steps', '0'], /^golf: Parsing --max-steps: Expected an integer greater than or equal to 1 but received: 0 \(see: golf train --help\)/],
+    [['train', '--recipe', 'tiny-cpu', '--init-from', 'x', '--resume', '--out', 'y'], /^golf: --init-from starts a new run; it cannot be combined with --resume/],
+    [['eval', '--run', '/nonexistent/run'], /^golf: run folder not found: \/nonexistent\/run/],
+    [['eval'], /^golf: golf eval needs --run <run folder> or --artifact <file>/],
   ])('%j → one line, exit 2', async (args, pattern) => {
     const r = await runCli(args as string[], {cwd: dir})
     expect(r.code).toBe(2)

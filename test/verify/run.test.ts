@@ -1,7 +1,8 @@
 /**
  * Run mode end to end on a tiny golf-trained ternary run: the exact roundtrip (gap 0, identical
  * logits), the counted-code bundle (self-contained, runs alone, prints the same val_bpb), and
- * the built CLI (`golf verify --run … --artifact …`). Needs dist/ (npx tsc -p tsconfig.json).
+ * the built CLI (`golf verify --run … --artifact …`); and on a tiny MDLM run, whose val_bpb is
+ * the negative ELBO (an upper bound) and is reported as one. Needs dist/ (npx tsc -p tsconfig.json).
  */
 import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -15,6 +16,7 @@ import {train} from '../../src/train/loop.js'
 import {readRunConfig} from '../../src/run/load.js'
 import {buildCountedCode, bundleImports} from '../../src/verify/bundle.js'
 import {roundtrip, runBundle} from '../../src/verify/roundtrip.js'
+import {verifyRun} from '../../src/verify/run.js'
 import {REPO_ROOT, runCli} from '../helpers/cli.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
 
@@ -108,6 +110,8 @@ describe('golf verify --run (built CLI)', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`bytes_model  ${artifactBytes.toLocaleString('en-US')} bytes`)
     expect(r.stdout).toMatch(/^gap {13}0\.000000$/m)
+    expect(r.stdout).toMatch(/^val_bpb before  \d\.\d{6}  \(the run's model\)$/m)
+    expect(r.stdout).not.toContain('ELBO')
     expect(r.stdout).toContain('exact: identical logits (max |Δlogit| = 0)')
     expect(r.stdout).toMatch(/^✓ counted code reproduces: node submission\.mjs eval prints val_bpb \d\.\d{6}, as in-process$/m)
   }, 120_000)
@@ -123,6 +127,8 @@ describe('golf verify --run (built CLI)', () => {
     expect(j.roundtrip).toMatchObject({gap: 0})
     expect(j.roundtrip.val_bpb_after).toBe(j.roundtrip.val_bpb_before)
     expect(j.checks.map((c: {name: string}) => c.name)).toEqual(['size ≤ limit', 'roundtrip exact'])
+    expect(j).toMatchObject({objective: 'ar', bound: false, elbo: null})
+    expect(j.checks[1].detail).toBe('gap 0.000000, identical logits (max |Δlogit| = 0)')
   }, 120_000)
 
   it('--limit 1000: exit 1 and by how many bytes it is over', async () => {
@@ -147,4 +153,43 @@ describe('golf verify --run (built CLI)', () => {
     expect(r3.code).toBe(2)
     expect(r3.stderr).toMatch(/^golf: artifact not found: .*missing\.golf\n$/)
   }, 60_000)
+})
+
+describe('golf verify --run on a tiny MDLM run: the gap is on the ELBO bound', () => {
+  let mdlmRun: string
+  let mdlmArtifact: string
+
+  beforeAll(async () => {
+    const root = mkdtempSync(join(tmpdir(), 'golf-verify-mdlm-'))
+    mdlmRun = join(root, 'run')
+    const recipe = tinyRecipe({objective: {kind: 'mdlm'}, train: {max_steps: 4, eval_every: 0}, eval: {sliding_stride: null, val_tokens: VAL, elbo_steps: 64, elbo_seed: 5}})
+    const {summary} = await train({recipe, dataDir: data, outDir: mdlmRun, seed: 3, backend: 'wasm'})
+    expect(summary).toMatchObject({objective: 'mdlm', bound: true})
+    mdlmArtifact = join(root, 'model.golf')
+    writeFileSync(mdlmArtifact, (await packSource(mdlmRun, {codec: 'auto'})).bytes)
+  }, 120_000)
+
+  it('in-process: gap 0 on the 64-step ELBO with noise seed 5, the bundle reproduces the bound', async () => {
+    const r = await verifyRun({runDir: mdlmRun, artifactPath: mdlmArtifact, limit: 16_000_000, valTokens: VAL, backend: 'wasm'})
+    expect(r.ok).toBe(true)
+    expect(r).toMatchObject({objective: 'mdlm', bound: true, elbo: {steps: 64, samples: 1, seed: 5}, roundtrip: {gap: 0, exact: true}})
+    expect(r.roundtrip_detail).toMatchObject({objective: 'mdlm', bound: true, max_logit_diff: 0})
+    expect(r.checks.map((c) => [c.name, c.detail])).toEqual([
+      ['size ≤ limit', expect.stringMatching(/ bytes \([\d,]+ to spare\)$/)],
+      ['roundtrip exact', 'gap 0.000000 on the 64-step ELBO upper bound (same noise before and after, seed 5), identical logits (max |Δlogit| = 0)'],
+      ['counted code reproduces', `node submission.mjs eval prints val_bpb ≤ ${r.roundtrip!.val_bpb_after.toFixed(6)} (the same ELBO bound), as in-process`],
+    ])
+  }, 120_000)
+
+  it('built CLI: labels val_bpb as a bound, gap 0.000000; --json carries objective and bound', async () => {
+    const h = await runCli(['verify', '--run', mdlmRun, '--artifact', mdlmArtifact, '--val-tokens', String(VAL), '--no-bundle-run'])
+    expect(h.code, h.stderr).toBe(0)
+    expect(h.stdout).toMatch(/^val_bpb before  ≤ \d\.\d{6}  \(the run's model; 64-step ELBO, an upper bound\)$/m)
+    expect(h.stdout).toMatch(/^val_bpb after   ≤ \d\.\d{6}  \(rebuilt from the artifact; same noise, seed 5\)$/m)
+    expect(h.stdout).toMatch(/^gap {13}0\.000000$/m)
+    expect(h.stdout).toContain('✓ roundtrip exact: gap 0.000000 on the 64-step ELBO upper bound (same noise before and after, seed 5), identical logits')
+    const j = JSON.parse((await runCli(['verify', '--run', mdlmRun, '--artifact', mdlmArtifact, '--val-tokens', String(VAL), '--no-bundle-run', '--json'])).stdout)
+    expect(j).toMatchObject({objective: 'mdlm', bound: true, elbo: {steps: 64, samples: 1, seed: 5}, roundtrip: {gap: 0, exact: true}})
+    expect(j.roundtrip.val_bpb_after).toBe(j.roundtrip.val_bpb_before)
+  }, 120_000)
 })
