@@ -100,14 +100,20 @@ export function causalBlock(T: number): number {
 }
 
 /**
- * Additive causal masks for one sequence length, cut into query tiles of `block` rows:
- * tiles[i] is rows [s_i, end_i) × columns [0, end_i) of the (T, T) mask (0 where key ≤ query,
- * MASKED above), s_i = i·block, end_i = min(s_i + block, T). One tile = the whole (T, T) mask.
+ * An additive attention mask for one sequence length, cut into query tiles: tile i covers the
+ * next tiles[i].shape[0] query rows (the tiles cover 0..T−1 in order) and scores only the keys
+ * of keys[i] (ranges [k0, k1), concatenated; absent: the prefix [0, tiles[i].shape[1])), with
+ * tiles[i] the additive mask over those keys (0 allowed, MASKED not).
+ *
+ * Causal (`causalMask`): tiles[i] is rows [s_i, end_i) × columns [0, end_i) of the (T, T) mask
+ * (0 where key ≤ query, MASKED above), s_i = i·block, end_i = min(s_i + block, T). One tile =
+ * the whole (T, T) mask.
  */
 export interface CausalMask {
   T: number
   block: number
   tiles: tf.Tensor2D[]
+  keys?: Array<Array<[number, number]>>
 }
 
 /** Build the tiles of a CausalMask (the caller keeps and disposes them). */
@@ -166,6 +172,45 @@ export function blockDiffusionMask(n: number, block: number): Uint8Array {
   return out
 }
 
+/**
+ * The block-diffusion mask of [x_t ‖ x_0] (2n tokens, blocks of `block`) in query tiles of
+ * `tile` rows (a multiple of `block`, dividing nothing in particular): x_t rows [s, e) score
+ * only the clean keys [n, n + e) and their own noisy keys [s, e); x_0 rows [n + s, n + e) only
+ * the clean keys [n, n + e). What lies outside is masked in every case (later clean blocks,
+ * other noisy blocks), so the scores never computed are exactly the masked ones: about a third
+ * of the (2n)² products at n = 2·tile, falling toward a quarter for long sequences.
+ */
+export function blockDiffusionTiles(n: number, block: number, tile: number): CausalMask {
+  if (!Number.isInteger(tile) || tile < block || tile % block !== 0) throw new Error(`blockDiffusionTiles: the tile (${tile}) must be a multiple of the block (${block})`)
+  const allowed = blockDiffusionMask(n, block)
+  const T = 2 * n
+  const tiles: tf.Tensor2D[] = []
+  const keys: Array<Array<[number, number]>> = []
+  const add = (q0: number, q1: number, ranges: Array<[number, number]>) => {
+    const width = ranges.reduce((a, [k0, k1]) => a + k1 - k0, 0)
+    const m = new Float32Array((q1 - q0) * width)
+    for (let r = q0; r < q1; r++) {
+      let c = (r - q0) * width
+      for (const [k0, k1] of ranges) for (let k = k0; k < k1; k++) m[c++] = allowed[r * T + k] ? 0 : MASKED
+    }
+    tiles.push(tf.tensor2d(m, [q1 - q0, width]))
+    keys.push(ranges)
+  }
+  for (let s0 = 0; s0 < n; s0 += tile) add(s0, Math.min(s0 + tile, n), [[n, n + Math.min(s0 + tile, n)], [s0, Math.min(s0 + tile, n)]]) // x_t rows
+  for (let s0 = 0; s0 < n; s0 += tile) add(n + s0, n + Math.min(s0 + tile, n), [[n, n + Math.min(s0 + tile, n)]]) // x_0 rows
+  return {T, block: tile, tiles, keys}
+}
+
+/**
+ * Query tile of block-diffusion attention for n tokens per half and blocks of `block`: about
+ * CAUSAL_BLOCK rows, a multiple of the block, once a half spans two tiles; else null (one
+ * full (2n, 2n) tile).
+ */
+export function blockDiffusionTile(n: number, block: number): number | null {
+  const tile = block * Math.max(1, Math.round(CAUSAL_BLOCK / block))
+  return n >= 2 * tile ? tile : null
+}
+
 /** A 0/1 pattern (T, T) as the one-tile additive mask `attention` takes (0 where allowed). */
 export function additiveMask(allowed: Uint8Array, T: number): CausalMask {
   const m = new Float32Array(T * T)
@@ -180,34 +225,41 @@ export function additiveMask(allowed: Uint8Array, T: number): CausalMask {
  * products per (batch, KV head). q (B, H, T, Dh), k/v (B, KV, T, Dh). Returns (B, H, T, Dh).
  *
  * mask null: bidirectional, full (T, T) scores. One tile (causal, or any additive pattern such
- * as the block-diffusion mask): the full scores plus
- * the (T, T) additive mask (the reference). Causal with several tiles: query tile i (rows
- * [s_i, end_i)) scores only keys [0, end_i), so about half the score matrix (and of the
- * products' FLOPs) is never computed; the additive tile mask hides the rest of the diagonal
- * block; the tiles' outputs are concatenated back along time.
+ * as the block-diffusion mask): the full scores plus the (T, T) additive mask (the reference).
+ * Several tiles: query tile i scores only its keys (causal: [0, end_i), so about half the score
+ * matrix and of the products' FLOPs is never computed; block diffusion: see
+ * `blockDiffusionTiles`); the additive tile mask hides the rest; the tiles' outputs are
+ * concatenated back along time.
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: CausalMask | null): tf.Tensor4D {
   const [B, H, T, Dh] = q.shape
   const KV = k.shape[1]
   const g = H / KV
   if (mask && mask.T !== T) throw new Error(`attention: causal mask is for T=${mask.T}, queries have T=${T}`)
-  const k3 = tf.reshape(k, [B * KV, T, Dh])
-  const v3 = tf.reshape(v, [B * KV, T, Dh])
-  // scores (B·KV, g·Tq, Tk) of queries (B, H, Tq, Dh) against the first Tk keys, masked, softmaxed
-  // and applied to the first Tk values → (B, H, Tq, Dh)
-  const part = (qt: tf.Tensor4D, Tk: number, m: tf.Tensor2D | null): tf.Tensor4D => {
+  const k3 = tf.reshape(k, [B * KV, T, Dh]) as tf.Tensor3D
+  const v3 = tf.reshape(v, [B * KV, T, Dh]) as tf.Tensor3D
+  // the keys (or values) of ranges [k0, k1), concatenated along time: (B·KV, Tk, Dh)
+  const gather = (x3: tf.Tensor3D, ranges: Array<[number, number]>): tf.Tensor3D => {
+    const parts = ranges.map(([k0, k1]) => (k0 === 0 && k1 === T ? x3 : tf.slice(x3, [0, k0, 0], [B * KV, k1 - k0, Dh])))
+    return parts.length === 1 ? parts[0] : (tf.concat(parts, 1) as tf.Tensor3D)
+  }
+  // scores (B·KV, g·Tq, Tk) of queries (B, H, Tq, Dh) against the keys of `ranges`, masked,
+  // softmaxed and applied to the same values → (B, H, Tq, Dh)
+  const part = (qt: tf.Tensor4D, ranges: Array<[number, number]>, m: tf.Tensor2D | null): tf.Tensor4D => {
     const Tq = qt.shape[2]
+    const Tk = ranges.reduce((a, [k0, k1]) => a + k1 - k0, 0)
     const qg = tf.reshape(qt, [B * KV, g * Tq, Dh]) // (B·KV, g·Tq, Dh): heads kv·g … kv·g+g−1
-    const kt = Tk === T ? k3 : tf.slice(k3, [0, 0, 0], [B * KV, Tk, Dh]) // (B·KV, Tk, Dh)
-    const vt = Tk === T ? v3 : tf.slice(v3, [0, 0, 0], [B * KV, Tk, Dh])
+    const kt = gather(k3, ranges) // (B·KV, Tk, Dh)
+    const vt = gather(v3, ranges)
     let scores: tf.Tensor = tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(Dh)) // (B·KV, g·Tq, Tk)
     if (m) scores = tf.add(tf.reshape(scores, [B * KV, g, Tq, Tk]), m) // mask broadcast over (B·KV, g)
     const att = tf.reshape(tf.softmax(scores, -1), [B * KV, g * Tq, Tk])
     return tf.reshape(tf.matMul(att, vt), [B, H, Tq, Dh]) // (B·KV, g·Tq, Dh) → (B, H, Tq, Dh)
   }
-  if (!mask || mask.tiles.length === 1) return part(q, T, mask ? mask.tiles[0] : null)
+  const keysOf = (m: CausalMask, i: number): Array<[number, number]> => m.keys?.[i] ?? [[0, m.tiles[i].shape[1]]]
+  if (!mask || mask.tiles.length === 1) return part(q, mask ? keysOf(mask, 0) : [[0, T]], mask ? mask.tiles[0] : null)
   const qs = tf.split(q, mask.tiles.map((t) => t.shape[0]), 2) // (B, H, Tb_i, Dh) each
-  const ys = qs.map((qt, i) => part(qt as tf.Tensor4D, mask.tiles[i].shape[1], mask.tiles[i]))
+  const ys = qs.map((qt, i) => part(qt as tf.Tensor4D, keysOf(mask, i), mask.tiles[i]))
   return tf.concat(ys, 2) as tf.Tensor4D // (B, H, T, Dh)
 }
 
@@ -432,7 +484,12 @@ export class GPT {
     const key = layout.kind === 'causal' ? `c${T}` : `bd${layout.block}:${T}`
     let m = this.masks.get(key)
     if (!m) {
-      m = layout.kind === 'causal' ? causalMask(T) : additiveMask(blockDiffusionMask(outputLength(T, layout), layout.block), T)
+      if (layout.kind === 'causal') m = causalMask(T)
+      else {
+        const n = outputLength(T, layout)
+        const tile = blockDiffusionTile(n, layout.block)
+        m = tile === null ? additiveMask(blockDiffusionMask(n, layout.block), T) : blockDiffusionTiles(n, layout.block, tile)
+      }
       for (const t of m.tiles) tf.keep(t) // built inside the caller's tidy
       this.masks.set(key, m)
     }

@@ -12,7 +12,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {registerAllGradients} from '../../src/backend/gradients.js'
 import {InputError} from '../../src/errors.js'
 import {DEFAULT_MODEL_CONFIG, paramSpecs, type ModelConfig} from '../../src/model/config.js'
-import {applyRotary, attention, CAUSAL_BLOCK, causalBlock, causalMask, crossEntropyRows, GPT, mlp, rmsNorm, rotaryTables, softcap} from '../../src/model/gpt.js'
+import {additiveMask, applyRotary, attention, blockDiffusionMask, blockDiffusionTile, blockDiffusionTiles, CAUSAL_BLOCK, causalBlock, causalMask, crossEntropyRows, GPT, mlp, rmsNorm, rotaryTables, softcap} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
@@ -274,6 +274,44 @@ describe('causal attention in query tiles', () => {
     const q = tf.zeros([1, 2, 4, 2]) as tf.Tensor4D
     const kv = tf.zeros([1, 1, 4, 2]) as tf.Tensor4D
     expect(() => attention(q, kv, kv, causalMask(5, 2))).toThrow('attention: causal mask is for T=5, queries have T=4')
+  })
+})
+
+describe('block-diffusion attention in query tiles', () => {
+  it.each([
+    {name: 'n=16, blocks of 4, tiles of 8, GQA g=2', B: 2, H: 4, KV: 2, n: 16, Dh: 4, block: 4, tile: 8},
+    {name: 'n=12, blocks of 2, tiles of 4 (last tile short), g=1', B: 1, H: 2, KV: 2, n: 12, Dh: 8, block: 2, tile: 8},
+    {name: 'n=8, blocks of 1, tiles of 2', B: 2, H: 2, KV: 1, n: 8, Dh: 4, block: 1, tile: 2},
+  ])('tiled = the full (2n, 2n) mask, forward and gradients w.r.t. q, k, v: $name', (c) => {
+    const shape = {B: c.B, H: c.H, KV: c.KV, T: 2 * c.n, Dh: c.Dh}
+    const full = attentionAndGrads(shape, additiveMask(blockDiffusionMask(c.n, c.block), 2 * c.n))
+    const tiled = attentionAndGrads(shape, blockDiffusionTiles(c.n, c.block, c.tile))
+    ;['y', 'dq', 'dk', 'dv'].forEach((name, i) => {
+      expect(maxAbs(full[i]), name).toBeGreaterThan(0.1)
+      expect(maxAbsDiff(tiled[i], full[i]), name).toBeLessThanOrEqual(1e-6 * maxAbs(full[i]))
+    })
+  })
+
+  it('every score left out by the tiles is a masked one; the tile is a multiple of the block', () => {
+    const n = 16
+    const block = 4
+    const m = blockDiffusionTiles(n, block, 8)
+    const allowed = blockDiffusionMask(n, block)
+    let row = 0
+    let kept = 0
+    m.tiles.forEach((t, i) => {
+      const rows = t.shape[0]
+      const cols = new Set(m.keys![i].flatMap(([k0, k1]) => Array.from({length: k1 - k0}, (_, j) => k0 + j)))
+      for (let r = row; r < row + rows; r++) for (let k = 0; k < 2 * n; k++) if (allowed[r * 2 * n + k]) expect(cols.has(k), `row ${r} key ${k}`).toBe(true)
+      kept += rows * cols.size
+      row += rows
+    })
+    expect(row).toBe(2 * n)
+    expect(kept).toBeLessThan(0.7 * (2 * n) ** 2)
+    expect(() => blockDiffusionTiles(n, 4, 6)).toThrow('must be a multiple of the block')
+    expect(blockDiffusionTile(255, 1)).toBeNull()
+    expect(blockDiffusionTile(256, 4)).toBe(CAUSAL_BLOCK)
+    expect(blockDiffusionTile(1024, 48)).toBe(144) // 48·round(128/48) = 48·3
   })
 })
 
