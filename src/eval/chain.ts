@@ -11,12 +11,10 @@
  * the any-order autoregressive NLL, equal in expectation to the continuous-time NELBO
  * (Ou et al. 2024; Shi et al. 2024).
  */
-import {bitsPerByte} from '../metric/bpb.js'
 import type {DiffusionObjective} from '../objective/types.js'
 import type {ByteTable} from '../tokenizer/types.js'
 import {namedRandom} from '../util/random.js'
-import {diffusionWindows, scoreRows, windowTotals, type DenoiseRow, type DenoisingScorer} from './denoise.js'
-import type {DiffusionEvalResult} from './elbo.js'
+import {diffusionResult, diffusionWindows, scoreRows, type DenoiseRow, type DenoisingScorer, type DiffusionEvalResult} from './denoise.js'
 
 export interface ChainOptions {
   seqLen: number
@@ -63,24 +61,7 @@ export function evaluateChain(scorer: DenoisingScorer, objective: DiffusionObjec
   const order = opts.order ?? 'left-to-right'
   const seed = opts.seed ?? 0
   const sums = scoreRows(scorer, objective, w, chainRows(w.count, T, bs, order, seed), {batchSeqs: opts.batchSeqs, slots: 1, totalRows: w.count * bs, onProgress: opts.onProgress})
-  const {tokens: nTokens, bytes} = windowTotals(table, w)
   let total = 0
-  for (const s of sums) total += s
-  const val_loss = total / nTokens
-  return {
-    val_loss,
-    val_bpb: bitsPerByte(val_loss, nTokens, bytes),
-    tokens: nTokens,
-    bytes,
-    mode: 'chain',
-    bound: false,
-    seq_len: T,
-    block_size: bs,
-    elbo_steps: null,
-    estimator: 'chain',
-    samples: 1,
-    seed,
-    val_bpb_se: 0,
-    se_method: 'none',
-  }
+  for (const x of sums) total += x
+  return diffusionResult(table, w, total, 0, {mode: 'chain', bound: false, block_size: bs, elbo_steps: null, estimator: 'chain', samples: 1, seed, se_method: 'none'})
 }

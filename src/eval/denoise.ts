@@ -12,7 +12,7 @@
  * the window's score is Σ_ℓ coef_ℓ · (−log p_θ(x_0^ℓ | x_t)) over the output positions. Every
  * estimator (Monte-Carlo ELBO, exact ELBO, chain rule) is a choice of rows and coefficients.
  */
-import {countTargetBytes} from '../metric/bpb.js'
+import {bitsPerByte, countTargetBytes, type BpbResult} from '../metric/bpb.js'
 import type {GPT} from '../model/gpt.js'
 import {batchNll, type TokenBatch} from '../objective/batch.js'
 import type {DiffusionObjective} from '../objective/types.js'
@@ -40,6 +40,34 @@ export function diffusionWindows(tokens: Uint16Array, T: number): Windows {
   const count = Math.floor((tokens.length - 1) / T)
   if (count < 1) throw new Error(`evaluation needs at least seq_len + 1 = ${T + 1} validation tokens, got ${tokens.length}`)
   return {T, count, start: (i) => 1 + i * T, tokens}
+}
+
+/** The result of a diffusion score (ELBO or chain rule). */
+export interface DiffusionEvalResult extends BpbResult {
+  mode: 'elbo' | 'chain'
+  /** True: val_loss / val_bpb are upper bounds on the NLL (ELBO); false: exact likelihoods. */
+  bound: boolean
+  seq_len: number
+  block_size: number
+  /** ELBO: denoising steps (0 = continuous time); chain: null. */
+  elbo_steps: number | null
+  estimator: 'mc' | 'exact' | 'chain'
+  samples: number
+  seed: number
+  /** Monte-Carlo standard error of val_bpb (0 when the estimator has none). */
+  val_bpb_se: number
+  /** How the standard error was estimated. */
+  se_method: 'none' | 'within-window' | 'between-window'
+}
+
+/**
+ * A diffusion result from the total nats over the windows and its standard error (nats):
+ * val_loss per target token, val_bpb by the official byte count, both in float64.
+ */
+export function diffusionResult(table: ByteTable, w: Windows, totalNats: number, seNats: number, fields: Omit<DiffusionEvalResult, keyof BpbResult | 'seq_len' | 'val_bpb_se'>): DiffusionEvalResult {
+  const {tokens, bytes} = windowTotals(table, w)
+  const val_loss = totalNats / tokens
+  return {val_loss, val_bpb: bitsPerByte(val_loss, tokens, bytes), tokens, bytes, seq_len: w.T, ...fields, val_bpb_se: seNats / Math.LN2 / bytes}
 }
 
 /** Target tokens and bytes of the first `count` windows (the official table). */

@@ -30,11 +30,11 @@
  *   blocks are independent given x_0), weighted by Σ_i (1/i)·t_i^|P|·(1 − t_i)^(b−|P|) (or the
  *   Beta integral B(|P|, b − |P| + 1) for T = ∞). No Monte-Carlo error.
  */
-import {bitsPerByte, type BpbResult} from '../metric/bpb.js'
 import type {DiffusionObjective} from '../objective/types.js'
 import type {ByteTable} from '../tokenizer/types.js'
 import {mulberry32, namedRandom} from '../util/random.js'
-import {diffusionWindows, scoreRows, windowTotals, type DenoiseRow, type DenoisingScorer} from './denoise.js'
+import {diffusionResult, diffusionWindows, scoreRows, type DenoiseRow, type DenoisingScorer, type DiffusionEvalResult} from './denoise.js'
+
 
 /** Largest block the exact estimator enumerates (2^12 forward passes per window). */
 export const EXACT_MAX_BLOCK = 12
@@ -49,23 +49,6 @@ export interface ElboOptions {
   seed?: number
   estimator?: 'mc' | 'exact'
   onProgress?: (done: number, total: number) => void
-}
-
-export interface DiffusionEvalResult extends BpbResult {
-  mode: 'elbo' | 'chain'
-  /** True: val_loss / val_bpb are upper bounds on the NLL (ELBO); false: exact likelihoods. */
-  bound: boolean
-  seq_len: number
-  block_size: number
-  /** ELBO: denoising steps (0 = continuous time); chain: null. */
-  elbo_steps: number | null
-  estimator: 'mc' | 'exact' | 'chain'
-  samples: number
-  seed: number
-  /** Monte-Carlo standard error of val_bpb (0 when the estimator has none). */
-  val_bpb_se: number
-  /** How the standard error was estimated. */
-  se_method: 'none' | 'within-window' | 'between-window'
 }
 
 /** Σ_{i=1..T} (1/i)·t_i^n·(1 − t_i)^(b−n), t_i = i/T; T = 0: B(n, b − n + 1). n ≥ 1. */
@@ -173,7 +156,6 @@ export function evaluateElbo(scorer: DenoisingScorer, objective: DiffusionObject
   const sums = scoreRows(scorer, objective, w, rows, {batchSeqs: opts.batchSeqs, slots: K, totalRows, onProgress: opts.onProgress})
 
   // per-window estimates (mean over draws), their total, and the Monte-Carlo error of the total
-  const {tokens: nTokens, bytes} = windowTotals(table, w)
   let total = 0
   let within = 0
   const perWindow = new Float64Array(w.count)
@@ -202,21 +184,5 @@ export function evaluateElbo(scorer: DenoisingScorer, objective: DiffusionObject
     seTotal = Math.sqrt((ss / (w.count - 1)) * w.count)
     seMethod = 'between-window'
   }
-  const val_loss = total / nTokens
-  return {
-    val_loss,
-    val_bpb: bitsPerByte(val_loss, nTokens, bytes),
-    tokens: nTokens,
-    bytes,
-    mode: 'elbo',
-    bound: true,
-    seq_len: T,
-    block_size: bs,
-    elbo_steps: opts.steps,
-    estimator,
-    samples: K,
-    seed,
-    val_bpb_se: seTotal / Math.LN2 / bytes,
-    se_method: seMethod,
-  }
+  return diffusionResult(table, w, total, seTotal, {mode: 'elbo', bound: true, block_size: bs, elbo_steps: opts.steps, estimator, samples: K, seed, se_method: seMethod})
 }

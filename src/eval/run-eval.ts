@@ -14,9 +14,10 @@ import {objectiveConfigOf} from '../recipe/recipe.js'
 import {loadRunModel} from '../run/load.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
 import {EXACT_MAX_BLOCK} from './elbo.js'
-import {scoreModel, scoreModes, type ScoreMode, type ScoreResult} from './score.js'
+import {scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
 
-export interface EvalTargetOptions {
+/** What to score and how: ScoreOptions, each defaulting to the run's or artifact's settings. */
+export interface EvalTargetOptions extends Partial<Omit<ScoreOptions, 'mode' | 'seqLen'>> {
   run?: string
   artifact?: string
   /** Dataset folder; default the run's (or, for an artifact, required). */
@@ -24,15 +25,7 @@ export interface EvalTargetOptions {
   /** Default: the objective's reported score (chunked for AR, elbo for diffusion). */
   mode?: ScoreMode
   valTokens?: number | null
-  stride?: number | null
-  elboSteps?: number
-  elboSamples?: number
-  seed?: number
-  estimator?: 'mc' | 'exact'
-  order?: 'left-to-right' | 'random'
-  batchSeqs?: number
   backend?: BackendName
-  onProgress?: (done: number, total: number) => void
 }
 
 export type EvalReport = ScoreResult & {

@@ -14,6 +14,7 @@ import {InputError} from '../../src/errors.js'
 import {DEFAULT_MODEL_CONFIG, paramSpecs, type ModelConfig} from '../../src/model/config.js'
 import {additiveMask, applyRotary, attention, blockDiffusionMask, blockDiffusionTile, blockDiffusionTiles, CAUSAL_BLOCK, causalBlock, causalMask, crossEntropyRows, GPT, mlp, rmsNorm, rotaryTables, softcap} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
+import {uniformValues} from '../helpers/random.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
 const DEFAULT_PATTERNS = ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight']
@@ -24,17 +25,6 @@ beforeAll(async () => {
   await registerAllGradients()
 })
 
-/** Deterministic pseudo-random values in [-scale, scale). */
-function rand(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = ((s / 4294967296) * 2 - 1) * scale
-  }
-  return out
-}
-
 function build(cfg: ModelConfig, seed = 1, patterns = DEFAULT_PATTERNS): GPT {
   return new GPT(cfg, {seed, ternary: {patterns, config: TERNARY}})
 }
@@ -43,7 +33,7 @@ function build(cfg: ModelConfig, seed = 1, patterns = DEFAULT_PATTERNS): GPT {
 function randomize(model: GPT, seed: number, scale = 0.5): Map<string, Float32Array> {
   const w = new Map<string, Float32Array>()
   let k = seed
-  for (const s of model.specs) w.set(s.name, rand(s.shape.reduce((a, b) => a * b, 1), k++, scale))
+  for (const s of model.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, scale))
   model.loadWeights(w)
   return w
 }
@@ -80,7 +70,7 @@ function fdCheck(f: (x: tf.Tensor) => tf.Scalar, values: Float32Array, shape: nu
   g.dispose()
 }
 
-const weighted = (y: tf.Tensor, seed: number) => tf.sum(tf.mul(y, tf.tensor(rand(y.size, seed), y.shape))) as tf.Scalar
+const weighted = (y: tf.Tensor, seed: number) => tf.sum(tf.mul(y, tf.tensor(uniformValues(y.size, seed), y.shape))) as tf.Scalar
 const allEntries = (n: number) => Array.from({length: n}, (_, i) => i)
 
 describe('pieces: values', () => {
@@ -111,9 +101,9 @@ describe('pieces: values', () => {
     ['bidirectional', null],
   ] as const)('attention (%s): GQA query head h reads KV head floor(h·KV/H), matching a naive reference', (_, block) => {
     const [B, H, KV, T, Dh] = [1, 4, 2, block === 2 ? 5 : 3, 2]
-    const qv = rand(B * H * T * Dh, 1)
-    const kv = rand(B * KV * T * Dh, 2)
-    const vv = rand(B * KV * T * Dh, 3)
+    const qv = uniformValues(B * H * T * Dh, 1)
+    const kv = uniformValues(B * KV * T * Dh, 2)
+    const vv = uniformValues(B * KV * T * Dh, 3)
     const mask = block === null ? null : causalMask(T, block)
     const y = attention(tf.tensor4d(qv, [B, H, T, Dh]), tf.tensor4d(kv, [B, KV, T, Dh]), tf.tensor4d(vv, [B, KV, T, Dh]), mask).dataSync()
     for (let h = 0; h < H; h++) {
@@ -157,14 +147,14 @@ describe('pieces: values', () => {
 
 describe('pieces: finite-difference gradients', () => {
   it('rmsNorm', () => {
-    fdCheck((x) => weighted(rmsNorm(x), 7), rand(24, 11), [3, 8], allEntries(24))
+    fdCheck((x) => weighted(rmsNorm(x), 7), uniformValues(24, 11), [3, 8], allEntries(24))
   })
 
   it('rope', () => {
     const {cos, sin} = rotaryTables(5, 4, 10000)
     const c = tf.tensor2d(cos, [5, 2])
     const s = tf.tensor2d(sin, [5, 2])
-    fdCheck((x) => weighted(applyRotary(x as tf.Tensor4D, c, s), 3), rand(40, 12), [1, 2, 5, 4], allEntries(40))
+    fdCheck((x) => weighted(applyRotary(x as tf.Tensor4D, c, s), 3), uniformValues(40, 12), [1, 2, 5, 4], allEntries(40))
   })
 
   it.each([
@@ -173,9 +163,9 @@ describe('pieces: finite-difference gradients', () => {
   ])('attention with GQA (H=4, KV=2), causal (%s), w.r.t. q, k and v', (_, block) => {
     const [B, H, KV, T, Dh] = [1, 4, 2, 5, 4]
     const mask = causalMask(T, block)
-    const q = tf.tensor4d(rand(B * H * T * Dh, 21), [B, H, T, Dh])
-    const k = tf.tensor4d(rand(B * KV * T * Dh, 22), [B, KV, T, Dh])
-    const v = tf.tensor4d(rand(B * KV * T * Dh, 23), [B, KV, T, Dh])
+    const q = tf.tensor4d(uniformValues(B * H * T * Dh, 21), [B, H, T, Dh])
+    const k = tf.tensor4d(uniformValues(B * KV * T * Dh, 22), [B, KV, T, Dh])
+    const v = tf.tensor4d(uniformValues(B * KV * T * Dh, 23), [B, KV, T, Dh])
     const f = (which: 0 | 1 | 2) => (x: tf.Tensor) => {
       const args = [q, k, v] as tf.Tensor4D[]
       args[which] = x as tf.Tensor4D
@@ -187,21 +177,21 @@ describe('pieces: finite-difference gradients', () => {
   })
 
   it('relu² MLP w.r.t. x, fc and proj', () => {
-    const x = tf.tensor2d(rand(12, 31), [3, 4])
-    const fc = tf.tensor2d(rand(32, 32), [8, 4])
-    const proj = tf.tensor2d(rand(32, 33), [4, 8])
+    const x = tf.tensor2d(uniformValues(12, 31), [3, 4])
+    const fc = tf.tensor2d(uniformValues(32, 32), [8, 4])
+    const proj = tf.tensor2d(uniformValues(32, 33), [4, 8])
     fdCheck((t) => weighted(mlp(t as tf.Tensor2D, fc, proj), 1), x.dataSync() as Float32Array, x.shape, allEntries(12))
     fdCheck((t) => weighted(mlp(x, t as tf.Tensor2D, proj), 1), fc.dataSync() as Float32Array, fc.shape, allEntries(32))
     fdCheck((t) => weighted(mlp(x, fc, t as tf.Tensor2D), 1), proj.dataSync() as Float32Array, proj.shape, allEntries(32))
   })
 
   it('softcap', () => {
-    fdCheck((x) => weighted(softcap(x, 2), 4), rand(10, 41, 5), [10], allEntries(10))
+    fdCheck((x) => weighted(softcap(x, 2), 4), uniformValues(10, 41, 5), [10], allEntries(10))
   })
 
   it('cross-entropy via gather', () => {
     const t = tf.tensor1d([2, 0, 4], 'int32')
-    fdCheck((x) => tf.sum(crossEntropyRows(x as tf.Tensor2D, t).nll) as tf.Scalar, rand(15, 51, 3), [3, 5], allEntries(15))
+    fdCheck((x) => tf.sum(crossEntropyRows(x as tf.Tensor2D, t).nll) as tf.Scalar, uniformValues(15, 51, 3), [3, 5], allEntries(15))
   })
 })
 
@@ -222,10 +212,10 @@ const maxAbs = (a: ArrayLike<number>) => maxAbsDiff(a, new Float32Array(a.length
 function attentionAndGrads(shape: {B: number; H: number; KV: number; T: number; Dh: number}, mask: ReturnType<typeof causalMask>): Float32Array[] {
   const {B, H, KV, T, Dh} = shape
   return tf.tidy(() => {
-    const q = tf.tensor4d(rand(B * H * T * Dh, 61, 2), [B, H, T, Dh])
-    const k = tf.tensor4d(rand(B * KV * T * Dh, 62), [B, KV, T, Dh])
-    const v = tf.tensor4d(rand(B * KV * T * Dh, 63), [B, KV, T, Dh])
-    const dy = tf.tensor4d(rand(B * H * T * Dh, 64), [B, H, T, Dh])
+    const q = tf.tensor4d(uniformValues(B * H * T * Dh, 61, 2), [B, H, T, Dh])
+    const k = tf.tensor4d(uniformValues(B * KV * T * Dh, 62), [B, KV, T, Dh])
+    const v = tf.tensor4d(uniformValues(B * KV * T * Dh, 63), [B, KV, T, Dh])
+    const dy = tf.tensor4d(uniformValues(B * H * T * Dh, 64), [B, H, T, Dh])
     const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(attention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, mask), dy))
     const y = attention(q, k, v, mask)
     return [y, ...tf.grads(f)([q, k, v])].map((t) => Float32Array.from(t.dataSync() as Float32Array))
@@ -370,7 +360,7 @@ describe('GPT', () => {
     randomize(model, 250)
     const T = 2 * CAUSAL_BLOCK
     const P = CAUSAL_BLOCK + 3 // < 2·CAUSAL_BLOCK: one tile, the full path
-    const row = Array.from(rand(T, 251), (u) => Math.floor((u + 1) * 5.5))
+    const row = Array.from(uniformValues(T, 251), (u) => Math.floor((u + 1) * 5.5))
     const [x, xp] = [tokens([row]), tokens([row.slice(0, P)])]
     const logits = (t: tf.Tensor2D) => {
       const y = model.forward(t)

@@ -10,6 +10,7 @@ import {registerAllGradients} from '../../src/backend/gradients.js'
 import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
 import {BIDIRECTIONAL, cachedPattern, GPT, type KVCache} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
+import {uniformValues} from '../helpers/random.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
 const PATTERNS = ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight']
@@ -22,29 +23,19 @@ beforeAll(async () => {
   await registerAllGradients()
 })
 
-function rand(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = ((s / 4294967296) * 2 - 1) * scale
-  }
-  return out
-}
-
 /** Random weights everywhere: zero-init projections, resid_mix = [1, 0] and unit skips would hide attention, x0 and the skips. */
 function model(opts: {quant?: boolean; seed?: number} = {}): GPT {
   const m = new GPT(cfg, {seed: 1, ternary: {patterns: PATTERNS, config: TERNARY}})
   let k = opts.seed ?? 7
   const w = new Map<string, Float32Array>()
-  for (const s of m.specs) w.set(s.name, rand(s.shape.reduce((a, b) => a * b, 1), k++, 0.5))
+  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.5))
   m.loadWeights(w)
   m.quantActive = opts.quant ?? false
   return m
 }
 
 function ids(n: number, seed: number, V = cfg.vocab_size - 1): number[] {
-  return Array.from(rand(n, seed, 1), (r) => Math.floor(((r + 1) / 2) * V))
+  return Array.from(uniformValues(n, seed, 1), (r) => Math.floor(((r + 1) / 2) * V))
 }
 
 function t2(rows: number[][]): tf.Tensor2D {

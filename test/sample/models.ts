@@ -2,6 +2,7 @@
 import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
 import {GPT} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
+import {uniformValues} from '../helpers/random.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
 
@@ -12,22 +13,12 @@ export const MASK = TINY.vocab_size - 1
 export const BANNED = [0, 1]
 export const BOS = 1
 
-function lcg(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = ((s / 4294967296) * 2 - 1) * scale
-  }
-  return out
-}
-
 /** Random weights everywhere (so attention, x0 and the skips all shape the logits); ternary when quant. */
 export function randomModel(seed = 7, quant = false): GPT {
   const m = new GPT(TINY, {seed: 1, ternary: {patterns: ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight'], config: TERNARY}})
   const w = new Map<string, Float32Array>()
   let k = seed
-  for (const s of m.specs) w.set(s.name, lcg(s.shape.reduce((a, b) => a * b, 1), k++, 0.6))
+  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.6))
   m.loadWeights(w)
   m.quantActive = quant
   return m
