@@ -17,8 +17,8 @@
  * `elbo_steps` and `objective`.
  */
 import {elboName} from '../eval/score.js'
-import {copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
-import {basename, dirname, join, resolve} from 'node:path'
+import {copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {basename, dirname, join, resolve, sep} from 'node:path'
 
 import {InputError} from '../errors.js'
 import {tempSiblingPath} from '../io/atomic.js'
@@ -254,6 +254,36 @@ function nonRecordReason(main: RunRecord[], compliance: ComplianceItem[], signif
   return reasons.join('; ')
 }
 
+/** Names golf report writes into a submission folder (README, submission.json, plot, artifact, code, logs). */
+function isReportFile(name: string): boolean {
+  return (Object.values(REPORT_FILES) as string[]).includes(name) || /^train_seed\d+(_\d+)?\.log$/.test(name)
+}
+
+/**
+ * What --force may replace: a submission folder as golf report writes it, and nothing else —
+ * not the current folder or one that holds it, not a folder that holds any input of this
+ * report (runs, artifact, code), not one with files golf does not write (someone's notes, a
+ * runs folder, a repository).
+ */
+function assertReplaceable(out: string, inputs: string[], cwd: string): void {
+  if (!existsSync(out)) return
+  const inside = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep)
+  if (inside(resolve(cwd), out)) throw new InputError(`--out ${out} is the current folder or holds it: --force will not replace it (choose a new folder for the submission)`)
+  const held = inputs.map((i) => resolve(cwd, i)).find((i) => inside(i, out))
+  if (held) throw new InputError(`--out ${out} holds an input of this report (${held}): --force will not replace it`)
+  let entries: string[]
+  try {
+    entries = readdirSync(out)
+  } catch {
+    throw new InputError(`--out ${out} exists and is not a folder: --force replaces only a submission folder golf report wrote`)
+  }
+  const foreign = entries.filter((e) => !isReportFile(e) || !lstatSync(join(out, e)).isFile())
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? `, … (${foreign.length} in all)` : '')
+    throw new InputError(`--out ${out} holds files golf report does not write (${shown}): --force replaces only a submission folder golf wrote; move them or choose another --out`)
+  }
+}
+
 function assertOutFree(path: string, what: string, force: boolean | undefined): void {
   if (!existsSync(path) || force) return
   let entries: string[] | null = null
@@ -280,6 +310,8 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
   if (!(floor > 0)) throw new InputError(`--noise-floor ${floor}: expected a positive bpb`)
 
   const runs = await loadRuns(opts.runs, {cwd})
+  // with --force: still never the current folder, an input's folder or a folder golf did not write
+  if (opts.force) assertReplaceable(out, [...runs.map((r) => r.dir), ...(opts.artifact ? [opts.artifact] : []), ...(opts.code ? [opts.code] : [])], cwd)
   const {main, ablations} = groupRuns(runs, {cwd})
   const first = main[0]
   const recipe = first.config.recipe

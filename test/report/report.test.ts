@@ -1,5 +1,5 @@
 import {XMLParser, XMLValidator} from 'fast-xml-parser'
-import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {list} from 'tar'
@@ -152,5 +152,24 @@ describe('golf report on the fixture runs (3 seeds + 2 ablations)', () => {
     expect(again.submission).not.toHaveProperty('seeds')
     expect(again.significance?.record).toBe(false)
     expect(readFileSync(join(dir, 'sub', 'README.md'), 'utf8')).toContain('Not significant: ')
+  })
+
+  it('--force never deletes the current folder, a folder holding an input, or files golf did not write', async () => {
+    // the runs' own folder, and the current folder (the reported bug: `--runs run --out . --force`)
+    const runsCopy = mkdtempSync(join(tmpdir(), 'golf-report-force-'))
+    cpSync(FIXTURE_RUNS, runsCopy, {recursive: true})
+    const before = readdirSync(runsCopy).sort()
+    await expect(buildReport({...opts, cwd: runsCopy, out: '.', force: true, tar: false})).rejects.toThrow(`--out ${runsCopy} is the current folder or holds it: --force will not replace it`)
+    await expect(buildReport({...opts, cwd: dir, runs: [join(runsCopy, '*')], out: runsCopy, force: true, tar: false})).rejects.toThrow(new RegExp(`^--out ${runsCopy} holds an input of this report \\(${runsCopy}/`))
+    await expect(buildReport({...opts, out: dir, force: true, tar: false})).rejects.toThrow(`--out ${dir} holds an input of this report (${join(dir, 'model.golf')})`)
+    expect(readdirSync(runsCopy).sort()).toEqual(before)
+    // a folder with someone's notes in it
+    const mine = join(dir, 'mine')
+    mkdirSync(mine)
+    writeFileSync(join(mine, 'README.md'), 'my notes')
+    writeFileSync(join(mine, 'notes.txt'), 'do not delete')
+    await expect(buildReport({...opts, out: mine, force: true, tar: false})).rejects.toThrow(`--out ${mine} holds files golf report does not write (notes.txt): --force replaces only a submission folder golf wrote`)
+    expect(readFileSync(join(mine, 'notes.txt'), 'utf8')).toBe('do not delete')
+    rmSync(runsCopy, {recursive: true, force: true})
   })
 })
