@@ -1,27 +1,30 @@
 /**
  * bench:diffusion — AR against MDLM and BD3-LM at equal training time on the built-in corpus
- * (tiny-cpu's 4×128 byte-level shape, two cores), each scored on the WHOLE validation split:
- * AR by the official chunked NLL, diffusion models by the 128-step ELBO (an upper bound), the
- * chain-rule likelihood on the first --chain-tokens validation tokens (it costs one forward per
- * token of a block: seq_len per window for MDLM), and the ELBO at T = 16, 64, 128, 512 steps.
- * Ternary and float (quant.mode none) side by side. Every configuration trains with the same
- * wall-clock cap; run it on an otherwise idle machine.
+ * (tiny-cpu's 4×128 byte-level shape, two cores). Scores: AR by the official chunked NLL,
+ * diffusion models by the 128-step ELBO (an upper bound) on the WHOLE validation split; on the
+ * first --sub-tokens tokens also the chain-rule likelihood (it costs one forward per token of a
+ * block: seq_len per window for MDLM) and the ELBO at T = 16, 64, 512 steps. Ternary and float
+ * (quant.mode none) side by side. Every configuration trains for the same wall-clock time; the
+ * `ar→…` configurations spend half of it on AR and half on the diffusion objective, started
+ * from the AR run's weights (--init-from: the adaptation route).
  *
- *   npm run bench:diffusion                           # 240 s per configuration (~1 h in all)
- *   npm run bench:diffusion -- --only ar,mdlm,bd3lm4,bd3lm16,ar-float,mdlm-float
- *   npm run bench:diffusion -- --seconds 60 --only ar,mdlm --json
+ *   npm run bench:diffusion                                  # every configuration, 240 s each
+ *   npm run bench:diffusion -- --only ar,mdlm,ar-mdlm --seconds 120 --json
+ *   npm run bench:diffusion -- --reuse /tmp/golf-bench-diffusion-XXXX   # keep the runs already there
  *
+ * Each finished row is also printed to stderr as one JSON line. Run it on an idle machine.
  * Goals of the issue (benchmarks, not tests): BD3-LM block 4 within 6% of the AR val_bpb and MDLM
  * within 10% (the papers' gaps on OpenWebText), diffusion training ≥ 90% of AR tokens/s.
  */
-import {mkdtempSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseArgs} from 'node:util'
 
 import {table} from '../src/cli/output.js'
-import {evaluateTarget, type EvalReport} from '../src/eval/run-eval.js'
+import {evaluateTarget} from '../src/eval/run-eval.js'
 import {loadRecipe} from '../src/recipe/recipe.js'
+import type {RunSummary} from '../src/run/folder.js'
 import {train} from '../src/train/loop.js'
 
 const {values} = parseArgs({
@@ -29,10 +32,11 @@ const {values} = parseArgs({
     seconds: {type: 'string', default: '240'},
     json: {type: 'boolean', default: false},
     only: {type: 'string', default: ''},
-    'chain-tokens': {type: 'string', default: '65536'},
+    'sub-tokens': {type: 'string', default: '4096'},
     'val-tokens': {type: 'string'},
-    steps: {type: 'string', default: '16,64,128,512'},
+    steps: {type: 'string', default: '16,64,512'},
     seed: {type: 'string', default: '1337'},
+    reuse: {type: 'string'},
   },
 })
 
@@ -40,86 +44,97 @@ interface Config {
   name: string
   recipe: string
   sets: string[]
-  /** Which extra scores to take: the ELBO at other step counts, the chain rule. */
-  diffusion: boolean
+  /** Share of the wall-clock budget (the adaptation runs split it with their AR start). */
+  share: number
+  /** Start from this configuration's run (--init-from). */
+  from?: string
 }
 
 const float = ['quant.mode=none']
 const CONFIGS: Config[] = [
-  {name: 'ar', recipe: 'tiny-cpu', sets: [], diffusion: false},
-  {name: 'ar-float', recipe: 'tiny-cpu', sets: float, diffusion: false},
-  {name: 'mdlm', recipe: 'mdlm-tiny-cpu', sets: [], diffusion: true},
-  {name: 'mdlm-float', recipe: 'mdlm-tiny-cpu', sets: float, diffusion: true},
-  {name: 'bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], diffusion: true},
-  {name: 'bd3lm16', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=16'], diffusion: true},
-  {name: 'bd3lm4-float', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', ...float], diffusion: true},
+  {name: 'ar', recipe: 'tiny-cpu', sets: [], share: 1},
+  {name: 'ar-float', recipe: 'tiny-cpu', sets: float, share: 1},
+  {name: 'mdlm', recipe: 'mdlm-tiny-cpu', sets: [], share: 1},
+  {name: 'mdlm-float', recipe: 'mdlm-tiny-cpu', sets: float, share: 1},
+  {name: 'bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], share: 1},
+  {name: 'bd3lm16', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=16'], share: 1},
+  {name: 'ar-half', recipe: 'tiny-cpu', sets: [], share: 0.5},
+  {name: 'ar-mdlm', recipe: 'mdlm-tiny-cpu', sets: [], share: 0.5, from: 'ar-half'},
+  {name: 'ar-bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], share: 0.5, from: 'ar-half'},
 ]
 const only = values.only ? new Set(values.only.split(',')) : null
+// an adaptation run needs its AR start
+if (only) for (const c of CONFIGS) if (only.has(c.name) && c.from) only.add(c.from)
 const seconds = Number(values.seconds)
 const valTokens = values['val-tokens'] ? Number(values['val-tokens']) : null
+const subTokens = Math.min(valTokens ?? Infinity, Number(values['sub-tokens']))
 const elboSteps = values.steps.split(',').map(Number)
-const root = mkdtempSync(join(tmpdir(), 'golf-bench-diffusion-'))
+const root = values.reuse ?? mkdtempSync(join(tmpdir(), 'golf-bench-diffusion-'))
+if (!values.json) process.stderr.write(`runs in ${root}\n`)
 
 interface Row {
   config: string
   objective: string
   quant: string
+  from: string | null
+  train_seconds: number
   steps: number
   tokens_per_s: number
   val_bpb: number
   bound: boolean
   val_bpb_se: number | null
-  chain_bpb: number | null
-  chain_tokens: number | null
-  elbo_by_steps: Record<string, number>
+  /** On the first sub_tokens validation tokens. */
+  sub: {tokens: number; chain_bpb: number | null; elbo_by_steps: Record<string, number>}
 }
 
 const rows: Row[] = []
 for (const c of CONFIGS) {
   if (only && !only.has(c.name)) continue
-  const sets = [...c.sets, `train.max_wallclock_seconds=${seconds}`, 'train.max_steps=100000', `eval.val_tokens=${valTokens ?? 'null'}`]
-  const recipe = loadRecipe(c.recipe, sets)
+  const budget = Math.round(seconds * c.share)
   const outDir = join(root, c.name)
   const t0 = performance.now()
-  if (!values.json) process.stderr.write(`${c.name}: training ${seconds} s …\n`)
-  const {summary} = await train({recipe, outDir, seed: Number(values.seed), backend: 'wasm'})
-  const s = summary!
-  const row: Row = {config: c.name, objective: recipe.objective.kind, quant: recipe.quant.mode, steps: s.steps, tokens_per_s: s.tokens_per_s, val_bpb: s.val_bpb, bound: s.bound ?? false, val_bpb_se: s.elbo?.val_bpb_se ?? null, chain_bpb: null, chain_tokens: null, elbo_by_steps: {}}
-  if (c.diffusion) {
-    const chainTokens = Math.min(valTokens ?? Infinity, Number(values['chain-tokens']))
-    const chain: EvalReport = await evaluateTarget({run: outDir, mode: 'chain', valTokens: Number.isFinite(chainTokens) ? chainTokens : null, backend: 'wasm'})
-    row.chain_bpb = chain.val_bpb
-    row.chain_tokens = chain.tokens
-    for (const T of elboSteps) {
-      const e = T === recipe.eval.elbo_steps ? null : await evaluateTarget({run: outDir, mode: 'elbo', elboSteps: T, valTokens, backend: 'wasm'})
-      row.elbo_by_steps[String(T)] = e ? e.val_bpb : s.val_bpb
-    }
+  let s: RunSummary
+  if (existsSync(join(outDir, 'summary.json'))) {
+    s = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as RunSummary
+    if (!values.json) process.stderr.write(`${c.name}: reusing ${outDir}\n`)
+  } else {
+    const sets = [...c.sets, `train.max_wallclock_seconds=${budget}`, 'train.max_steps=100000', `eval.val_tokens=${valTokens ?? 'null'}`]
+    const recipe = loadRecipe(c.recipe, sets)
+    if (!values.json) process.stderr.write(`${c.name}: training ${budget} s${c.from ? ` from ${c.from}` : ''} …\n`)
+    s = (await train({recipe, outDir, seed: Number(values.seed), backend: 'wasm', initFrom: c.from ? join(root, c.from) : undefined})).summary!
   }
-  if (!values.json) process.stderr.write(`${c.name}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`)
+  const row: Row = {config: c.name, objective: s.objective ?? 'ar', quant: s.quant.mode, from: c.from ?? null, train_seconds: budget, steps: s.steps, tokens_per_s: s.tokens_per_s, val_bpb: s.val_bpb, bound: s.bound ?? false, val_bpb_se: s.elbo?.val_bpb_se ?? null, sub: {tokens: 0, chain_bpb: null, elbo_by_steps: {}}}
+  const sub = Number.isFinite(subTokens) ? subTokens : null
+  if (row.bound) {
+    const chain = await evaluateTarget({run: outDir, mode: 'chain', valTokens: sub, backend: 'wasm'})
+    row.sub = {tokens: chain.tokens, chain_bpb: chain.val_bpb, elbo_by_steps: {}}
+    for (const T of [...elboSteps, 128]) row.sub.elbo_by_steps[String(T)] = (await evaluateTarget({run: outDir, mode: 'elbo', elboSteps: T, valTokens: sub, elboSamples: 4, backend: 'wasm'})).val_bpb
+  } else {
+    row.sub.tokens = (await evaluateTarget({run: outDir, valTokens: sub, backend: 'wasm'})).tokens
+  }
+  process.stderr.write(JSON.stringify({...row, seconds_total: Math.round((performance.now() - t0) / 1000)}) + '\n')
   rows.push(row)
 }
 
-const ar = rows.find((r) => r.config === 'ar')
-const arFloat = rows.find((r) => r.config === 'ar-float')
-const ref = (r: Row) => (r.quant === 'none' ? arFloat : ar)
+const ref = (r: Row) => rows.find((x) => x.config === (r.quant === 'none' ? 'ar-float' : 'ar'))
 const gap = (r: Row) => (ref(r) ? `${(((r.val_bpb - ref(r)!.val_bpb) / ref(r)!.val_bpb) * 100).toFixed(1)}%` : '–')
 const speed = (r: Row) => (ref(r) ? `${((r.tokens_per_s / ref(r)!.tokens_per_s) * 100).toFixed(0)}%` : '–')
-if (values.json) console.log(JSON.stringify({bench: 'diffusion', seconds, val_tokens: valTokens, rows}))
+if (values.json) console.log(JSON.stringify({bench: 'diffusion', seconds, val_tokens: valTokens, sub_tokens: subTokens, rows}))
 else {
-  console.log(`equal training time: ${seconds} s each on the built-in corpus, tiny-cpu shape (4×128), wasm, 2 threads; whole validation split unless --val-tokens`)
+  console.log(`equal training time: ${seconds} s per configuration on the built-in corpus, tiny-cpu shape (4×128), wasm, 2 threads; val_bpb on the whole validation split, the other columns on its first ${subTokens.toLocaleString('en-US')} tokens`)
   console.log(
     table(
-      ['config', 'objective', 'weights', 'steps', 'tokens/s (vs AR)', 'val_bpb', 'vs AR', 'chain bpb', ...elboSteps.map((T) => `ELBO T=${T}`)],
+      ['config', 'objective', 'weights', 'steps', 'tokens/s (vs AR)', 'val_bpb', 'vs AR', 'chain', ...[...elboSteps, 128].sort((a, b) => a - b).map((T) => `ELBO T=${T}`)],
       rows.map((r) => [
-        r.config,
+        r.from ? `${r.config} (${r.from} + ${r.train_seconds} s)` : r.config,
         r.objective,
         r.quant === 'none' ? 'float' : 'ternary',
         String(r.steps),
         `${r.tokens_per_s.toLocaleString('en-US')} (${speed(r)})`,
         r.bound ? `≤ ${r.val_bpb.toFixed(4)} ± ${r.val_bpb_se!.toFixed(4)}` : r.val_bpb.toFixed(4),
         gap(r),
-        r.chain_bpb === null ? '–' : `${r.chain_bpb.toFixed(4)} (${r.chain_tokens!.toLocaleString('en-US')} tok)`,
-        ...elboSteps.map((T) => (r.elbo_by_steps[String(T)] === undefined ? '–' : `≤ ${r.elbo_by_steps[String(T)].toFixed(4)}`)),
+        r.sub.chain_bpb === null ? '–' : r.sub.chain_bpb.toFixed(4),
+        ...[...elboSteps, 128].sort((a, b) => a - b).map((T) => (r.sub.elbo_by_steps[String(T)] === undefined ? '–' : `≤ ${r.sub.elbo_by_steps[String(T)].toFixed(4)}`)),
       ]),
     ),
   )
