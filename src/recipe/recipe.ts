@@ -425,6 +425,12 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
     for (const [key, T] of [['train.seq_len', t.seq_len], ['train.seq_len_start', t.seq_len_start]] as const) {
       if (T !== null && T % o.block_size! !== 0) fail(`objective.block_size ${o.block_size} must divide ${key} (${T})`)
     }
+    // the sequence warmup may pick any divisor of seq_len from seq_len_start up: each must hold whole blocks
+    if (t.seq_len_start !== null) {
+      for (let d = t.seq_len_start; d <= t.seq_len; d++) {
+        if (t.seq_len % d === 0 && d % o.block_size! !== 0) fail(`objective.block_size ${o.block_size} must divide every length the sequence warmup can pick; ${d} (a divisor of train.seq_len ${t.seq_len} above train.seq_len_start ${t.seq_len_start}) is not a multiple`)
+      }
+    }
   } else if (o.block_size !== null) fail(`objective.block_size is for bd3lm only (objective.kind is ${o.kind})`)
   if (o.train_interval && !(o.train_interval[0] < o.train_interval[1])) fail(`objective.train_interval [${o.train_interval.join(', ')}] must be [lo, hi] with lo < hi`)
   if (o.kind !== 'ar' && r.eval.sliding_stride !== null) fail(`eval.sliding_stride is for ar (next-token) models; ${o.kind} is scored by its ELBO`)

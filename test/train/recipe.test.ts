@@ -64,6 +64,22 @@ describe('recipes', () => {
     expect(fails(() => parseOverrides(['flat=1']))).toMatch(/must name a section and a setting/)
   })
 
+  it('checks the objective section: its keys, the block size against every sequence length, the interval', () => {
+    expect(loadRecipe('bd3lm-tiny-cpu').objective).toEqual({kind: 'bd3lm', block_size: 4, noise_eps: 0.001, sampling_eps: 0.001, train_interval: null})
+    expect(loadRecipe('tiny-cpu').objective.kind).toBe('ar')
+    expect(fails(() => loadRecipe('tiny-cpu', ['objective.kind=gan']))).toMatch(/objective\.kind must be one of "ar", "mdlm", "bd3lm", got "gan"/)
+    expect(fails(() => loadRecipe('tiny-cpu', ['objective.kind=bd3lm']))).toBe('recipe tiny-cpu.yaml: objective.block_size is required for bd3lm (e.g. 4, 8 or 16)')
+    expect(fails(() => loadRecipe('bd3lm-tiny-cpu', ['objective.block_size=3']))).toBe('recipe bd3lm-tiny-cpu.yaml: objective.block_size 3 must divide train.seq_len (256)')
+    expect(fails(() => loadRecipe('mdlm-tiny-cpu', ['objective.block_size=4']))).toBe('recipe mdlm-tiny-cpu.yaml: objective.block_size is for bd3lm only (objective.kind is mdlm)')
+    expect(fails(() => loadRecipe('mdlm-tiny-cpu', ['objective.train_interval=[0.8, 0.3]']))).toBe('recipe mdlm-tiny-cpu.yaml: objective.train_interval [0.8, 0.3] must be [lo, hi] with lo < hi')
+    expect(fails(() => loadRecipe('mdlm-tiny-cpu', ['eval.sliding_stride=64']))).toBe("recipe mdlm-tiny-cpu.yaml: eval.sliding_stride is for ar (next-token) models; mdlm is scored by its ELBO")
+    // 96 with warmup from 32: the warmup may pick 48, which blocks of 32 do not divide
+    expect(fails(() => loadRecipe('bd3lm-tiny-cpu', ['train.seq_len=96', 'train.micro_batch_tokens=1536', 'train.batch_tokens=3072', 'objective.block_size=32', 'train.seq_len_start=32', 'train.seq_len_warmup_steps=10']))).toMatch(
+      /objective\.block_size 32 must divide every length the sequence warmup can pick; 48 \(a divisor of train\.seq_len 96 above train\.seq_len_start 32\) is not a multiple/,
+    )
+    expect(loadRecipe('bd3lm-tiny-cpu', ['train.seq_len_start=64', 'train.seq_len_warmup_steps=10', 'objective.block_size=16']).train.seq_len_start).toBe(64)
+  })
+
   it('reads recipe files, with extends, and rejects bad YAML', () => {
     const dir = mkdtempSync(join(tmpdir(), 'golf-recipe-'))
     writeFileSync(join(dir, 'mine.yaml'), 'extends: tiny-cpu\nname: mine\ntrain:\n  max_steps: 7\n')
