@@ -14,7 +14,7 @@ import {objectiveConfigOf} from '../recipe/recipe.js'
 import {loadRunModel} from '../run/load.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
 import {EXACT_MAX_BLOCK} from './elbo.js'
-import {scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
+import {recordedScoreOptions, scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
 
 /** What to score and how: ScoreOptions, each defaulting to the run's or artifact's settings. */
 export interface EvalTargetOptions extends Partial<Omit<ScoreOptions, 'mode' | 'seqLen'>> {
@@ -41,9 +41,8 @@ interface Loaded {
   model: GPT
   objective: Objective
   seqLen: number
-  batchSeqs: number
   data: string | undefined
-  defaults: {stride: number | null; elboSteps: number; elboSamples: number; seed: number}
+  defaults: ReturnType<typeof recordedScoreOptions>
 }
 
 function load(opts: EvalTargetOptions): Loaded {
@@ -51,27 +50,11 @@ function load(opts: EvalTargetOptions): Loaded {
   if (opts.run) {
     const {model, config} = loadRunModel(opts.run)
     const r = config.recipe
-    const e = r.eval
-    return {
-      model,
-      objective: objectiveFor(objectiveConfigOf(r), model.cfg.vocab_size),
-      seqLen: r.train.seq_len,
-      batchSeqs: e.batch_seqs,
-      data: config.data,
-      defaults: {stride: e.sliding_stride, elboSteps: e.elbo_steps ?? 128, elboSamples: e.elbo_samples ?? 1, seed: e.elbo_seed ?? 0},
-    }
+    return {model, objective: objectiveFor(objectiveConfigOf(r), model.cfg.vocab_size), seqLen: r.train.seq_len, data: config.data, defaults: recordedScoreOptions(r.eval)}
   }
   if (!opts.artifact) throw new InputError('golf eval needs --run <run folder> or --artifact <file>')
   const {model, info, objective} = rebuildFromArtifact(readArtifactFile(opts.artifact), {source: opts.artifact})
-  const e = info.eval ?? {}
-  return {
-    model,
-    objective,
-    seqLen: info.seq_len,
-    batchSeqs: e.batch_seqs ?? 8,
-    data: undefined,
-    defaults: {stride: e.sliding_stride ?? null, elboSteps: e.elbo_steps ?? 128, elboSamples: e.elbo_samples ?? 1, seed: e.elbo_seed ?? 0},
-  }
+  return {model, objective, seqLen: info.seq_len, data: undefined, defaults: recordedScoreOptions(info.eval ?? {})}
 }
 
 export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalReport> {
@@ -98,7 +81,7 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
     const r = scoreModel(l.model, l.objective, tokens, table, {
       mode,
       seqLen: l.seqLen,
-      batchSeqs: opts.batchSeqs ?? l.batchSeqs,
+      batchSeqs: opts.batchSeqs ?? l.defaults.batchSeqs,
       stride,
       elboSteps: opts.elboSteps ?? l.defaults.elboSteps,
       elboSamples: opts.elboSamples ?? l.defaults.elboSamples,

@@ -6,6 +6,7 @@
  */
 import type {GPT} from '../model/gpt.js'
 import {isDiffusion, type Objective} from '../objective/types.js'
+import {DEFAULT_EVAL} from '../recipe/recipe.js'
 import type {ByteTable} from '../tokenizer/types.js'
 import {evaluateChain} from './chain.js'
 import {gptScorer} from './denoise.js'
@@ -30,6 +31,26 @@ export interface ScoreOptions {
   /** chain: unmasking order. */
   order?: 'left-to-right' | 'random'
   onProgress?: (done: number, total: number) => void
+}
+
+/** A run's or an artifact's recorded evaluation settings (any of them may be absent in older ones). */
+export interface RecordedEval {
+  sliding_stride?: number | null
+  batch_seqs?: number
+  elbo_steps?: number
+  elbo_samples?: number
+  elbo_seed?: number
+}
+
+/** The score options recorded settings ask for, each missing one at the recipe default. */
+export function recordedScoreOptions(e: RecordedEval): {stride: number | null; batchSeqs: number; elboSteps: number; elboSamples: number; seed: number} {
+  return {
+    stride: e.sliding_stride ?? DEFAULT_EVAL.sliding_stride,
+    batchSeqs: e.batch_seqs ?? DEFAULT_EVAL.batch_seqs,
+    elboSteps: e.elbo_steps ?? DEFAULT_EVAL.elbo_steps,
+    elboSamples: e.elbo_samples ?? DEFAULT_EVAL.elbo_samples,
+    seed: e.elbo_seed ?? DEFAULT_EVAL.elbo_seed,
+  }
 }
 
 /** The modes an objective can be scored with; the first is its default (the reported score). */

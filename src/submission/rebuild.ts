@@ -13,7 +13,7 @@ import {initBackend, type BackendName} from '../backend/index.js'
 import {loadValidationTokens} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import {readInputFile} from '../io/read.js'
-import {scoreModel, type ScoreResult} from '../eval/score.js'
+import {recordedScoreOptions, scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
 import {objectiveFor, type Objective} from '../objective/index.js'
 import {GPT} from '../model/gpt.js'
 import {readArtifact, type ArtifactManifest} from '../pack/artifact.js'
@@ -82,16 +82,10 @@ export interface ArtifactEvalResult {
   backend: string
 }
 
-/** How an artifact's model is scored by default: its objective's first mode, its recorded settings. */
+/** How an artifact's model is scored by default: its objective's reported mode, its recorded settings. */
 export function defaultScoreOptions(info: ArtifactModelInfo, objective: Objective, batchSeqs?: number) {
-  return {
-    mode: objective.diffusion ? ('elbo' as const) : ('chunked' as const),
-    seqLen: info.seq_len,
-    batchSeqs: batchSeqs ?? info.eval?.batch_seqs ?? 8,
-    elboSteps: info.eval?.elbo_steps ?? 128,
-    elboSamples: info.eval?.elbo_samples ?? 1,
-    seed: info.eval?.elbo_seed ?? 0,
-  }
+  const {stride: _stride, ...recorded} = recordedScoreOptions(info.eval ?? {})
+  return {...recorded, mode: scoreModes(objective)[0], seqLen: info.seq_len, batchSeqs: batchSeqs ?? recorded.batchSeqs}
 }
 
 /** Rebuild an artifact's model and score it on a dataset's validation split. */

@@ -23,7 +23,7 @@ import {describeBackend, initBackend, type BackendInfo, type BackendName} from '
 import {openDataset} from '../data/open.js'
 import {loadValidationTokens, TokenStream} from '../data/stream.js'
 import {InputError} from '../errors.js'
-import {scoreModel, type ScoreResult} from '../eval/score.js'
+import {scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
 import {countParams} from '../model/config.js'
 import type {GPT} from '../model/gpt.js'
 import {buildModel} from '../run/build-model.js'
@@ -34,7 +34,7 @@ import {loadCheckpoint, saveCheckpoint} from '../run/checkpoint.js'
 import {weightsFromRun} from '../run/init-from.js'
 import {accumulateGrads, disposeMap} from './grads.js'
 import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
-import {isDiffusion, modelVocabFor, objectiveFor} from '../objective/index.js'
+import {modelVocabFor, objectiveFor} from '../objective/index.js'
 import {namedRandom} from '../util/random.js'
 import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from '../run/folder.js'
 import {GradientPool, resolveWorkers} from './parallel.js'
@@ -198,7 +198,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const evaluate = (tokens: Uint16Array, label: string, stride: number | null): ScoreResult => {
     const e = recipe.eval
     return scoreModel(model, objective, tokens, table, {
-      mode: isDiffusion(objective) ? 'elbo' : stride ? 'sliding' : 'chunked',
+      mode: stride ? 'sliding' : scoreModes(objective)[0], // the recipe refuses a stride for diffusion
       stride,
       seqLen: t.seq_len,
       batchSeqs: e.batch_seqs,
