@@ -5,7 +5,7 @@ import {paint, progressReporter} from '../src/cli/output.js'
 import {CheckFailedError, InputError} from '../src/errors.js'
 import {verifyFolder} from '../src/verify/folder.js'
 import {OFFICIAL_LIMIT, parseByteLimit} from '../src/verify/limit.js'
-import {groupDigits, type VerifyReport} from '../src/verify/report.js'
+import {groupDigits, withCounts, type VerifyReport} from '../src/verify/report.js'
 import {elboName} from '../src/eval/score.js'
 import {verifyRun, type RunVerifyReport} from '../src/verify/run.js'
 
@@ -15,7 +15,7 @@ export default class Verify extends GolfCommand {
 
 Run mode (--run <run dir> --artifact <file>): bytes_model is the artifact's size, bytes_code the counted code — one minified JavaScript file bundling golf's model, training and evaluation code with the run's recipe (npm libraries are not counted, as torch is not for train_gpt.py), or the --code files. The run's model and the model rebuilt from the artifact are both scored (AR: chunked; diffusion: the ELBO the artifact records; --val-tokens or the whole split) and the gap printed to 6 decimals; for golf-trained ternary runs it is exactly 0 with identical logits. The bundled file is also run on its own and must print the same val_bpb. A diffusion run's val_bpb is its negative ELBO, an upper bound (≤), scored before and after with the same noise seed.
 
-Folder mode (a submission folder laid out as the official records/…): README.md, submission.json (fields and types, ISO 8601 date), train logs and code; claimed bytes_total within the limit and equal to the logs' size lines, bytes_code equal to the code file, val_bpb/val_loss equal to the logs at the precision printed, the artifact's size when present. What the logs do not say is reported as not confirmed (–), not as a failure.
+Folder mode (a submission folder as in the official records/…, read as an untrusted folder): the metadata (submission.json, submission_<name>.json, or a JSON with submission fields; every era's fields, seed_results as a list or keyed by seed, a compliance_rerun block), README, train logs under any name or in logs/, the code with its helpers and tokenizer files. Claimed sizes within the limit and equal to the logs' size lines (also the compact artifact:…MB … code:N line, at its printed precision); bytes_code matched to the code files raw or compressed (zlib, brotli, lzma, xz), naming files outside the counted total; val_bpb/val_loss, the whole entry's and each seed's, equal to the logs at the precision printed; a diffusion entry's bound (bound: "upper", val_var_bpb) against the logs' bound lines only; the artifact's size when present. Only a contradiction fails (claim ≠ log, over the cap, a required file missing); what cannot be checked is reported as not confirmed (–) with the reason. Links out of the folder are refused, FIFOs and devices skipped, files over 16 MiB not read.
 
 Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
 
@@ -67,6 +67,7 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
       if (flags['val-tokens']) throw new InputError('--val-tokens applies to --run mode')
       report = verifyFolder(args.folder, {limit})
     }
+    report = withCounts(report)
     if (!this.jsonEnabled()) this.printReport(report)
     if (!report.ok) {
       if (this.jsonEnabled()) {
