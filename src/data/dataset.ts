@@ -5,7 +5,7 @@
  * exporter does); `readDatasetInfo` reads one back, inferring what it can for folders
  * downloaded without `dataset.json`.
  */
-import {createReadStream, existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
+import {createReadStream, existsSync, readdirSync, statSync} from 'node:fs'
 import {copyFile, mkdir, readFile, rename, rm} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {basename, dirname, join, relative, resolve} from 'node:path'
@@ -14,12 +14,14 @@ import {Ajv} from 'ajv'
 import {glob, isDynamicPattern} from 'tinyglobby'
 import {describeFsError, InputError} from '../errors.js'
 import {tempSiblingPath, writeFileAtomic} from '../io/atomic.js'
-import {statInput} from '../io/read.js'
+import {oneLine, readInputFile, statInput} from '../io/read.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import {brownDocuments} from './brown.js'
 import {DEFAULT_SHARD_TOKENS, listShards, ShardWriter, type Split} from './shard.js'
 
 export const DATASET_FILE = 'dataset.json'
+/** Largest `dataset.json` read (a real one is under 1 KB): refused before reading. */
+export const MAX_DATASET_JSON_BYTES = 1 << 20
 
 export type DatasetSourceKind = 'brown' | 'text' | 'jsonl' | 'download'
 
@@ -87,7 +89,8 @@ export function parseDatasetJson(text: string, path: string): DatasetJson {
   try {
     value = JSON.parse(text)
   } catch (err) {
-    throw new InputError(`${path}: not valid JSON (${(err as Error).message})`)
+    // V8 quotes the offending text, newlines included: keep the message on one line.
+    throw new InputError(`${path}: not valid JSON (${oneLine((err as Error).message)})`)
   }
   if (!validateDatasetJson(value)) {
     const e = validateDatasetJson.errors?.[0]
@@ -119,7 +122,8 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   }
   const jsonPath = join(abs, DATASET_FILE)
   if (existsSync(jsonPath)) {
-    const meta = parseDatasetJson(readFileSync(jsonPath, 'utf8'), join(dir, DATASET_FILE))
+    const text = readInputFile(jsonPath, 'dataset file', {shown: join(dir, DATASET_FILE), maxBytes: MAX_DATASET_JSON_BYTES}).toString('utf8')
+    const meta = parseDatasetJson(text, join(dir, DATASET_FILE))
     return {
       dir: abs,
       meta,

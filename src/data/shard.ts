@@ -103,6 +103,8 @@ export function readShard(path: string, opts: {vocabSize?: number} = {}): Uint16
   const fd = openForRead(path)
   let tokens: Uint16Array
   try {
+    // The header's count was checked against the file's size (exactly 1024 + 2·N bytes), so what
+    // is allocated here is what the file holds, never what a header merely claims.
     const {tokenCount} = headerFromFd(fd, path)
     tokens = new Uint16Array(tokenCount)
     readFully(fd, new Uint8Array(tokens.buffer), HEADER_BYTES, path)

@@ -17,13 +17,16 @@
  * Reader: validates the header length, the JSON, every dtype, shape and offset (each tensor's
  * bytes = elements × dtype size, the tensors tile the data region exactly: no gap, no overlap,
  * nothing out of range or left over) and reports problems as InputError naming the file.
+ * Every check runs before any tensor is copied, and each tensor's size is checked against the
+ * bytes the file actually has, so the reader never allocates more than the file's own size (plus
+ * a header of at most 100 MB, as the reference); the file read itself is bounded by Node's 2 GiB.
  * F16/BF16 data is returned as raw bits (Uint16Array), F8_E4M3 as raw bytes; `toFloat32`
  * converts any tensor to Float32Array.
  */
 
 import {InputError} from '../errors.js'
 import {writeFileAtomicSync} from './atomic.js'
-import {readInputFile} from './read.js'
+import {oneLine, readInputFile} from './read.js'
 import {bf16BitsToF32, e4m3BitsToF32, f16BitsToF32} from '../quant/float-formats.js'
 
 export type SafetensorsDtype =
@@ -164,7 +167,8 @@ export function writeSafetensors(
  * into fresh, aligned typed arrays.
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
-  const bad = (what: string) => new InputError(`${source}: not a valid safetensors file: ${what}`)
+  // One line however the file is made: names and JSON errors are escaped and cut (oneLine).
+  const bad = (what: string) => new InputError(`${source}: not a valid safetensors file: ${oneLine(what)}`)
   if (bytes.length < 8) throw bad(`${bytes.length} bytes, too short for the 8-byte header length`)
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)
   if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n} is over the ${MAX_HEADER_BYTES}-byte limit`)
@@ -187,7 +191,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('__metadata__ is not an object')
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') throw bad(`__metadata__ value of ${k} is not a string`)
-        metadata[k] = v
+        // Defined, not assigned: a key "__proto__" would otherwise set the prototype, not a key.
+        Object.defineProperty(metadata, k, {value: v, enumerable: true, writable: true, configurable: true})
       }
       continue
     }

@@ -22,6 +22,19 @@
  *
  * (The earlier @napi-rs/lzma 1.4 encoder wrote literals only — no match finder — and is no
  * longer used.)
+ *
+ * Decompression is bounded: `decompress(name, data, {maxBytes})` never produces (or holds) more
+ * than `maxBytes` of output (default DEFAULT_MAX_DECOMPRESSED_BYTES, 1 GiB), and refuses with
+ * `DecompressedTooLargeError` as soon as the stream would pass it — a few bytes of brotli or
+ * LZMA can claim a gigabyte of zeros. How each format is held to the cap:
+ *   deflate  pako's streaming `Inflate`, output counted chunk by chunk (64 KiB), aborted past it
+ *   brotli   node:zlib's `maxOutputLength`
+ *   lzma     LZMA-JS cannot be stopped midway, so the size the .lzma header declares is checked
+ *            first (LZMA-JS stops at it); a stream of undeclared size is refused. LZMA-JS holds
+ *            its output as a JS array (~30 bytes of memory per output byte), so it is also never
+ *            asked for more than LZMA_JS_MAX_OUTPUT_BYTES (64 MiB), whatever the cap
+ *   xz       the binary's stdout is read with `maxBuffer` = the cap (xz is killed past it) and
+ *            its decoder memory limited to XZ_MEMLIMIT (a preset-9 stream needs 65 MiB)
  */
 import {spawnSync} from 'node:child_process'
 import {createRequire} from 'node:module'
@@ -29,6 +42,7 @@ import pako from 'pako'
 import {brotliCompressSync, brotliDecompressSync, constants} from 'node:zlib'
 
 import {InputError} from '../errors.js'
+import {oneLine} from '../io/read.js'
 
 export const COMPRESS_NAMES = ['none', 'deflate', 'brotli', 'lzma', 'xz'] as const
 export type CompressName = (typeof COMPRESS_NAMES)[number]
@@ -41,6 +55,26 @@ export function isCompressName(name: string): name is CompressName {
 export const LZMA_JS_LEVEL = 6
 /** `auto` tries lzma and xz only on bodies smaller than this. */
 export const AUTO_LZMA_MAX_BYTES = 2_000_000
+
+/** Output cap of `decompress` when the caller gives none: 1 GiB. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 2 ** 30
+/** LZMA-JS never decodes more than this (64 MiB ≈ 2 GB of JS memory; see the module doc). */
+export const LZMA_JS_MAX_OUTPUT_BYTES = 64 * 2 ** 20
+/** Decoder memory limit passed to `xz -d`: preset 9 (64 MiB dictionary) needs 65 MiB. */
+export const XZ_MEMLIMIT = '256MiB'
+
+/** The stream would decompress to more than `cap` bytes; nothing past the cap was kept. */
+export class DecompressedTooLargeError extends InputError {
+  constructor(
+    readonly compress: CompressName,
+    readonly cap: number,
+    /** What the stream itself declares (lzma header), when known. */
+    readonly declared?: number,
+  ) {
+    super(`the ${compress} stream decompresses to ${declared === undefined ? 'more than' : declared + ' bytes, more than'} ${cap} bytes`)
+    this.name = 'DecompressedTooLargeError'
+  }
+}
 
 function asBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
@@ -77,14 +111,26 @@ function lzmaJsStringToBytes(s: string): Uint8Array {
   return Uint8Array.from(out)
 }
 
-function lzmaDecompress(data: Uint8Array): Uint8Array {
+/** The uncompressed size in a .lzma header (bytes 5..12, u64 LE); undefined when unknown (all ones). */
+function lzmaDeclaredSize(view: DataView): number | undefined {
+  const lo = view.getUint32(5, true)
+  const hi = view.getUint32(9, true)
+  if (lo === 0xffffffff && hi === 0xffffffff) return undefined
+  return lo + 2 ** 32 * hi
+}
+
+function lzmaDecompress(data: Uint8Array, maxBytes: number): Uint8Array {
   if (data.length < 13) throw new Error('truncated input (shorter than the 13-byte .lzma header)')
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
-  const size = view.getUint32(5, true) + 2 ** 32 * view.getUint32(9, true)
-  const unknownSize = view.getUint32(5, true) === 0xffffffff && view.getUint32(9, true) === 0xffffffff
+  const size = lzmaDeclaredSize(new DataView(data.buffer, data.byteOffset, data.byteLength))
+  // Checked before LZMA-JS runs: it decodes up to the declared size, or without end when none is
+  // declared (it also treats a declared 0 as "unknown"), and cannot be interrupted.
+  if (size === undefined) throw new Error('the .lzma header does not declare the uncompressed size (golf always writes it)')
+  const cap = Math.min(maxBytes, LZMA_JS_MAX_OUTPUT_BYTES)
+  if (size > cap) throw new DecompressedTooLargeError('lzma', cap, size)
+  if (size === 0) return new Uint8Array(0)
   const raw = loadLzmaJs().decompress(data)
   const out = typeof raw === 'string' ? lzmaJsStringToBytes(raw) : raw instanceof Uint8Array ? raw : Uint8Array.from(raw)
-  if (!unknownSize && out.length !== size) throw new Error(`decoded ${out.length} bytes, the header says ${size}`)
+  if (out.length !== size) throw new Error(`decoded ${out.length} bytes, the header says ${size}`)
   return out
 }
 
@@ -97,12 +143,16 @@ export function hasXzBinary(): boolean {
   return xzAvailable
 }
 
-function runXz(args: string[], data: Uint8Array, what: string): Uint8Array {
+/** Run xz on `data`; its output past `maxBuffer` bytes kills it and is refused (`onTooLarge`). */
+function runXz(args: string[], data: Uint8Array, what: string, maxBuffer = 2 ** 31 - 1, onTooLarge?: () => Error): Uint8Array {
   if (!hasXzBinary()) {
     throw new InputError(`${what} needs the xz program (XZ Utils), which is not installed: install xz-utils or use --compress brotli, deflate or lzma`)
   }
-  const out = spawnSync('xz', args, {input: data, maxBuffer: 2 ** 31 - 1})
-  if (out.error) throw new InputError(`${what}: running xz failed: ${out.error.message}`)
+  const out = spawnSync('xz', args, {input: data, maxBuffer})
+  if (out.error) {
+    if ((out.error as NodeJS.ErrnoException).code === 'ENOBUFS' && onTooLarge) throw onTooLarge()
+    throw new InputError(`${what}: running xz failed: ${out.error.message}`)
+  }
   if (out.status !== 0) throw new Error(out.stderr.toString('utf8').trim().split('\n')[0] || `xz exited with ${out.status}`)
   return asBytes(out.stdout)
 }
@@ -150,24 +200,68 @@ export function compressBest(data: Uint8Array, candidates: readonly CompressName
   return best
 }
 
-/** Inverse of `compress`; a stream that does not decode is an InputError naming the format. */
-export function decompress(name: CompressName, data: Uint8Array): Uint8Array {
+/** zlib status codes as pako reports them, for the one-line error (pako's own table is internal). */
+const ZLIB_MESSAGES: Record<number, string> = {2: 'need dictionary', [-2]: 'stream error', [-3]: 'data error', [-4]: 'insufficient memory', [-5]: 'buffer error'}
+
+/** Raw inflate with pako, counting the output as it comes and stopping past `maxBytes`. */
+function inflateRawCapped(data: Uint8Array, maxBytes: number): Uint8Array {
+  const inflator = new pako.Inflate({raw: true})
+  const chunks: Uint8Array[] = []
+  let total = 0
+  inflator.onData = (data) => {
+    const chunk = data as Uint8Array // raw output (no `to: 'string'`) is always a Uint8Array
+    total += chunk.length
+    // Thrown from inside push(): the stream stops here, before the next chunk is produced.
+    if (total > maxBytes) throw new DecompressedTooLargeError('deflate', maxBytes)
+    chunks.push(chunk)
+  }
+  inflator.push(data, true)
+  if (inflator.err) throw new Error(inflator.msg || ZLIB_MESSAGES[inflator.err] || `zlib error ${inflator.err}`)
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
+
+/**
+ * Inverse of `compress`; a stream that does not decode is an InputError naming the format, and
+ * one that would decode to more than `maxBytes` (default DEFAULT_MAX_DECOMPRESSED_BYTES) is a
+ * `DecompressedTooLargeError`, raised before more than the cap (plus one 64 KiB deflate chunk) is
+ * held in memory.
+ */
+export function decompress(name: CompressName, data: Uint8Array, opts: {maxBytes?: number} = {}): Uint8Array {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new InputError(`decompression cap must be a non-negative integer, got ${maxBytes}`)
+  let out: Uint8Array
   try {
     switch (name) {
       case 'none':
-        return data
+        out = data
+        break
       case 'deflate':
-        return pako.inflateRaw(data)
+        out = inflateRawCapped(data, maxBytes)
+        break
       case 'brotli':
-        return asBytes(brotliDecompressSync(data))
+        // maxOutputLength must be ≥ 1; a cap of 0 is enforced by the length check below.
+        out = asBytes(brotliDecompressSync(data, {maxOutputLength: Math.max(1, maxBytes)}))
+        break
       case 'lzma':
-        return lzmaDecompress(data)
+        out = lzmaDecompress(data, maxBytes)
+        break
       case 'xz':
-        return runXz(['-d', '-c', '--format=xz'], data, 'decompressing xz')
+        out = runXz(['-d', '-c', '--format=xz', `--memlimit=${XZ_MEMLIMIT}`], data, 'decompressing xz', maxBytes, () => new DecompressedTooLargeError('xz', maxBytes))
+        break
+      default:
+        throw new InputError(`unknown compression "${name as string}"`)
     }
   } catch (err) {
     if (err instanceof InputError) throw err
-    throw new InputError(`cannot decompress the ${name} stream: ${(err as Error).message ?? String(err)}`)
+    if ((err as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE') throw new DecompressedTooLargeError(name, maxBytes)
+    throw new InputError(`cannot decompress the ${name} stream: ${oneLine((err as Error)?.message ?? String(err))}`)
   }
-  throw new InputError(`unknown compression "${name as string}"`)
+  if (out.length > maxBytes) throw new DecompressedTooLargeError(name, maxBytes)
+  return out
 }

@@ -3,7 +3,7 @@
  * `golf inspect` (manifest summary). Both verify the checksum before decoding anything.
  */
 import {writeSafetensors} from '../io/safetensors.js'
-import {type ArtifactManifest, type GroupSize, readArtifact, readArtifactManifest} from './artifact.js'
+import {type ArtifactLimits, type ArtifactManifest, type GroupSize, readArtifact} from './artifact.js'
 import type {CompressName} from './compress.js'
 
 /**
@@ -11,8 +11,8 @@ import type {CompressName} from './compress.js'
  * floats: the stored values), with the manifest JSON under the metadata key `golf_manifest`.
  * Written atomically. Returns the manifest and the number of tensors written.
  */
-export function unpackToSafetensors(bytes: Uint8Array, out: string, opts: {source?: string} = {}): {manifest: ArtifactManifest; tensors: number; params: number} {
-  const {manifest, tensors} = readArtifact(bytes, {source: opts.source})
+export function unpackToSafetensors(bytes: Uint8Array, out: string, opts: {source?: string; limits?: Partial<ArtifactLimits>} = {}): {manifest: ArtifactManifest; tensors: number; params: number} {
+  const {manifest, tensors} = readArtifact(bytes, {source: opts.source, limits: opts.limits})
   const entries = new Map<string, {dtype: 'F32'; shape: number[]; data: Float32Array}>()
   let params = 0
   for (const [name, t] of tensors) {
@@ -40,10 +40,10 @@ export interface ArtifactInspection {
   tensors: Array<{name: string; shape: number[]; kind: 'ternary' | 'float'; codec: string; scale_format?: string; group_size?: GroupSize; params: number; bytes: number; bits_per_param: number}>
 }
 
-/** Verify (checksum first), decode every tensor, and summarize the manifest. */
+/** Verify (checksum first), decode every tensor (within the default limits), and summarize the manifest. */
 export function inspectArtifact(bytes: Uint8Array, source = 'artifact'): ArtifactInspection {
-  const {manifest, compress, bodyBytes} = readArtifactManifest(bytes, {source})
-  readArtifact(bytes, {source, dequantize: false}) // every tensor decodes
+  // One read: decompressing and decoding every tensor is the check that the file is whole.
+  const {manifest, compress, bodyBytes} = readArtifact(bytes, {source, dequantize: false})
   let params = 0
   let ternaryParams = 0
   const tensors = manifest.tensors.map((t) => {

@@ -4,11 +4,12 @@
  * encoding and decoding run Google's own sentencepiece compiled to wasm
  * (`@sctg/sentencepiece-js`), so ids match the official encoder exactly.
  */
-import { readFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import protobuf from 'protobufjs'
 import { SentencePieceProcessor } from '@sctg/sentencepiece-js'
 import { InputError, describeFsError } from '../errors.js'
+import { oneLine } from '../io/read.js'
 import type { ByteTable, PieceType, Tokenizer } from './types.js'
 
 /** The meta symbol SentencePiece writes for a space (U+2581). */
@@ -68,6 +69,15 @@ const MODEL_DESCRIPTOR = {
 
 const ModelProtoType = protobuf.Root.fromJSON(MODEL_DESCRIPTOR).lookupType('sentencepiece.ModelProto')
 
+/**
+ * Largest `.model` file golf reads: 64 MiB. Real ones are 0.2–5 MB (a 256k-piece vocabulary is
+ * ~5 MB); the file is held twice (bytes + base64 for the wasm loader), so it is capped before
+ * reading.
+ */
+export const MAX_SENTENCEPIECE_MODEL_BYTES = 64 * 2 ** 20
+
+const MODEL_TYPES = ['unigram', 'bpe', 'word', 'char'] as const
+
 const PIECE_TYPES: Record<string, PieceType> = {
   NORMAL: 'normal',
   UNKNOWN: 'unknown',
@@ -103,13 +113,15 @@ export interface SentencePieceModel {
  * ("<source> is not a SentencePiece model: <why>").
  */
 export function parseSentencePieceModel(bytes: Uint8Array, source: string): SentencePieceModel {
-  const fail = (why: string) => new InputError(`${source} is not a SentencePiece model: ${why}`)
+  const fail = (why: string) => new InputError(`${source} is not a SentencePiece model: ${oneLine(why)}`)
   let obj: Record<string, any>
   try {
+    // protobufjs checks every length against the bytes left before it reads, so a field cannot
+    // claim more than the file holds; deeply nested groups overflow the stack, caught here too.
     const msg = ModelProtoType.decode(bytes)
     obj = ModelProtoType.toObject(msg, { defaults: true, enums: String, longs: Number })
   } catch (err) {
-    throw fail((err as Error).message)
+    throw fail((err as Error)?.message ?? String(err))
   }
   const raw = (obj.pieces ?? []) as Array<{ piece: string; score: number; type: string }>
   if (raw.length === 0) throw fail('it has no pieces')
@@ -122,9 +134,12 @@ export function parseSentencePieceModel(bytes: Uint8Array, source: string): Sent
   const ts = obj.trainerSpec ?? {}
   const ns = obj.normalizerSpec ?? {}
   const id = (v: unknown, dflt: number) => (typeof v === 'number' ? v : dflt)
+  // An unknown enum value comes back as its number: refuse it rather than pass it on as a type.
+  const modelType = String(ts.modelType ?? 'UNIGRAM').toLowerCase()
+  if (!(MODEL_TYPES as readonly string[]).includes(modelType)) throw fail(`unknown model type ${modelType}`)
   return {
     pieces,
-    modelType: String(ts.modelType ?? 'UNIGRAM').toLowerCase() as SentencePieceModel['modelType'],
+    modelType: modelType as SentencePieceModel['modelType'],
     trainedVocabSize: id(ts.vocabSize, pieces.length),
     byteFallback: Boolean(ts.byteFallback),
     unkId: id(ts.unkId, 0),
@@ -198,8 +213,18 @@ export class SentencePieceTokenizer implements Tokenizer {
   static async fromFile(path: string): Promise<SentencePieceTokenizer> {
     let bytes: Buffer
     try {
-      bytes = await readFile(path)
+      const file = await open(path, 'r')
+      try {
+        const { size } = await file.stat()
+        if (size > MAX_SENTENCEPIECE_MODEL_BYTES) {
+          throw new InputError(`tokenizer is too large: ${path} (${size} bytes, the limit is ${MAX_SENTENCEPIECE_MODEL_BYTES} for a SentencePiece model)`)
+        }
+        bytes = await file.readFile()
+      } finally {
+        await file.close()
+      }
     } catch (err) {
+      if (err instanceof InputError) throw err
       throw describeFsError(err, path, 'tokenizer')
     }
     return SentencePieceTokenizer.fromBytes(bytes, basename(path), path)

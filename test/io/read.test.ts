@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
-import {readInputFile, statInput} from '../../src/io/read.js'
+import {oneLine, readInputFile, statInput} from '../../src/io/read.js'
 
 describe('readInputFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'golf-read-'))
@@ -19,6 +19,30 @@ describe('readInputFile', () => {
     expect(read).toThrow(InputError)
     expect(read).toThrow(/^--artifact not found: missing\.golf$/)
     expect(() => readInputFile(dir, 'safetensors file')).toThrow(`safetensors file is a directory, expected a file: ${dir}`)
+  })
+})
+
+describe('readInputFile with maxBytes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'golf-read-cap-'))
+  writeFileSync(join(dir, 'four.bin'), Uint8Array.of(1, 2, 3, 4))
+
+  it('reads a file up to the cap, refuses one over it before reading, in one line naming it', () => {
+    expect([...readInputFile(join(dir, 'four.bin'), 'artifact', {maxBytes: 4})]).toEqual([1, 2, 3, 4])
+    expect(() => readInputFile(join(dir, 'four.bin'), '--artifact', {maxBytes: 3, shown: 'four.bin'})).toThrow(/^--artifact is too large: four\.bin \(4 bytes, the limit is 3\)$/)
+    expect(() => readInputFile(join(dir, 'none.bin'), 'artifact', {maxBytes: 3})).toThrow(/^artifact not found: /)
+    expect(() => readInputFile(dir, 'recipe', {maxBytes: 3})).toThrow(`recipe is a directory, expected a file: ${dir}`)
+  })
+
+  it('a stream with no size (/dev/zero) is read at most one byte past the cap', () => {
+    expect(() => readInputFile('/dev/zero', 'recipe', {maxBytes: 1000})).toThrow('recipe is too large: /dev/zero (more than 1000 bytes, the limit is 1000)')
+    expect(readInputFile('/dev/null', 'recipe', {maxBytes: 10}).length).toBe(0)
+  })
+})
+
+describe('oneLine', () => {
+  it('escapes control characters and cuts long text', () => {
+    expect(oneLine('a\nb\r\tc\u0000')).toBe('a\\nb\\r\\tc\\u0000')
+    expect(oneLine('x'.repeat(400), 10)).toBe(`${'x'.repeat(10)}…`)
   })
 })
 

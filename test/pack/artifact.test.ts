@@ -9,14 +9,22 @@ import {
   type ArtifactTensorInput,
   dequantizeTernary,
   readArtifact,
+  readArtifactManifest,
   scaleGroups,
   writeArtifact,
 } from '../../src/pack/artifact.js'
 import {TRIT_CODEC_NAMES, type TritCodecName, encodeTrits} from '../../src/pack/codecs/index.js'
-import {COMPRESS_NAMES} from '../../src/pack/compress.js'
+import {COMPRESS_NAMES, compress as compressBytes, hasXzBinary} from '../../src/pack/compress.js'
 import {f16BitsToF32, f32ToBf16Bits, bf16BitsToF32, decodeF16, encodeF16, decodeE4m3, encodeE4m3, decodeBf16, encodeBf16} from '../../src/quant/float-formats.js'
 import {dequantizeTernary as quantDequantize} from '../../src/quant/ternary.js'
 import {lcg, randomTrits, sameTrits} from './trits.js'
+
+/** A small .lzma stream whose header declares `size` bytes (LZMA-JS would take seconds to write a real one). */
+function lzmaHeaderClaiming(size: number): Uint8Array {
+  const s = compressBytes('lzma', new Uint8Array(16))
+  new DataView(s.buffer, s.byteOffset).setUint32(5, size, true)
+  return s
+}
 
 /** Scales that fp16 and bf16 both hold exactly (8 significant bits, normal range). */
 function scalesFor(count: number, seed: number): Float32Array {
@@ -229,4 +237,101 @@ describe('dequantizeTernary', () => {
       }
     }
   })
+})
+
+describe('hostile artifacts with a valid CRC are refused before anything is allocated', () => {
+  /** An uncompressed artifact whose manifest `edit` rewrote, with the CRC recomputed (layout: src/pack/artifact/format.ts). */
+  function rewriteManifest(bytes: Uint8Array, edit: (m: {tensors: Array<Record<string, unknown>>} & Record<string, unknown>) => void): Uint8Array {
+    const body = bytes.subarray(7, bytes.length - 4) // compress 'none': the body as is
+    const m = new DataView(body.buffer, body.byteOffset).getUint32(0, true)
+    const manifest = JSON.parse(new TextDecoder().decode(body.subarray(4, 4 + m)))
+    edit(manifest)
+    const json = new TextEncoder().encode(JSON.stringify(manifest))
+    const payload = body.subarray(4 + m)
+    const out = new Uint8Array(7 + 4 + json.length + payload.length + 4)
+    const view = new DataView(out.buffer)
+    out.set(bytes.subarray(0, 7), 0)
+    view.setUint32(7, json.length, true)
+    out.set(json, 11)
+    out.set(payload, 11 + json.length)
+    view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true)
+    return out
+  }
+  /** One all-zero entropy-coded tensor: its payload is 9 bytes however many trits it claims. */
+  const zeros = writeArtifact({
+    model: {},
+    quant: {},
+    compress: 'none',
+    tensors: [{name: 'w', shape: [16, 16], kind: 'ternary', trits: new Int8Array(256), scales: Float32Array.of(0.5), scaleFormat: 'fp16', groupSize: 'tensor', codec: 'entropy'}],
+  }).bytes
+
+  it('an entropy tensor claiming 2^31 elements: one line, in well under a second', () => {
+    const {manifest} = readArtifactManifest(zeros)
+    expect(manifest.tensors[0].length).toBe(9) // model byte, 2 × u16 frequencies, u32 state: no data
+    const hostile = rewriteManifest(zeros, (m) => (m.tensors[0].shape = [2 ** 31]))
+    const t0 = performance.now()
+    let err: unknown
+    try {
+      readArtifact(hostile, {source: 'evil.golf'})
+    } catch (e) {
+      err = e
+    }
+    expect(performance.now() - t0).toBeLessThan(250)
+    expect(err).toBeInstanceOf(InputError)
+    expect((err as Error).message).toBe('evil.golf: tensor "w" has 2147483648 elements (shape [2147483648]), over the limit of 268435456 per tensor')
+    // The same file within the limit decodes (the payload really does hold any number of zeros).
+    const fine = rewriteManifest(zeros, (m) => (m.tensors[0].shape = [1000, 1000]))
+    const trits = readArtifact(fine, {dequantize: false}).tensors.get('w')!.trits!
+    expect(trits.length === 1_000_000 && trits.every((t) => t === 0)).toBe(true)
+    expect(() => readArtifact(fine, {source: 'a.golf', limits: {maxTensorElements: 999_999}})).toThrow('a.golf: tensor "w" has 1000000 elements (shape [1000, 1000]), over the limit of 999999 per tensor')
+  })
+
+  it('the total over all tensors is capped too', () => {
+    const two = rewriteManifest(zeros, (m) => {
+      m.tensors[0].shape = [3000]
+      m.tensors.push({...m.tensors[0], name: 'v'})
+    })
+    expect(readArtifact(two, {limits: {maxTotalElements: 6000}}).tensors.size).toBe(2)
+    expect(() => readArtifact(two, {source: 'a.golf', limits: {maxTotalElements: 5999}})).toThrow('a.golf: the tensors hold more than 5999 elements in all (the limit), passed at tensor "v"')
+    expect(() => readArtifactManifest(two, {source: 'a.golf', limits: {maxTotalElements: 5999}})).toThrow(/over|more than 5999/)
+  })
+
+  it('shapes whose product overflows, too many dimensions, bad offsets, duplicate names', () => {
+    const read = (edit: Parameters<typeof rewriteManifest>[1]): (() => unknown) => () => readArtifact(rewriteManifest(zeros, edit), {source: 'a.golf'})
+    expect(read((m) => (m.tensors[0].shape = [1e308, 1e308]))).toThrow(/^a\.golf: corrupt manifest: tensor entry .* has no valid name\/shape$/)
+    expect(read((m) => (m.tensors[0].shape = [2 ** 26, 2 ** 26, 2 ** 26]))).toThrow('a.golf: tensor "w" has about 3.02e+23 elements (shape [67108864, 67108864, 67108864]), over the limit of 268435456 per tensor')
+    expect(read((m) => (m.tensors[0].shape = Array(40).fill(1)))).toThrow('a.golf: corrupt manifest: tensor "w" has 40 dimensions (at most 32)')
+    expect(read((m) => (m.tensors[0].length = 2 ** 40))).toThrow('a.golf: corrupt manifest: tensor "w" bytes 0+1099511627776 lie outside the 11-byte payload')
+    expect(read((m) => (m.tensors[0].scales_offset = -1))).toThrow('a.golf: corrupt manifest: tensor "w" scales bytes -1+2 lie outside the 11-byte payload')
+    expect(read((m) => m.tensors.push(m.tensors[0]))).toThrow('a.golf: corrupt manifest: tensor "w" appears twice')
+    expect(read((m) => Object.assign(m.tensors[0], {name: 'a\nb', codec: 'bogus'}))).toThrow('a.golf: tensor "a\\nb": unknown trit codec "bogus"')
+    expect(read((m) => (m.tensors[0].group_size = '\n'))).toThrow('a.golf: tensor "w": group size must be a positive integer, \'row\' or \'tensor\', got \\n')
+    expect(read((m) => (m.model = []))).toThrow('a.golf: corrupt manifest: model is not a JSON object')
+  })
+
+  it('a manifest over its size limit', () => {
+    expect(() => readArtifactManifest(zeros, {source: 'a.golf', limits: {maxManifestBytes: 100}})).toThrow(/^a\.golf: manifest is \d+ bytes, over the limit of 100$/)
+  })
+
+  for (const compress of COMPRESS_NAMES.filter((c) => c !== 'none' && (c !== 'xz' || hasXzBinary()))) {
+    it(`a ${compress} body that decompresses past the cap is refused with the cap named`, () => {
+      // 1 MiB of zeros compresses to a few hundred bytes at most: over the 64 KiB floor set here.
+      const big = new Uint8Array(1 << 20)
+      const packed = compress === 'lzma' ? lzmaHeaderClaiming(big.length) : compressBytes(compress, big)
+      const bytes = new Uint8Array(7 + packed.length + 4)
+      bytes.set([0x47, 0x4f, 0x4c, 0x46, 1, 0, COMPRESS_NAMES.indexOf(compress)])
+      bytes.set(packed, 7)
+      new DataView(bytes.buffer).setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true)
+      const limits = {bodyBytesAlwaysAllowed: 1 << 16, maxCompressionRatio: 64, maxBodyBytes: 1 << 30}
+      const cap = Math.max(1 << 16, 64 * packed.length)
+      expect(cap).toBeLessThan(big.length)
+      const t0 = performance.now()
+      expect(() => readArtifact(bytes, {source: 'bomb.golf', limits})).toThrow(
+        new RegExp(`^bomb\\.golf: body decompresses to more than ${cap} bytes${compress === 'lzma' ? ' \\(its header declares 1048576\\)' : ''} \\(cap: the larger of 65536 bytes and 64 × the ${packed.length}-byte compressed body, at most 1073741824\\)$`),
+      )
+      expect(performance.now() - t0).toBeLessThan(1000)
+      // With the defaults (16 MiB always allowed) the same body is decompressed, and found not to be an artifact.
+      if (compress !== 'lzma') expect(() => readArtifact(bytes, {source: 'bomb.golf'})).toThrow(/^bomb\.golf: corrupt manifest: /)
+    })
+  }
 })

@@ -173,3 +173,21 @@ describe('entropy coder rate', () => {
     expect(sameTrits(decodeTrits('entropy', bytes, t.length), t)).toBe(true)
   })
 })
+
+describe('decoders bound the trit count before allocating', () => {
+  it('n over maxTrits (default 2^28) is refused by every codec, whatever the bytes', () => {
+    const t = randomTrits(100, 0.3, 11)
+    for (const name of TRIT_CODEC_NAMES) {
+      const bytes = encodeTrits(name, t)
+      expect(decodeTrits(name, bytes, 100, {maxTrits: 100})).toEqual(t)
+      expect(() => decodeTrits(name, bytes, 100, {maxTrits: 99}), name).toThrow('trit count 100 is over the limit of 99')
+      expect(() => decodeTrits(name, bytes, 2 ** 31), name).toThrow('trit count 2147483648 is over the limit of 268435456')
+    }
+  })
+  it('entropy: an all-zero context reads no bytes, so only the cap bounds n', () => {
+    const bytes = encodeTrits('entropy', new Int8Array(64))
+    expect([...bytes]).toEqual([0, 0, 0, 0x00, 0x10, 0, 0, 0x80, 0]) // f(−1) = 0, f(0) = 4096, state L
+    expect(decodeTrits('entropy', bytes, 1 << 20).every((x) => x === 0)).toBe(true)
+  })
+})
+

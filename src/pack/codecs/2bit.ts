@@ -6,7 +6,7 @@
  * The last byte holds the remaining 1–3 trits, its unused bit pairs 00. Size: ceil(n / 4) bytes.
  * Decoding reads a 256-entry table of four trits per byte value.
  */
-import {type TritCodec, checkCount, checkLength, corrupt} from './types.js'
+import {type TritCodec, type TritDecodeOptions, checkCount, checkLength, corrupt} from './types.js'
 import {InputError} from '../../errors.js'
 
 const NAME = '2bit'
@@ -39,8 +39,8 @@ export function encode(trits: Int8Array): Uint8Array {
   return out
 }
 
-export function decode(bytes: Uint8Array, n: number): Int8Array {
-  checkCount(n)
+export function decode(bytes: Uint8Array, n: number, opts: TritDecodeOptions = {}): Int8Array {
+  checkCount(n, opts)
   checkLength(NAME, bytes, Math.ceil(n / 4))
   const out = new Int8Array(n)
   const full = n >> 2

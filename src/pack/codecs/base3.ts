@@ -8,7 +8,7 @@
  * Decoding reads a 243-entry table of five trits per byte value; bytes ≥ 243, or a last byte
  * with digits beyond the remaining trits, are rejected.
  */
-import {type TritCodec, checkCount, checkLength, corrupt} from './types.js'
+import {type TritCodec, type TritDecodeOptions, checkCount, checkLength, corrupt} from './types.js'
 import {InputError} from '../../errors.js'
 
 const NAME = 'base3'
@@ -48,8 +48,8 @@ export function encode(trits: Int8Array): Uint8Array {
   return out
 }
 
-export function decode(bytes: Uint8Array, n: number): Int8Array {
-  checkCount(n)
+export function decode(bytes: Uint8Array, n: number, opts: TritDecodeOptions = {}): Int8Array {
+  checkCount(n, opts)
   checkLength(NAME, bytes, Math.ceil(n / 5))
   const out = new Int8Array(n)
   const full = Math.floor(n / 5)

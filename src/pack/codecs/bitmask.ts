@@ -7,7 +7,7 @@
  *   signs: one bit per non-zero trit in order, 1 = negative; ceil(nnz / 8) bytes
  * Unused high bits of each plane's last byte are 0. Size: ceil(n/8) + ceil(nnz/8) bytes.
  */
-import {type TritCodec, type TritCounts, checkCount, corrupt} from './types.js'
+import {type TritCodec, type TritDecodeOptions, type TritCounts, checkCount, corrupt} from './types.js'
 import {InputError} from '../../errors.js'
 
 const NAME = 'bitmask'
@@ -36,8 +36,8 @@ export function encode(trits: Int8Array): Uint8Array {
   return out
 }
 
-export function decode(bytes: Uint8Array, n: number): Int8Array {
-  checkCount(n)
+export function decode(bytes: Uint8Array, n: number, opts: TritDecodeOptions = {}): Int8Array {
+  checkCount(n, opts)
   const maskBytes = Math.ceil(n / 8)
   if (bytes.length < maskBytes) throw corrupt(NAME, `${bytes.length} bytes, expected at least ${maskBytes}`)
   const tail = n & 7

@@ -23,7 +23,7 @@
  * Size ≈ header + ceil(n·H/8) + 4 bytes, H the (context-conditional) empirical entropy.
  * The decoder checks that it consumes every byte and ends in the initial state.
  */
-import {type TritCodec, type TritCounts, checkCount, corrupt, countTrits, tritEntropyBits} from './types.js'
+import {type TritCodec, type TritDecodeOptions, type TritCounts, checkCount, corrupt, countTrits, tritEntropyBits} from './types.js'
 import {InputError} from '../../errors.js'
 
 const NAME = 'entropy'
@@ -196,8 +196,8 @@ export function encode(trits: Int8Array): Uint8Array {
   return out
 }
 
-export function decode(bytes: Uint8Array, n: number): Int8Array {
-  checkCount(n)
+export function decode(bytes: Uint8Array, n: number, opts: TritDecodeOptions = {}): Int8Array {
+  checkCount(n, opts)
   if (bytes.length < 1) throw corrupt(NAME, 'empty')
   const model = bytes[0]
   if (model !== 0 && model !== 1) throw corrupt(NAME, `unknown model ${model}`)

@@ -13,9 +13,9 @@ import {twoBit} from './2bit.js'
 import {base3} from './base3.js'
 import {bitmask} from './bitmask.js'
 import {entropy} from './entropy.js'
-import {type TritCodec, type TritCounts, countTrits} from './types.js'
+import {type TritCodec, type TritCounts, type TritDecodeOptions, countTrits} from './types.js'
 
-export {type TritCodec, type TritCounts, countTrits, tritEntropyBits} from './types.js'
+export {type TritCodec, type TritCounts, type TritDecodeOptions, DEFAULT_MAX_TRITS, countTrits, tritEntropyBits} from './types.js'
 
 export const TRIT_CODECS = {base3, '2bit': twoBit, bitmask, entropy} as const satisfies Record<string, TritCodec>
 export type TritCodecName = keyof typeof TRIT_CODECS
@@ -34,8 +34,9 @@ export function encodeTrits(name: TritCodecName, trits: Int8Array): Uint8Array {
   return codec(name).encode(trits)
 }
 
-export function decodeTrits(name: TritCodecName, bytes: Uint8Array, n: number): Int8Array {
-  return codec(name).decode(bytes, n)
+/** n trits from `bytes`; n is checked against `opts.maxTrits` (default 2^28) before allocating. */
+export function decodeTrits(name: TritCodecName, bytes: Uint8Array, n: number, opts: TritDecodeOptions = {}): Int8Array {
+  return codec(name).decode(bytes, n, opts)
 }
 
 /** Size of each codec's encoding of a tensor with these counts (exact, entropy estimated). */

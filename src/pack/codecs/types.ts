@@ -2,6 +2,13 @@
  * What every trit codec shares. A trit tensor is an `Int8Array` of −1/0/+1 in row-major order;
  * its length n is not stored by the codecs (the artifact manifest knows the shape), so
  * `decode(bytes, n)` is told n and rejects bytes that do not hold exactly n trits.
+ *
+ * n comes from a file (the manifest's shape), so every decoder checks it BEFORE allocating: against
+ * `maxTrits` (default DEFAULT_MAX_TRITS, 2^28), and against what the bytes can hold where the codec
+ * bounds it — base3 exactly ceil(n/5) bytes, 2bit ceil(n/4), bitmask at least ceil(n/8). The
+ * entropy coder has no such bound (a context whose one symbol has frequency 4096/4096 costs zero
+ * bytes per trit: an all-zero tensor of any size is a few header bytes), so for it the cap is all
+ * there is.
  */
 import {InputError} from '../../errors.js'
 
@@ -12,12 +19,20 @@ export interface TritCounts {
   pos: number
 }
 
+/** Largest trit count a decoder accepts unless told otherwise: 2^28 (256 MiB of Int8Array). */
+export const DEFAULT_MAX_TRITS = 2 ** 28
+
+export interface TritDecodeOptions {
+  /** Refuse n above this before allocating (default DEFAULT_MAX_TRITS). */
+  maxTrits?: number
+}
+
 export interface TritCodec {
   readonly name: string
   /** Exact layout and rate, one line (for `golf inspect` and reports). */
   readonly summary: string
   encode(trits: Int8Array): Uint8Array
-  decode(bytes: Uint8Array, n: number): Int8Array
+  decode(bytes: Uint8Array, n: number, opts?: TritDecodeOptions): Int8Array
   /**
    * Size in bytes of `encode` for n trits: exact for fixed-rate codecs (counts unused), a tight
    * estimate from the counts for the entropy coder (what a budget predictor needs).
@@ -63,6 +78,8 @@ export function checkLength(codec: string, bytes: Uint8Array, expected: number):
   if (bytes.length !== expected) throw corrupt(codec, `${bytes.length} bytes, expected ${expected}`)
 }
 
-export function checkCount(n: number): void {
+export function checkCount(n: number, opts: TritDecodeOptions = {}): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new InputError(`trit count ${n} is not a non-negative integer`)
+  const max = opts.maxTrits ?? DEFAULT_MAX_TRITS
+  if (n > max) throw new InputError(`trit count ${n} is over the limit of ${max}`)
 }
