@@ -58,6 +58,9 @@ const CONFIGS: Config[] = [
   {name: 'mdlm-float', recipe: 'mdlm-tiny-cpu', sets: float, share: 1},
   {name: 'bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], share: 1},
   {name: 'bd3lm16', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=16'], share: 1},
+  // the papers' unshifted layout, beside golf's shifted recipes
+  {name: 'mdlm-noshift', recipe: 'mdlm-tiny-cpu', sets: ['objective.shift=false'], share: 1},
+  {name: 'bd3lm4-noshift', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.shift=false'], share: 1},
   {name: 'ar-half', recipe: 'tiny-cpu', sets: [], share: 0.5},
   {name: 'ar-mdlm', recipe: 'mdlm-tiny-cpu', sets: [], share: 0.5, from: 'ar-half'},
   {name: 'ar-bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], share: 0.5, from: 'ar-half'},

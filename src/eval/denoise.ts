@@ -6,7 +6,8 @@
  * [1 + iT, 1 + (i+1)T) for i < floor((N − 1)/T), so an AR model and a diffusion model are
  * scored on exactly the same tokens and bytes (the first token, a BOS, is never a target; a
  * target's bytes depend on the token before it in the stream, as in the official table).
- * A diffusion model scores a window as a clean sequence x_0 without context before it.
+ * A diffusion model scores a window as a clean sequence x_0 without context before it, or, when
+ * shifted, with the one stream token before it that the AR evaluation's window reads too.
  *
  * A row is one forward pass over one window with some positions masked; its contribution to
  * the window's score is Σ_ℓ coef_ℓ · (−log p_θ(x_0^ℓ | x_t)) over the output positions. Every
@@ -76,6 +77,25 @@ export function windowTotals(table: ByteTable, w: Windows): {tokens: number; byt
   return {tokens: w.count * w.T, bytes: countTargetBytes(table, w.tokens, 1, end)}
 }
 
+/**
+ * The denoising batch of windows `windows` (one row each) with targets hidden where `masked`
+ * (B·T) is 1. A shifted objective also reads the stream token before each window, which exists
+ * (windows start at stream position 1) and is the first input of the official chunked
+ * evaluation's window too.
+ */
+export function windowBatch(objective: DiffusionObjective, w: Windows, windows: readonly number[], masked: Uint8Array): TokenBatch {
+  const T = w.T
+  const B = windows.length
+  const x0 = new Int32Array(B * T)
+  const before = objective.contextTokens > 0 ? new Int32Array(B) : null
+  windows.forEach((win, b) => {
+    const s = w.start(win)
+    for (let l = 0; l < T; l++) x0[b * T + l] = w.tokens[s + l]
+    if (before) before[b] = w.tokens[s - 1]
+  })
+  return objective.denoiseBatch(x0, masked, B, T, before)
+}
+
 /** One forward pass: window `window`, positions with masked[ℓ] = 1 hidden, nll weighted by coef. */
 export interface DenoiseRow {
   window: number
@@ -103,14 +123,9 @@ export function scoreRows(
   const flush = () => {
     const B = batch.length
     if (B === 0) return
-    const x0 = new Int32Array(B * T)
     const masked = new Uint8Array(B * T)
-    batch.forEach((r, b) => {
-      const s = w.start(r.window)
-      for (let l = 0; l < T; l++) x0[b * T + l] = w.tokens[s + l]
-      masked.set(r.masked, b * T)
-    })
-    const nll = scorer.nll(objective.denoiseBatch(x0, masked, B, T))
+    batch.forEach((r, b) => masked.set(r.masked, b * T))
+    const nll = scorer.nll(windowBatch(objective, w, batch.map((r) => r.window), masked))
     batch.forEach((r, b) => {
       let acc = 0
       for (let l = 0; l < T; l++) if (r.coef[l] !== 0) acc += r.coef[l] * nll[b * T + l]

@@ -12,10 +12,15 @@
  * (antithetic over all blocks of the batch), in the clipped interval `train_interval` when set
  * (§5, clipped schedules lower the variance of training); the loss weight is MDLM's
  * dσ/expm1(σ) = 1/t, so with block_size = T this is MDLM with a clean copy appended.
+ *
+ * Shifted (`objective.shift`): both halves hold the row's inputs as an AR model reads them (the
+ * token before the row, then the targets but the last); in the x_t half a block's first input is
+ * the previous block's last target, clean, and its other inputs are its own targets but the last,
+ * masked or not (`noisyInputs`). Block size 1 is then exactly the AR model.
  */
 import type {AttentionLayout} from '../model/gpt.js'
 import type {TokenBatch} from './batch.js'
-import {applyMask, drawMask, trainInterval} from './mdlm.js'
+import {beforeTokens, chunkRows, cleanInputs, drawMask, noisyInputs, trainInterval} from './mdlm.js'
 import {antitheticTimes} from './schedule.js'
 import type {DiffusionObjective, ObjectiveConfig} from './types.js'
 
@@ -40,11 +45,12 @@ export function bd3lmObjective(config: ObjectiveConfig, modelVocab: number): Dif
   const checkT = (T: number) => {
     if (T % bs !== 0) throw new Error(`bd3lm: block size ${bs} must divide the sequence length ${T}`)
   }
-  const batch = (x0: ArrayLike<number>, masked: Uint8Array, weights: Float32Array | null, B: number, T: number): TokenBatch => ({
+  const shift = config.shift === true
+  const batch = (x0: Int32Array, masked: Uint8Array, weights: Float32Array | null, B: number, T: number, before: Int32Array | null): TokenBatch => ({
     B,
     T: 2 * T,
-    inputs: concatNoisyClean(applyMask(x0, masked, maskId), x0, B, T),
-    targets: Int32Array.from(x0),
+    inputs: concatNoisyClean(noisyInputs(x0, masked, B, T, bs, maskId, before), cleanInputs(x0, B, T, before), B, T),
+    targets: x0,
     weights,
     attention: layout,
     suppress: maskId,
@@ -53,20 +59,20 @@ export function bd3lmObjective(config: ObjectiveConfig, modelVocab: number): Dif
     config,
     diffusion: true,
     maskId,
-    chunkTokens: (B, T) => B * T,
+    contextTokens: shift ? 1 : 0,
+    chunkTokens: (B, T) => B * T + (shift ? 1 : 0),
     blockSize: () => bs,
     trainBatch(chunk, B, T, rand): TokenBatch {
       checkT(T)
-      const n = B * T
-      if (chunk.length < n) throw new Error(`bd3lm batch: need ${n} tokens for B=${B}, T=${T}, got ${chunk.length}`)
+      const {x0, before} = chunkRows(chunk, B, T, shift, 'bd3lm')
       const [lo, hi] = trainInterval(config)
-      const times = antitheticTimes(n / bs, rand, lo, hi) // one t per block, over every block of the batch
-      const {masked, weights} = drawMask(n, (i) => times[Math.floor(i / bs)], config, rand)
-      return batch(chunk.subarray(0, n), masked, weights, B, T)
+      const times = antitheticTimes((B * T) / bs, rand, lo, hi) // one t per block, over every block of the batch
+      const {masked, weights} = drawMask(B * T, (i) => times[Math.floor(i / bs)], config, rand)
+      return batch(x0, masked, weights, B, T, before)
     },
-    denoiseBatch(x0, masked, B, T): TokenBatch {
+    denoiseBatch(x0, masked, B, T, before): TokenBatch {
       checkT(T)
-      return batch(x0, masked, null, B, T)
+      return batch(Int32Array.from(x0.subarray(0, B * T)), masked, null, B, T, beforeTokens(shift, before, B))
     },
   }
 }

@@ -11,11 +11,59 @@
  *   L = E_t E_{x_t} [ (−α'_t / (1 − α_t)) Σ_{ℓ: x_t^ℓ = [MASK]} −log p_θ(x_0^ℓ | x_t) ]
  * with one antithetic t per sequence (`_sample_t`), averaged over all B·T positions as the
  * reference does. Time conditioning is off, as the reference's default.
+ *
+ * Shifted (`objective.shift`, see ObjectiveConfig): a row of T targets is read as an AR model
+ * reads it, the clean stream token before the row then the targets but the last, each masked or
+ * not; output j predicts target j. Rows then take B·T + 1 stream tokens, as AR's do.
  */
 import {BIDIRECTIONAL} from '../model/gpt.js'
 import type {TokenBatch} from './batch.js'
 import {antitheticTimes, lossWeight, maskProbability} from './schedule.js'
 import type {DiffusionObjective, ObjectiveConfig} from './types.js'
+
+/**
+ * The model input of noisy rows (B, T) of targets x0 under `masked`, blocks of `bs` targets:
+ * unshifted, x_t itself (input j = target j); shifted, input j = target j − 1 (hidden when
+ * masked), except at the start of a block, where it is clean: the token before row r
+ * (`before[r]`) or the last target of the previous block, which block diffusion conditions on.
+ */
+export function noisyInputs(x0: ArrayLike<number>, masked: Uint8Array, B: number, T: number, bs: number, maskId: number, before: ArrayLike<number> | null): Int32Array {
+  if (before === null) return applyMask(x0, masked, maskId)
+  if (before.length < B) throw new Error(`shifted rows: need the token before each of ${B} rows, got ${before.length}`)
+  const out = new Int32Array(B * T)
+  for (let r = 0; r < B; r++) {
+    const o = r * T
+    out[o] = before[r]
+    for (let j = 1; j < T; j++) out[o + j] = j % bs !== 0 && masked[o + j - 1] ? maskId : x0[o + j - 1]
+  }
+  return out
+}
+
+/** The clean inputs of rows (B, T) of targets x0: x0 itself, or shifted [before[r], x0[r][0..T−2]]. */
+export function cleanInputs(x0: ArrayLike<number>, B: number, T: number, before: ArrayLike<number> | null): Int32Array {
+  return noisyInputs(x0, new Uint8Array(B * T), B, T, T, 0, before)
+}
+
+/**
+ * The targets (B, T) of a training chunk and, shifted, the token before each row: unshifted,
+ * rows are chunk[rT, rT + T); shifted, targets chunk[rT + 1, rT + T] after chunk[rT] (B·T + 1
+ * tokens, the AR layout).
+ */
+export function chunkRows(chunk: Uint16Array, B: number, T: number, shift: boolean, what: string): {x0: Int32Array; before: Int32Array | null} {
+  const need = B * T + (shift ? 1 : 0)
+  if (chunk.length < need) throw new Error(`${what} batch: need ${need} tokens for B=${B}, T=${T}, got ${chunk.length}`)
+  if (!shift) return {x0: Int32Array.from(chunk.subarray(0, B * T)), before: null}
+  const before = new Int32Array(B)
+  for (let r = 0; r < B; r++) before[r] = chunk[r * T]
+  return {x0: Int32Array.from(chunk.subarray(1, B * T + 1)), before}
+}
+
+/** The `before` tokens a shifted objective needs, checked; null when unshifted. */
+export function beforeTokens(shift: boolean, before: Int32Array | null | undefined, B: number): Int32Array | null {
+  if (!shift) return null
+  if (!before || before.length < B) throw new Error(`a shifted diffusion objective needs the stream token before each of its ${B} rows`)
+  return before
+}
 
 /** x_t: ids of x0 with `masked` positions replaced by maskId. */
 export function applyMask(x0: ArrayLike<number>, masked: Uint8Array, maskId: number): Int32Array {
@@ -51,23 +99,32 @@ export function trainInterval(cfg: ObjectiveConfig): [number, number] {
 /** MDLM for a model with `modelVocab` ids ([MASK] = the last). */
 export function mdlmObjective(config: ObjectiveConfig, modelVocab: number): DiffusionObjective {
   const maskId = modelVocab - 1
+  const shift = config.shift === true
+  const batch = (x0: Int32Array, masked: Uint8Array, weights: Float32Array | null, B: number, T: number, before: Int32Array | null): TokenBatch => ({
+    B,
+    T,
+    inputs: noisyInputs(x0, masked, B, T, T, maskId, before),
+    targets: x0,
+    weights,
+    attention: BIDIRECTIONAL,
+    suppress: maskId,
+  })
   return {
     config,
     diffusion: true,
     maskId,
-    chunkTokens: (B, T) => B * T,
+    contextTokens: shift ? 1 : 0,
+    chunkTokens: (B, T) => B * T + (shift ? 1 : 0),
     blockSize: (T) => T,
     trainBatch(chunk, B, T, rand): TokenBatch {
-      const n = B * T
-      if (chunk.length < n) throw new Error(`mdlm batch: need ${n} tokens for B=${B}, T=${T}, got ${chunk.length}`)
+      const {x0, before} = chunkRows(chunk, B, T, shift, 'mdlm')
       const [lo, hi] = trainInterval(config)
       const times = antitheticTimes(B, rand, lo, hi) // one t per sequence
-      const {masked, weights} = drawMask(n, (i) => times[Math.floor(i / T)], config, rand)
-      const x0 = chunk.subarray(0, n)
-      return {B, T, inputs: applyMask(x0, masked, maskId), targets: Int32Array.from(x0), weights, attention: BIDIRECTIONAL, suppress: maskId}
+      const {masked, weights} = drawMask(B * T, (i) => times[Math.floor(i / T)], config, rand)
+      return batch(x0, masked, weights, B, T, before)
     },
-    denoiseBatch(x0, masked, B, T): TokenBatch {
-      return {B, T, inputs: applyMask(x0, masked, maskId), targets: Int32Array.from(x0), weights: null, attention: BIDIRECTIONAL, suppress: maskId}
+    denoiseBatch(x0, masked, B, T, before): TokenBatch {
+      return batch(Int32Array.from(x0.subarray(0, B * T)), masked, null, B, T, beforeTokens(shift, before, B))
     },
   }
 }

@@ -22,6 +22,19 @@ export interface ObjectiveConfig {
    * [sampling_eps, 1]. Only training uses it: every reported number uses the full process.
    */
   train_interval: [number, number] | null
+  /**
+   * Diffusion only: predict each target from the position before it, as an autoregressive model
+   * does (the "shift operation" of AR-to-diffusion adaptation: Gong et al. 2025, DiffuLLaMA;
+   * Ye et al. 2025, Dream 7B). Row r reads the stream token before its first target, clean, and
+   * input position j holds target j − 1 (masked or not); output j predicts target j. A visible
+   * target then reaches the prediction of the next one through the residual stream, as in an AR
+   * model, instead of only through attention: from scratch, unshifted models spend hundreds of
+   * steps at the unigram plateau learning that attention (measured in bench:diffusion). The
+   * bound is unchanged in kind: every prediction is still a function of x_t (and of the clean
+   * token before the row, which the official chunked evaluation gives an AR model too). Absent
+   * in runs and artifacts from before it existed, which read as false (the papers' layout).
+   */
+  shift?: boolean
 }
 
 export const DEFAULT_OBJECTIVE: ObjectiveConfig = {
@@ -30,6 +43,8 @@ export const DEFAULT_OBJECTIVE: ObjectiveConfig = {
   noise_eps: 1e-3, // the MDLM / BD3-LM reference LogLinearNoise
   sampling_eps: 1e-3, // the reference `sampling_eps`
   train_interval: null,
+  // shift absent = false: MDLM and BD3-LM as published (golf's diffusion recipes turn it on);
+  // left out so autoregressive recipes and runs resolve exactly as before it existed
 }
 
 /**
@@ -59,10 +74,16 @@ export interface DiffusionObjective extends Objective {
   /** Tokens per denoising block at sequence length T (MDLM: the whole sequence). */
   blockSize(T: number): number
   /**
-   * The model input that predicts clean rows x0 (B, T) from their noisy version, where
-   * `masked[i]` = 1 replaces x0[i] by [MASK]; targets are x0, weights null.
+   * Stream tokens before a row's first target that the model reads (clean): 1 when shifted
+   * (`config.shift`), else 0.
    */
-  denoiseBatch(x0: Int32Array, masked: Uint8Array, B: number, T: number): TokenBatch
+  readonly contextTokens: 0 | 1
+  /**
+   * The model input that predicts clean rows x0 (B, T) from their noisy version, where
+   * `masked[i]` = 1 hides target x0[i]; targets are x0, weights null. `before[r]` is the stream
+   * token before row r's first target (required when contextTokens is 1, else ignored).
+   */
+  denoiseBatch(x0: Int32Array, masked: Uint8Array, B: number, T: number, before?: Int32Array | null): TokenBatch
 }
 
 export function isDiffusion(o: Objective): o is DiffusionObjective {

@@ -11,11 +11,12 @@
  * also check cross-field rules (heads divide the width, …).
  */
 import {Ajv, type ErrorObject} from 'ajv'
-import {existsSync, readFileSync, readdirSync} from 'node:fs'
+import {existsSync, readdirSync} from 'node:fs'
 import {basename, extname, join} from 'node:path'
 import {parse as parseYaml, YAMLParseError} from 'yaml'
 
 import {InputError} from '../errors.js'
+import {oneLine, readInputFile} from '../io/read.js'
 import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '../model/config.js'
 import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
 import {recipesDir} from '../paths.js'
@@ -178,6 +179,7 @@ export const RECIPE_SCHEMA = {
         noise_eps: {type: 'number', minimum: 0, exclusiveMaximum: 1},
         sampling_eps: {type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1},
         train_interval: nullable({type: 'array', minItems: 2, maxItems: 2, items: {type: 'number', exclusiveMinimum: 0, maximum: 1}}),
+        shift: {type: 'boolean'},
       },
     },
     model: {type: 'object'},
@@ -293,13 +295,13 @@ export function locateRecipe(nameOrPath: string): string {
   return path
 }
 
+/** Largest recipe file read (built-in ones are a few KB): refused before reading. */
+export const MAX_RECIPE_BYTES = 1 << 20
+
 function readYaml(path: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new InputError(`cannot read recipe ${path}: ${(err as Error).message}`)
-  }
+  // One InputError line for a missing, unreadable or oversized file (yaml itself caps alias
+  // expansion, so a small file cannot blow up once parsed).
+  const text = readInputFile(path, 'recipe', {maxBytes: MAX_RECIPE_BYTES}).toString('utf8')
   let doc: unknown
   try {
     doc = parseYaml(text)
@@ -377,14 +379,14 @@ export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: strin
     const errors = validateSchema.errors ?? []
     // anyOf reports each failed alternative first; the anyOf error itself says more.
     const err = errors.find((e) => e.keyword === 'additionalProperties') ?? errors.find((e) => e.keyword === 'anyOf') ?? errors[0]
-    throw new InputError(`${where}: ${err ? describeSchemaError(err, merged) : 'invalid'}`)
+    throw new InputError(`${where}: ${err ? oneLine(describeSchemaError(err, merged)) : 'invalid'}`) // keys are quoted as written, control characters too
   }
   const section = (k: string) => (isPlainObject(merged[k]) ? (merged[k] as Record<string, unknown>) : {})
   const wrap = <T>(fn: () => T): T => {
     try {
       return fn()
     } catch (err) {
-      if (err instanceof InputError) throw new InputError(`${where}: ${err.message}`)
+      if (err instanceof InputError) throw new InputError(`${where}: ${oneLine(err.message)}`)
       throw err
     }
   }
@@ -432,6 +434,7 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
       }
     }
   } else if (o.block_size !== null) fail(`objective.block_size is for bd3lm only (objective.kind is ${o.kind})`)
+  if (o.kind === 'ar' && o.shift !== undefined) fail('objective.shift is for mdlm and bd3lm (an ar model predicts each token from the one before it already)')
   if (o.train_interval && !(o.train_interval[0] < o.train_interval[1])) fail(`objective.train_interval [${o.train_interval.join(', ')}] must be [lo, hi] with lo < hi`)
   if (o.kind !== 'ar' && r.eval.sliding_stride !== null) fail(`eval.sliding_stride is for ar (next-token) models; ${o.kind} is scored by its ELBO`)
   if (typeof r.quant.group_size === 'number') {

@@ -38,11 +38,17 @@ export interface DiffusionSampling {
   blockSize: number
   /** The [MASK] id (never emitted). */
   maskId: number
+  /**
+   * 1 when the objective is shifted: a block of targets is read from the input positions before
+   * them (the clean token before the block, then its targets but the last), so the first token
+   * of the context (BOS) is an input only. 0: input position = target position.
+   */
+  contextTokens: 0 | 1
 }
 
 /** Continue `context` (BOS + prompt) by `opts.tokens` ids, `opts.steps` denoising steps per block. */
 export function diffusionSample(model: GPT, d: DiffusionSampling, context: number[], opts: SampleOptions & {steps: number}): SampleOutput {
-  const {blockSize: bs, maskId} = d
+  const {blockSize: bs, maskId, contextTokens: c} = d
   const {seqLen, steps} = opts
   const V = model.cfg.vocab_size
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`diffusion sampling: steps must be a positive integer, got ${steps}`)
@@ -50,7 +56,7 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
   if (context.length === 0) throw new Error('diffusion sampling: the context needs at least one token (BOS)')
   const contextBlocks = seqLen / bs - 1 // clean blocks that fit beside the block being denoised
   if (contextBlocks === 0) {
-    const room = seqLen - context.length
+    const room = seqLen - (context.length - c) // target slots of the one sequence not held by the prompt
     if (room <= 0) throw new InputError(`--prompt: its ${context.length} ids (BOS included) fill the whole sequence of ${seqLen} this model denoises; shorten it`)
     if (opts.tokens > room) throw new InputError(`--tokens: at most ${room} fit after the prompt (${context.length} ids with BOS) in the one sequence of ${seqLen} this model denoises, got ${opts.tokens}`)
   }
@@ -72,12 +78,22 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
     return rows
   }
 
-  // ddpm_cache steps on `block` (bs), in place; positions < known are visible from the start
-  const denoise = (block: Int32Array, known: number) => {
+  // the network input of the block of targets starting at input position `start` (shifted: the
+  // clean token there, then the block's targets but the last)
+  const inputsOf = (block: Int32Array, start: number): Int32Array => {
+    if (c === 0) return block
+    const x = new Int32Array(bs)
+    x[0] = seq[start]
+    x.set(block.subarray(0, bs - 1), 1)
+    return x
+  }
+
+  // ddpm_cache steps on `block` (bs targets), in place; targets < known are visible from the start
+  const denoise = (block: Int32Array, known: number, start: number) => {
     let masked = bs - known
     let probs: Float32Array | null = null // the network's output for the current block, while it holds
     for (let k = steps; k >= 1 && masked > 0; k--) {
-      if (probs === null) probs = run(block, 'bidirectional', false)!
+      if (probs === null) probs = run(inputsOf(block, start), 'bidirectional', false)!
       else skippedCalls++
       let changed = false
       for (let i = known; i < bs; i++) {
@@ -90,7 +106,9 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
     }
   }
 
-  let blockStart = Math.floor(seq.length / bs) * bs // the first block not made only of prompt
+  // blocks are runs of bs input positions; block [start, start + bs) predicts the targets
+  // seq[start + c .. start + c + bs)
+  let blockStart = Math.floor((seq.length - c) / bs) * bs // the first block not made only of prompt
   let cacheStart = Math.max(0, blockStart - contextBlocks * bs) // the cache holds [cacheStart, blockStart)
   const prefill = () => {
     if (blockStart > cacheStart) run(seq.slice(cacheStart, blockStart), {blockCausal: bs}, true)
@@ -99,9 +117,9 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
     prefill()
     for (;;) {
       const block = new Int32Array(bs).fill(maskId)
-      const known = seq.length - blockStart
-      for (let i = 0; i < known; i++) block[i] = seq[blockStart + i]
-      denoise(block, known)
+      const known = seq.length - c - blockStart
+      for (let i = 0; i < known; i++) block[i] = seq[blockStart + c + i]
+      denoise(block, known, blockStart)
       for (let i = known; i < bs; i++) {
         seq.push(block[i])
         if (out.length < opts.tokens) out.push(block[i])
@@ -109,7 +127,7 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
       if (out.length >= opts.tokens) break
       blockStart += bs
       if (blockStart - cacheStart <= contextBlocks * bs) {
-        run(block, 'bidirectional', true) // the finished block joins the clean context
+        run(seq.slice(blockStart - bs, blockStart), 'bidirectional', true) // the finished block's inputs, clean, join the context
       } else {
         cacheStart = blockStart - contextBlocks * bs // keep the last whole blocks that fit
         cache.reset()

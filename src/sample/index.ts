@@ -38,7 +38,7 @@ export function samplerFor(objective: Objective): Sampler {
     sample(model, context, opts) {
       checkOptions(opts)
       const blockSize = objective.blockSize(opts.seqLen)
-      return diffusionSample(model, {blockSize, maskId: objective.maskId}, context, {...opts, steps: opts.steps ?? Math.min(MAX_DEFAULT_STEPS, blockSize)})
+      return diffusionSample(model, {blockSize, maskId: objective.maskId, contextTokens: objective.contextTokens}, context, {...opts, steps: opts.steps ?? Math.min(MAX_DEFAULT_STEPS, blockSize)})
     },
   }
 }

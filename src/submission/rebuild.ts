@@ -16,7 +16,7 @@ import {readInputFile} from '../io/read.js'
 import {recordedScoreOptions, scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
 import {objectiveFor, type Objective} from '../objective/index.js'
 import {GPT} from '../model/gpt.js'
-import {readArtifact, type ArtifactManifest} from '../pack/artifact.js'
+import {DEFAULT_ARTIFACT_LIMITS, readArtifact, type ArtifactManifest} from '../pack/artifact.js'
 import {artifactModelInfo, type ArtifactModelInfo} from '../pack/model-info.js'
 import {DEFAULT_TERNARY} from '../quant/ternary.js'
 import {openDataset} from '../data/open.js'
@@ -31,7 +31,8 @@ export interface RebuiltModel {
 
 /** Read an artifact file, one-line errors naming the path. */
 export function readArtifactFile(path: string): Uint8Array {
-  return new Uint8Array(readInputFile(path, 'artifact'))
+  // the decompressed body may be at most maxBodyBytes, so no valid artifact file is larger
+  return new Uint8Array(readInputFile(path, 'artifact', {maxBytes: DEFAULT_ARTIFACT_LIMITS.maxBodyBytes}))
 }
 
 /**

@@ -209,3 +209,66 @@ describe('BD3-LM sampler (semi-AR, KV cache of clean blocks)', () => {
     m.dispose()
   })
 })
+
+describe('shifted samplers (objective.shift): the view training scores, BOS an input only', () => {
+  /**
+   * Logits of the training view for the block of targets at [b·bs, (b+1)·bs) of a window whose
+   * targets are seq[1..n] after seq[0]: targets of earlier blocks clean, the block's own from the
+   * call's inputs (input i + 1 holds target i), later targets anything (never seen by the block).
+   */
+  function trainingLogits(m: GPT, obj: ReturnType<typeof objectiveFor>, seq: number[], call: number[], b: number, bs: number, n: number): Float32Array {
+    if (!('denoiseBatch' in obj)) throw new Error('diffusion objective expected')
+    const x0 = Int32Array.from({length: n}, (_, k) => seq[1 + k] ?? 3)
+    const masked = new Uint8Array(n).fill(1)
+    for (let k = 0; k < b * bs; k++) masked[k] = 0
+    for (let i = 0; i < bs - 1; i++) {
+      masked[b * bs + i] = call[i + 1] === MASK ? 1 : 0
+      if (call[i + 1] !== MASK) x0[b * bs + i] = call[i + 1]
+    }
+    const batch = obj.denoiseBatch(x0, masked, 1, n, Int32Array.of(seq[0]))
+    return tf.tidy(() => {
+      const logits = m.forward(tf.tensor2d(batch.inputs, [1, batch.T], 'int32'), {attention: batch.attention, suppress: MASK})
+      return tf.slice(logits, [0, b * bs, 0], [1, bs, -1])
+    }).dataSync() as Float32Array
+  }
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((mx, x, i) => Math.max(mx, Math.abs(x - b[i])), 0)
+
+  it('MDLM: every pass reads [BOS, targets but the last]; all seqLen targets are generated', () => {
+    const obj = objectiveFor({...DEFAULT_OBJECTIVE, kind: 'mdlm', shift: true}, TINY.vocab_size)
+    const m = randomModel(8)
+    const calls = record(m)
+    const seqLen = 12
+    const prompt = [BOS, 4, 7]
+    expect(() => samplerFor(obj).sample(m, prompt, {...base, tokens: seqLen - 1, seqLen, steps: 4})).toThrow('--tokens: at most 10 fit')
+    const out = samplerFor(obj).sample(m, prompt, {...base, tokens: seqLen - 2, seqLen, steps: 4})
+    const seq = [...prompt, ...out.tokens]
+    expect(seq).toHaveLength(seqLen + 1)
+    for (const c of calls) {
+      expect(c.tokens.slice(0, 3)).toEqual(prompt)
+      c.tokens.forEach((id, pos) => id !== MASK && expect(seq[pos]).toBe(id))
+      expect(maxDiff(c.logits, trainingLogits(m, obj, seq, c.tokens, 0, seqLen, seqLen))).toBeLessThan(1e-5)
+    }
+    m.dispose()
+  })
+
+  it('BD3-LM: block b reads the clean token before it, over a cache of the clean inputs before that', () => {
+    const bs = 4
+    const obj = objectiveFor({...DEFAULT_OBJECTIVE, kind: 'bd3lm', block_size: bs, shift: true}, TINY.vocab_size)
+    const m = randomModel(9)
+    const calls = record(m)
+    const seqLen = 16
+    const prompt = [BOS, 6, 2, 9, 5, 8] // targets 6 2 9 5 | 8: one whole block of prompt targets
+    const out = samplerFor(obj).sample(m, prompt, {...base, tokens: 9, seqLen, steps: 3})
+    const seq = [...prompt, ...out.tokens]
+    expect(calls[0]).toMatchObject({tokens: seq.slice(0, 4), cached: 0, opts: {commit: true}}) // inputs of block 0
+    const steps = denoising(calls)
+    expect(steps[0].tokens).toEqual([5, 8, MASK, MASK]) // block 1: clean input 4, then targets 4 (prompt) and 5, 6
+    for (const c of steps) {
+      const b = c.cached / bs
+      expect(c.tokens[0]).toBe(seq[b * bs])
+      expect(maxDiff(c.logits, trainingLogits(m, obj, seq, c.tokens, b, bs, seqLen)), `block ${b}`).toBeLessThan(1e-5)
+    }
+    expect([...new Set(steps.map((c) => c.cached))]).toEqual([4, 8, 12])
+    m.dispose()
+  })
+})
