@@ -3,15 +3,23 @@
  * mode its objective allows (AR: chunked, sliding; diffusion: elbo, chain), with the settings a
  * user chooses. The model comes from the run (exactly as training left it) or is rebuilt from
  * the artifact by the counted code's path.
+ *
+ * Before any model is built, the memory of the evaluation pass is estimated (src/budget/memory.ts)
+ * and a pass that cannot fit the backend's heap (wasm: 4 GiB per thread) is refused with one line
+ * naming --batch-seqs, instead of failing inside the backend minutes later.
  */
-import {initBackend, type BackendName} from '../backend/index.js'
+import {initBackend, type BackendName, type ResolvedBackend} from '../backend/index.js'
+import {assertFitsMemory, estimateMemory, estimateModelEval, type MemoryEstimate, type MemoryShape} from '../budget/memory.js'
 import {openDataset} from '../data/open.js'
 import {loadValidationTokens} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import type {GPT} from '../model/gpt.js'
 import {isDiffusion, objectiveFor, type Objective} from '../objective/index.js'
+import {DEFAULT_OBJECTIVE} from '../objective/types.js'
+import {readArtifactManifest} from '../pack/artifact.js'
+import {artifactModelInfo} from '../pack/model-info.js'
 import {objectiveConfigOf} from '../recipe/recipe.js'
-import {loadRunModel} from '../run/load.js'
+import {loadRunModel, readRunConfig} from '../run/load.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
 import {EXACT_MAX_BLOCK} from './elbo.js'
 import {recordedScoreOptions, scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
@@ -45,21 +53,50 @@ interface Loaded {
   defaults: ReturnType<typeof recordedScoreOptions>
 }
 
-function load(opts: EvalTargetOptions): Loaded {
-  if (opts.run && opts.artifact) throw new InputError('give --run or --artifact, not both')
+/** The flag golf eval names when a batch is too large. */
+const EVAL_FLAGS = {'eval.batch_seqs': '--batch-seqs'}
+
+/**
+ * Refuse (InputError) an evaluation whose estimated memory exceeds the backend's, from the run's
+ * config or the artifact's manifest alone. A run's model is estimated as training left a
+ * ternary run (q·d copies in the forward pass); an artifact's holds plain floats.
+ */
+function checkMemory(opts: EvalTargetOptions, backend: ResolvedBackend, artifactBytes: Uint8Array | null): void {
+  const {recipe} = opts.run ? readRunConfig(opts.run).config : {recipe: null}
+  let estimate: MemoryEstimate
+  try {
+    if (recipe) {
+      const batchSeqs = opts.batchSeqs ?? recordedScoreOptions(recipe.eval ?? {}).batchSeqs
+      estimate = estimateMemory({...recipe, name: opts.run!}, {backend, vocab: 'model', batchSeqs})
+    } else {
+      if (!artifactBytes) return
+      const info = artifactModelInfo(readArtifactManifest(artifactBytes, {source: opts.artifact}).manifest, opts.artifact)
+      const shape: MemoryShape = {model: info.config, ternary: [], floatFormat: 'fp32', quantActive: false, objective: info.objective ?? DEFAULT_OBJECTIVE, seqLen: info.seq_len, matrixOptimizer: 'muon'}
+      estimate = estimateModelEval(opts.artifact!, shape, {backend, batchSeqs: opts.batchSeqs ?? recordedScoreOptions(info.eval ?? {}).batchSeqs})
+    }
+  } catch {
+    return // a config or manifest the estimate cannot read: loading it says what is wrong
+  }
+  assertFitsMemory(estimate, 'eval', EVAL_FLAGS)
+}
+
+function load(opts: EvalTargetOptions, artifactBytes: Uint8Array | null): Loaded {
   if (opts.run) {
     const {model, config} = loadRunModel(opts.run)
     const r = config.recipe
     return {model, objective: objectiveFor(objectiveConfigOf(r), model.cfg.vocab_size), seqLen: r.train.seq_len, data: config.data, defaults: recordedScoreOptions(r.eval)}
   }
-  if (!opts.artifact) throw new InputError('golf eval needs --run <run folder> or --artifact <file>')
-  const {model, info, objective} = rebuildFromArtifact(readArtifactFile(opts.artifact), {source: opts.artifact})
+  if (!opts.artifact || !artifactBytes) throw new InputError('golf eval needs --run <run folder> or --artifact <file>')
+  const {model, info, objective} = rebuildFromArtifact(artifactBytes, {source: opts.artifact})
   return {model, objective, seqLen: info.seq_len, data: undefined, defaults: recordedScoreOptions(info.eval ?? {})}
 }
 
 export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalReport> {
+  if (opts.run && opts.artifact) throw new InputError('give --run or --artifact, not both')
   const backend = await initBackend(opts.backend ?? 'auto', {quiet: true})
-  const l = load(opts)
+  const artifactBytes = !opts.run && opts.artifact ? readArtifactFile(opts.artifact) : null
+  checkMemory(opts, backend.name, artifactBytes)
+  const l = load(opts, artifactBytes)
   try {
     const modes = scoreModes(l.objective)
     const mode = opts.mode ?? modes[0]
