@@ -4,7 +4,7 @@ import {runDoctor, type DoctorReport} from '../src/backend/doctor.js'
 
 export default class Doctor extends GolfCommand {
   static override summary = 'Report the machine and which tfjs backends are available.'
-  static override description = `Node version, platform, cores and memory; for each backend (tensorflow-gpu, tensorflow, wasm, cpu) whether its package is installed and loads, with its version or load error; the backend --backend auto selects; wasm SIMD and threads; GPU visibility. Always exits 0.`
+  static override description = `Node version, platform, cores and memory; for each backend (tensorflow-gpu, tensorflow, wasm, cpu) whether its package is installed and loads, with its version or load error; the backend --backend auto selects; wasm SIMD and threads. The GPU path: whether TensorFlow registered a GPU device (tfjs-node-gpu falls back to the CPU without an error), the GPUs and driver nvidia-smi reports, whether the CUDA 11.2 / cuDNN 8 libraries tfjs-node-gpu 4.22's libtensorflow 2.9.1 loads can be found, and the PTX JIT start-up of GPUs newer than it (H100). npm run gpu:check runs a short end-to-end check on the GPU. Always exits 0.`
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
 
@@ -24,7 +24,7 @@ export default class Doctor extends GolfCommand {
       this.log('')
       this.log(`auto → ${r.selected.description}`)
       if (r.wasm.simd !== null) this.log(`wasm: ${r.wasm.simd ? 'SIMD' : 'no SIMD'}, ${r.wasm.threads} thread(s), matrix products on ${r.wasm.gemm}; ${r.wasm.note}`)
-      this.log(`gpu: ${r.gpu.note}`)
+      for (const line of r.gpu.advice) this.log(`gpu: ${line}`)
     }
     return r
   }

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {existsSync} from 'node:fs'
 
+import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {formatBytes, paint, table} from '../src/cli/output.js'
 import {InputError} from '../src/errors.js'
@@ -8,7 +9,8 @@ import {writeFileAtomic} from '../src/io/atomic.js'
 import {FLOAT_DTYPES, type FloatDtype, type GroupSize} from '../src/pack/artifact.js'
 import {TRIT_CODEC_NAMES, type TritCodecName} from '../src/pack/codecs/index.js'
 import {COMPRESS_NAMES, type CompressName} from '../src/pack/compress.js'
-import {type CompareRow, type PackedTensorRow, comparePacking, packPrepared, parseFloatOverride, prepareSource} from '../src/pack/pack-model.js'
+import {type CompareRow, comparePacking} from '../src/pack/compare.js'
+import {type PackedTensorRow, packPrepared, parseFloatOverride, prepareSource} from '../src/pack/pack-model.js'
 import {OFFICIAL_LIMIT} from '../src/verify/limit.js'
 
 export interface PackCommandResult {
@@ -22,6 +24,10 @@ export interface PackCommandResult {
   source: string
   exact: boolean
   notes: string[]
+  /** The backend the quantizer ran on. */
+  backend: string
+  /** Set when that is not the backend the run trained on (golf verify then measures the gap). */
+  cross_backend: {trained: string; quantized: string; why: string} | null
   manifest_bytes: number
   body_bytes: number
   limit: number
@@ -44,6 +50,8 @@ export default class Pack extends GolfCommand {
     'Ternary codecs: base3 (1.6 bits/trit), 2bit, bitmask, entropy (rANS); auto keeps the smallest per tensor.',
     'Outer compression: none, deflate, brotli, lzma (pure JS, slow), xz (the xz program); auto tries none/deflate/brotli',
     '(and lzma/xz for bodies under 2 MB). --compare packs the same weights every published way and ours.',
+    'A run is quantized on the backend it trained on (recorded in its checkpoint) when that loads here; otherwise (or with',
+    '--backend) on another, and the result says the artifact crosses backends: golf verify then measures the gap.',
   ].join('\n')
   static override examples = [
     '<%= config.bin %> <%= command.id %> runs/tiny-cpu-s1337-20261123-141502 --out model.golf',
@@ -69,6 +77,7 @@ export default class Pack extends GolfCommand {
     'zero-correction': Flags.boolean({description: 'Safetensors input: dequantize with mean |w| over the non-zero trits (default on).', allowNo: true}),
     'float-dtype': Flags.string({description: 'Safetensors input: dtype of non-ternary tensors. Default f16.', options: [...FLOAT_DTYPES]}),
     float: Flags.string({description: 'Safetensors input: per-tensor dtype, <glob>=<dtype> (repeatable, first match wins).', multiple: true}),
+    backend: Flags.string({description: "Backend for the quantizer. Default: a run's own training backend (when it loads here); wasm for .safetensors input.", options: [...BACKEND_NAMES]}),
   }
 
   async run(): Promise<PackCommandResult> {
@@ -85,6 +94,7 @@ export default class Pack extends GolfCommand {
       zeroCorrection: flags['zero-correction'],
       floatDtype: flags['float-dtype'] as FloatDtype | undefined,
       floatOverrides: flags.float?.map(parseFloatOverride),
+      backend: flags.backend as BackendName | undefined,
     })
     const packed = packPrepared(prepared, {codec, compress: flags.compress as CompressName | 'auto'})
     if (flags.out) await writeFileAtomic(flags.out, packed.bytes)
@@ -101,6 +111,8 @@ export default class Pack extends GolfCommand {
       source: args.source,
       exact: prepared.exact,
       notes: prepared.notes,
+      backend: prepared.backend,
+      cross_backend: prepared.crossBackend,
       manifest_bytes: r.manifest_bytes,
       body_bytes: r.body_bytes,
       limit: OFFICIAL_LIMIT,

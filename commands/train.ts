@@ -9,7 +9,7 @@ import {InputError} from '../src/errors.js'
 import {loadRecipe, resolveRecipe} from '../src/recipe/recipe.js'
 import {readRunConfig} from '../src/run/load.js'
 import {train} from '../src/train/loop.js'
-import type {RunSummary} from '../src/run/folder.js'
+import {RunFolder, type RunSummary} from '../src/run/folder.js'
 
 export interface TrainCommandResult {
   run_dir: string
@@ -23,7 +23,7 @@ export default class Train extends GolfCommand {
 
 The recipe's objective section chooses what is trained: next-token (ar), masked diffusion (mdlm) or block diffusion (bd3lm); diffusion runs report the negative ELBO, an upper bound on the NLL. --init-from starts from another run's weights (e.g. AR → diffusion adaptation).
 
-With no --data the built-in Brown corpus (byte260) is prepared once and cached. Ctrl-C saves a checkpoint; --resume continues it bit for bit.`
+With no --data the built-in Brown corpus (byte260) is prepared once and cached. Ctrl-C saves a checkpoint; --resume continues it bit for bit. A run killed outright (SIGKILL, power loss) resumes from its last checkpoint, which is never left half-written (train.checkpoint_every sets how often one is written).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --recipe tiny-cpu',
@@ -67,6 +67,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
     if (flags.resume) {
       if (!flags.out) throw new InputError('--resume needs --out <run folder> to continue')
       const {config} = readRunConfig(flags.out)
+      RunFolder.open(flags.out) // refuses a run with no checkpoint now, before the backend prints anything
       // the run's resolved recipe (name and description included), with this call's overrides
       recipe = resolveRecipe(config.recipe as unknown as Record<string, unknown>, {where: `${flags.out}/config.json`, sets})
       seed = config.seed

@@ -1,9 +1,12 @@
 /**
  * What `golf doctor` reports: the machine, every tfjs backend (installed? loads? version), the
- * backend `auto` selects, wasm SIMD/threads and GPU visibility. Pure data; the command prints it.
+ * backend `auto` selects, wasm SIMD/threads, and the GPU path: whether TensorFlow sees a GPU
+ * device (tfjs-node-gpu falls back to the CPU silently), what the machine offers it (nvidia-smi,
+ * the CUDA 11.2 / cuDNN 8 libraries, see cuda.ts) and what it needs. Pure data; the command prints it.
  */
 import os from 'node:os'
-import {describeBackend, describeGemm, initBackend, packageVersion, skipReason, type BackendInfo, type ResolvedBackend} from './index.js'
+import {gpuAdvice, probeCuda, type CudaProbe} from './cuda.js'
+import {describeBackend, describeGemm, initBackend, packageVersion, skipReason, TFJS_NODE_GPU, type BackendInfo, type ResolvedBackend} from './index.js'
 import {wasmGemm} from './wasm-adapter.js'
 
 export interface BackendProbe {
@@ -27,7 +30,11 @@ export interface DoctorReport {
   selected: BackendInfo & {description: string}
   /** gemm: which kernel runs the wasm backend's matrix products (src/backend/wasm-adapter.ts). */
   wasm: {simd: boolean | null; threads: number | null; gemm: string | null; note: string}
-  gpu: {visible: boolean; note: string}
+  /**
+   * visible: TensorFlow registered a GPU device; note: the first line of `advice` (what runs);
+   * advice: every line to print; cuda: what nvidia-smi and the library scan found.
+   */
+  gpu: {visible: boolean; note: string; advice: string[]; cuda: CudaProbe}
 }
 
 const PROBES: Array<[ResolvedBackend, string]> = [
@@ -37,7 +44,7 @@ const PROBES: Array<[ResolvedBackend, string]> = [
   ['cpu', '@tensorflow/tfjs-backend-cpu'],
 ]
 
-export async function runDoctor(): Promise<DoctorReport> {
+export async function runDoctor(opts: {cuda?: CudaProbe} = {}): Promise<DoctorReport> {
   // Select first, so a tfjs-node that loads is initialised by initBackend, not by the probe.
   const selected = await initBackend('auto', {quiet: true})
   const backends: BackendProbe[] = []
@@ -59,12 +66,9 @@ export async function runDoctor(): Promise<DoctorReport> {
   const wasmNote =
     'single-thread SIMD build: tfjs reports no wasm thread support under Node (its threaded build needs Web Workers from Blob URLs); ' +
     'use several processes or worker_threads, each with its own backend, for data parallelism'
-  let gpuNote: string
-  if (selected.name === 'tensorflow-gpu') {
-    gpuNote = selected.gpu ? `TensorFlow runs on a GPU device (${selected.detail ?? 'TensorFlow'})` : '@tensorflow/tfjs-node-gpu loaded but TensorFlow found no usable GPU (check CUDA/cuDNN and CUDA_VISIBLE_DEVICES)'
-  } else {
-    gpuNote = backends[0].installed ? `@tensorflow/tfjs-node-gpu is installed but did not load: ${backends[0].error}` : 'no GPU backend installed (npm install @tensorflow/tfjs-node-gpu on a CUDA machine)'
-  }
+  const cuda = opts.cuda ?? probeCuda()
+  const gpuPkg = backends.find((b) => b.package === TFJS_NODE_GPU.package)!
+  const advice = gpuAdvice(selected, cuda, gpuPkg.version, gpuPkg.error)
   return {
     node: process.version,
     platform: `${os.type()} ${os.release()}`,
@@ -75,6 +79,6 @@ export async function runDoctor(): Promise<DoctorReport> {
     backends,
     selected: {...selected, description: describeBackend(selected)},
     wasm: selected.name === 'wasm' ? {simd: selected.simd ?? null, threads: selected.threads, gemm: describeGemm(wasmGemm()), note: wasmNote} : {simd: null, threads: null, gemm: null, note: wasmNote},
-    gpu: {visible: selected.gpu, note: gpuNote},
+    gpu: {visible: selected.gpu, note: advice[0], advice, cuda},
   }
 }

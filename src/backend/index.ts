@@ -37,7 +37,35 @@ export interface BackendInfo {
   simd?: boolean
   /** Extra facts: TF version for tensorflow backends, the adapter for wasm. */
   detail?: string
+  /**
+   * tensorflow-gpu only: set when the GPU package loaded but TensorFlow registered no GPU
+   * device, so every op runs on the CPU (libtensorflow falls back silently). Says why it may be.
+   */
+  gpuFallback?: string
   skipped: Array<{name: ResolvedBackend; reason: string}>
+}
+
+/**
+ * What `@tensorflow/tfjs-node-gpu` 4.22 needs (its README and install script): the
+ * libtensorflow it downloads, 2.9.1, is built against CUDA 11.2 and cuDNN 8.1 and loads their
+ * CUDA 11 libraries by soname at start-up; when one is missing (e.g. a CUDA 12-only host) it
+ * registers no GPU device and runs on the CPU without an error. Its GPU code predates compute
+ * capability 9.0 (H100), which the CUDA driver then JIT-compiles from PTX when the process starts.
+ */
+export const TFJS_NODE_GPU = {
+  package: '@tensorflow/tfjs-node-gpu',
+  version: '4.22',
+  libtensorflow: '2.9.1',
+  cuda: '11.2',
+  cudnn: '8.1',
+  /** The CUDA 11.2 / cuDNN 8 sonames libtensorflow 2.9 opens (dso_loader). */
+  libraries: ['libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10', 'libcurand.so.10', 'libcusolver.so.11', 'libcusparse.so.11', 'libcudnn.so.8'],
+} as const
+
+/** One line on what tfjs-node-gpu needs, for messages that have to say it. */
+export function gpuRequirements(): string {
+  const t = TFJS_NODE_GPU
+  return `${t.package} ${t.version} runs libtensorflow ${t.libtensorflow}, built for CUDA ${t.cuda} + cuDNN ${t.cudnn} (their CUDA 11 libraries must load: ${t.libraries.join(', ')})`
 }
 
 const PACKAGES: Record<ResolvedBackend, string> = {
@@ -96,8 +124,55 @@ export function describeBackend(info: BackendInfo): string {
   if (info.name.startsWith('tensorflow')) traits.push(info.gpu ? 'GPU' : 'CPU')
   traits.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`)
   let line = `backend: ${info.name} (${traits.join(', ')})`
+  if (info.gpuFallback) line += ` — warning: ${info.gpuFallback}`
   if (info.skipped.length > 0) line += ` — skipped ${info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`
   return line
+}
+
+/** The `--backend` preference that selects a resolved backend again; null for a name golf does not know. */
+export function preferenceFor(name: string): BackendName | null {
+  if (name === 'wasm' || name === 'cpu') return name
+  if (name === 'tensorflow' || name === 'tensorflow-gpu') return 'tensorflow'
+  return null
+}
+
+export interface RecordedBackend {
+  info: BackendInfo
+  /** The backend the run recorded (checkpoint.json / config.json). */
+  recorded: string
+  /** This process runs exactly that backend (same float arithmetic, so the same quantizer bits). */
+  same: boolean
+  /** Why not, in a few words (null when same). */
+  why: string | null
+}
+
+/**
+ * Initialise the backend a run recorded, to reproduce its float arithmetic (the quantizer's
+ * reductions and fp16 rounding differ between backends); `fallback` when that backend cannot
+ * load here. `override` (a user's --backend other than auto) wins over both.
+ */
+export async function initRecordedBackend(recorded: string, opts: {override?: BackendName; fallback?: BackendName; quiet?: boolean} = {}): Promise<RecordedBackend> {
+  const quiet = opts.quiet ?? true
+  const result = (info: BackendInfo, why: string | null): RecordedBackend => {
+    // the record says tensorflow-gpu, not whether that run found its GPU: here it found none,
+    // so the kernels may not be the ones the run used
+    if (info.name === recorded && info.gpuFallback) return {info, recorded, same: false, why: `${recorded} runs on the CPU here (TensorFlow sees no GPU device), the run may have used a GPU`}
+    const same = info.name === recorded
+    return {info, recorded, same, why: same ? null : (why ?? `this process runs ${info.name}`)}
+  }
+  if (opts.override && opts.override !== 'auto') return result(await initBackend(opts.override, {quiet}), `--backend ${opts.override} was asked for`)
+  const fallback = opts.fallback ?? 'wasm'
+  const pref = preferenceFor(recorded)
+  if (pref === null) return result(await initBackend(fallback, {quiet}), `the run recorded backend ${JSON.stringify(recorded)}, which golf does not know`)
+  try {
+    const info = await initBackend(pref, {quiet})
+    return result(info, `${recorded} did not load here, ${info.name} did (${info.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`)
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err
+    const pkg = PACKAGES[recorded as ResolvedBackend]
+    const reason = pkg && packageVersion(pkg) === undefined ? `${pkg} is not installed here` : `${recorded} does not load here`
+    return result(await initBackend(fallback, {quiet}), reason)
+  }
 }
 
 /** The info of the backend selected by the last successful `initBackend`, if any. */
@@ -159,15 +234,24 @@ async function tryTensorflow(name: 'tensorflow-gpu' | 'tensorflow', opts: {threa
   if (!tf.findBackendFactory('tensorflow')) throw new Error(`${pkg} loaded but registered no 'tensorflow' backend visible to @tensorflow/tfjs-core`)
   if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg}: the 'tensorflow' backend failed to initialise`)
   await tf.ready()
-  const be = tf.backend() as unknown as {isUsingGpuDevice?: boolean; binding?: {TF_Version?: string}}
+  // tfjs-node's NodeJSKernelBackend: isUsingGpuDevice = its binding found a device of type
+  // "GPU" in TensorFlow's device list when it created the eager context (else it falls back to
+  // the host CPU device, silently); isGPUPackage = loaded from @tensorflow/tfjs-node-gpu.
+  const be = tf.backend() as unknown as {isUsingGpuDevice?: boolean; isGPUPackage?: boolean; binding?: {TF_Version?: string}}
   const gpu = Boolean(be.isUsingGpuDevice)
+  const tfVersion = be.binding?.TF_Version
+  const gpuPackage = name === 'tensorflow-gpu' || be.isGPUPackage === true
   return {
     name,
     tfjsBackend: tf.getBackend(),
     version: packageVersion(pkg) ?? 'unknown',
     threads: opts.threads ?? Number(process.env.TF_NUM_INTRAOP_THREADS ?? os.availableParallelism()),
     gpu,
-    detail: be.binding?.TF_Version ? `TensorFlow ${be.binding.TF_Version}` : undefined,
+    detail: tfVersion ? `TensorFlow ${tfVersion}` : undefined,
+    gpuFallback:
+      gpuPackage && !gpu
+        ? `${pkg} loaded but TensorFlow${tfVersion ? ` ${tfVersion}` : ''} registered no GPU device: everything runs on the CPU. ${gpuRequirements()}; a CUDA 12-only host, a missing cuDNN 8 or CUDA_VISIBLE_DEVICES="" gives this (golf doctor checks the libraries)`
+        : undefined,
     skipped: [],
   }
 }

@@ -12,7 +12,7 @@ import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync} from '
 import {join, resolve} from 'node:path'
 
 import {InputError} from '../errors.js'
-import {writeFileAtomicSync} from '../io/atomic.js'
+import {removeStaleTemps, writeFileAtomicSync} from '../io/atomic.js'
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -91,8 +91,26 @@ export class RunFolder {
   /** Open an existing run folder for --resume. */
   static open(dir: string): RunFolder {
     const run = new RunFolder(dir)
-    if (!existsSync(run.path('checkpointMeta'))) throw new InputError(`cannot resume ${dir}: no ${RUN_FILES.checkpointMeta} there (was a checkpoint ever written?)`)
+    if (!existsSync(run.path('checkpointMeta'))) {
+      if (!existsSync(run.dir)) throw new InputError(`cannot resume ${dir}: the folder does not exist`)
+      // a run stopped before its first checkpoint: there is nothing to continue from, and a
+      // fresh start refuses a non-empty folder, so say what to do
+      if (existsSync(run.path('config'))) throw new InputError(`cannot resume ${dir}: the run stopped before its first checkpoint (no ${RUN_FILES.checkpointMeta}): remove the folder and start the run again`)
+      throw new InputError(`cannot resume ${dir}: no ${RUN_FILES.checkpointMeta} there (is it a golf run folder?)`)
+    }
     return run
+  }
+
+  /**
+   * Remove what writers killed mid-write left here: temporary files of processes that no longer
+   * run, under any of the run's file names (the checkpoint writer calls this on every save).
+   */
+  removeStaleTemps(): string[] {
+    const names = [...Object.keys(RUN_FILES)].flatMap((k) => {
+      const p = this.path(k as keyof typeof RUN_FILES)
+      return [p, `${p}.pending`]
+    })
+    return names.flatMap((p) => removeStaleTemps(p))
   }
 
   log(line: string): void {

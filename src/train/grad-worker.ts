@@ -5,7 +5,14 @@
  *                    step's gradients, write them (and which exist) into its shared buffer;
  *   orthogonalize  — Newton–Schulz of the matrices the main thread wrote into its buffer, in place.
  * Each answer is signalled through Atomics on the control array (done = seq, status); a failure
- * writes its message to the shared error bytes, so the main thread rethrows it.
+ * writes its message to the shared error bytes, so the main thread rethrows it. Commands come
+ * over `workerData.port` (from the main thread); `parentPort` is the watchdog that spawned this
+ * thread (pool-watchdog.ts), which reports the thread's death if it dies.
+ *
+ * Test-only: GOLF_TEST_WORKER_FAULT=<index>:<n>:<exit|throw|terminate> makes worker <index> die
+ * on its n-th gradient command instead of answering — `process.exit(70)`, an uncaught error, or
+ * stopped by `worker.terminate()` while blocked (no JS of its own runs) — so the tests can check
+ * that a dead worker stops the run with one clear line. Never set outside tests.
  */
 import * as tf from '@tensorflow/tfjs-core'
 import {parentPort, workerData} from 'node:worker_threads'
@@ -14,7 +21,7 @@ import {initBackend} from '../backend/index.js'
 import {newtonSchulz5} from '../optim/muon.js'
 import {buildModel} from '../run/build-model.js'
 import {shareGrads} from './grads.js'
-import {CTRL, ERROR_BYTES, STATUS, type GradWorkerData, type GradWorkerMessage} from './parallel.js'
+import {CTRL, ERROR_BYTES, STATUS, type GradWorkerData, type GradWorkerMessage} from './pool-protocol.js'
 
 const wd = workerData as GradWorkerData
 const ctrl = new Int32Array(wd.ctrl)
@@ -33,9 +40,27 @@ function signal(seq: number, status: number, message = ''): void {
   Atomics.notify(ctrl, CTRL.done)
 }
 
-let lastSeq = 0
-// a thread that dies with a command pending must not leave the main thread waiting
-process.on('exit', (code) => signal(lastSeq, STATUS.exited, `worker thread exited (code ${code})`))
+const port = wd.port
+
+/** The test-only fault (see the module doc): true when this command must not be answered. */
+let gradsSeen = 0
+function testFault(msg: GradWorkerMessage): boolean {
+  const spec = process.env.GOLF_TEST_WORKER_FAULT
+  if (!spec || msg.cmd !== 'grads') return false
+  const [index, n, how] = spec.split(':')
+  if (Number(index) !== wd.index || ++gradsSeen !== Number(n)) return false
+  if (how === 'exit') process.exit(70)
+  if (how === 'throw') {
+    setImmediate(() => {
+      throw new Error(`test fault: worker ${wd.index} threw at gradient command ${n}`)
+    })
+  }
+  if (how === 'terminate') {
+    parentPort!.postMessage({terminateMe: true})
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0) // stuck until terminated
+  }
+  return true
+}
 
 try {
   await initBackend(wd.backend, {quiet: true})
@@ -82,8 +107,8 @@ try {
     lossOut[1] = performance.now() - t0
   }
 
-  parentPort!.on('message', (msg: GradWorkerMessage) => {
-    lastSeq = msg.seq
+  port.on('message', (msg: GradWorkerMessage) => {
+    if (testFault(msg)) return
     try {
       handle(msg)
       signal(msg.seq, STATUS.ok)
@@ -91,7 +116,8 @@ try {
       signal(msg.seq, STATUS.failed, (err as Error)?.message ?? String(err))
     }
   })
-  parentPort!.postMessage({ready: true})
+  port.postMessage({ready: true})
 } catch (err) {
-  parentPort!.postMessage({error: (err as Error)?.message ?? String(err)})
+  port.postMessage({error: (err as Error)?.message ?? String(err)})
+  port.close() // nothing more to do: the thread ends
 }

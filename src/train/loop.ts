@@ -19,10 +19,11 @@
 import {existsSync} from 'node:fs'
 import {cpus, totalmem} from 'node:os'
 
+import {assertFitsMemory, estimateMemory} from '../budget/memory.js'
 import {describeBackend, initBackend, type BackendInfo, type BackendName} from '../backend/index.js'
 import {openDataset} from '../data/open.js'
 import {loadValidationTokens, TokenStream} from '../data/stream.js'
-import {InputError} from '../errors.js'
+import {GolfError, InputError} from '../errors.js'
 import {scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
 import {countParams} from '../model/config.js'
 import type {GPT} from '../model/gpt.js'
@@ -37,7 +38,7 @@ import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
 import {modelVocabFor, objectiveFor} from '../objective/index.js'
 import {namedRandom} from '../util/random.js'
 import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from '../run/folder.js'
-import {GradientPool, resolveWorkers} from './parallel.js'
+import {GradientPool, PoolWorkerError, resolveWorkers} from './parallel.js'
 
 export interface TrainOptions {
   recipe: ResolvedRecipe
@@ -113,6 +114,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {})
   const backend = await initBackend(opts.backend)
   emit({kind: 'info', message: describeBackend(backend)})
+  // data parallel: with train.workers > 1 a pool of threads computes each step's gradients
+  // and Muon's Newton–Schulz (src/train/parallel.ts); 1 = the plain single-thread path below.
+  // Resolved (and refused on tensorflow backends) before the run folder is made.
+  const workers = resolveWorkers(r.train.workers, backend.name)
 
   const {info, table, tokenizerName} = await openDataset(opts.dataDir, (message) => emit({kind: 'info', message}))
   const vocab = info.vocabSize!
@@ -126,6 +131,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const recipe: ResolvedRecipe = {...r, objective: objectiveCfg, model: {...r.model, vocab_size: modelVocab}}
   const objective = objectiveFor(objectiveCfg, modelVocab)
+  // refused here, in one line, before any model or run folder exists (src/budget/memory.ts)
+  assertFitsMemory(estimateMemory(recipe, {backend: backend.name, threads: workers, vocab: 'model'}), 'train')
 
   const run = opts.resume
     ? RunFolder.open(opts.outDir ?? '')
@@ -134,9 +141,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t = recipe.train
   const model = buildModel(recipe, opts.seed)
   const counts = countParams(model.specs)
-  // data parallel: with train.workers > 1 a pool of threads computes each step's gradients
-  // and Muon's Newton–Schulz (src/train/parallel.ts); 1 = the plain single-thread path below.
-  const workers = resolveWorkers(t.workers, backend.name)
   const pool = workers > 1 ? await GradientPool.create({recipe, seed: opts.seed, workers, backend: backend.name.startsWith('tensorflow') ? 'tensorflow' : (backend.name as BackendName)}) : null
   if (pool) emit({kind: 'info', message: `${workers} threads (data parallel)`})
   const optimizer: Optimizer = buildOptimizers(paramRefs(model), recipe.optim, pool ? {orthogonalize: (us, n) => pool.orthogonalize(us, n)} : {})
@@ -180,6 +184,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   emit({kind: 'info', message: `run ${run.dir}: ${counts.total.toLocaleString('en-US')} params (${counts.ternary.toLocaleString('en-US')} ternary), vocab ${vocab}, ${t.max_steps} steps max`})
 
   const shapes = new Map(model.specs.map((s) => [s.name, s.shape]))
+  let lastCheckpoint: number | null = opts.resume ? step : null
   const checkpoint = () => {
     saveCheckpoint(run, model.weights(), shapes, optimizer.state(), {
       recipe: recipe.name,
@@ -193,6 +198,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ternary_tensors: recipe.quant.mode === 'ternary' ? model.specs.filter((s) => s.ternary).map((s) => s.name) : [],
       backend: backend.name,
     })
+    lastCheckpoint = step
   }
   // AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
   const evaluate = (tokens: Uint16Array, label: string, stride: number | null): ScoreResult => {
@@ -212,54 +218,65 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let stoppedBy: RunSummary['stopped_by'] = 'max_steps'
   let interrupted = false
   const stepAvg = () => trainMs / Math.max(step, 1)
-  while (!shouldStop(step, trainMs, sched)) {
-    if (opts.interrupted?.()) {
-      interrupted = true
-      break
-    }
-    const t0 = performance.now()
-    model.quantActive = quantActiveAt(recipe, step, trainMs)
-    const T = seqLenAt(step, t.seq_len, sched)
-    const B = t.micro_batch_tokens / T
-    const accum = t.batch_tokens / t.micro_batch_tokens
-    // the noise of diffusion objectives is keyed by (seed, step, micro-batch): resume replays it
-    const batches = Array.from({length: accum}, (_, c) => objective.trainBatch(stream.take(objective.chunkTokens(B, T)), B, T, namedRandom(opts.seed, `noise:${step}:${c}`)))
-    const {loss, grads: raw} = pool ? pool.compute(model, batches, t.z_loss) : accumulateGrads(model, batches, t.z_loss)
-    let grads = raw
-    if (recipe.optim.grad_clip !== null) {
-      grads = clipGradNorm(raw, recipe.optim.grad_clip).grads
-      disposeMap(raw)
-    }
-    if (!Number.isFinite(loss)) {
+  try {
+    while (!shouldStop(step, trainMs, sched)) {
+      if (opts.interrupted?.()) {
+        interrupted = true
+        break
+      }
+      const t0 = performance.now()
+      model.quantActive = quantActiveAt(recipe, step, trainMs)
+      const T = seqLenAt(step, t.seq_len, sched)
+      const B = t.micro_batch_tokens / T
+      const accum = t.batch_tokens / t.micro_batch_tokens
+      // the noise of diffusion objectives is keyed by (seed, step, micro-batch): resume replays it
+      const batches = Array.from({length: accum}, (_, c) => objective.trainBatch(stream.take(objective.chunkTokens(B, T)), B, T, namedRandom(opts.seed, `noise:${step}:${c}`)))
+      const {loss, grads: raw} = pool ? pool.compute(model, batches, t.z_loss) : accumulateGrads(model, batches, t.z_loss)
+      let grads = raw
+      if (recipe.optim.grad_clip !== null) {
+        grads = clipGradNorm(raw, recipe.optim.grad_clip).grads
+        disposeMap(raw)
+      }
+      if (!Number.isFinite(loss)) {
+        disposeMap(grads)
+        await pool?.dispose()
+        throw new InputError(`training diverged at step ${step + 1}: train_loss is ${loss} (lower the learning rates or enable optim.grad_clip)`)
+      }
+      const lr = lrScale(step, trainMs, sched)
+      optimizer.step(grads, lr, {momentum: muonMomentum(step, recipe.optim)})
       disposeMap(grads)
-      await pool?.dispose()
-      throw new InputError(`training diverged at step ${step + 1}: train_loss is ${loss} (lower the learning rates or enable optim.grad_clip)`)
-    }
-    const lr = lrScale(step, trainMs, sched)
-    optimizer.step(grads, lr, {momentum: muonMomentum(step, recipe.optim)})
-    disposeMap(grads)
-    step += 1
-    trainMs += performance.now() - t0
-    tokensSeen += accum * B * T
+      step += 1
+      trainMs += performance.now() - t0
+      tokensSeen += accum * B * T
 
-    const tokensPerS = tokensSeen / Math.max(trainMs / 1000, 1e-9)
-    const remainingSteps = t.max_steps - step
-    const capLeft = t.max_wallclock_seconds ? t.max_wallclock_seconds - trainMs / 1000 : Infinity
-    emit({kind: 'step', step, maxSteps: t.max_steps, trainLoss: loss, tokensPerS, trainTimeMs: trainMs, etaS: Math.min((remainingSteps * trainMs) / step / 1000, capLeft), lr, seqLen: T})
-    if (step % t.log_every === 0 || step === 1) {
-      const line = trainLogLine(step, t.max_steps, loss, trainMs, stepAvg())
-      run.log(line)
-      emit({kind: 'log', line})
-      run.metric({step, train_loss: loss, lr_scale: lr, seq_len: T, tokens_seen: tokensSeen, train_time_ms: Math.round(trainMs), tokens_per_s: Math.round(tokensPerS), quant_active: model.quantActive})
+      const tokensPerS = tokensSeen / Math.max(trainMs / 1000, 1e-9)
+      const remainingSteps = t.max_steps - step
+      const capLeft = t.max_wallclock_seconds ? t.max_wallclock_seconds - trainMs / 1000 : Infinity
+      emit({kind: 'step', step, maxSteps: t.max_steps, trainLoss: loss, tokensPerS, trainTimeMs: trainMs, etaS: Math.min((remainingSteps * trainMs) / step / 1000, capLeft), lr, seqLen: T})
+      if (step % t.log_every === 0 || step === 1) {
+        const line = trainLogLine(step, t.max_steps, loss, trainMs, stepAvg())
+        run.log(line)
+        emit({kind: 'log', line})
+        run.metric({step, train_loss: loss, lr_scale: lr, seq_len: T, tokens_seen: tokensSeen, train_time_ms: Math.round(trainMs), tokens_per_s: Math.round(tokensPerS), quant_active: model.quantActive})
+      }
+      if (t.eval_every > 0 && step % t.eval_every === 0 && !shouldStop(step, trainMs, sched)) {
+        const ev = evaluate(valDuring, `eval step ${step}`, null)
+        const line = valLogLine(step, t.max_steps, ev.val_loss, ev.val_bpb, trainMs, stepAvg())
+        run.log(line)
+        emit({kind: 'log', line})
+        run.metric({step, val_loss: ev.val_loss, val_bpb: ev.val_bpb, val_tokens: ev.tokens, train_time_ms: Math.round(trainMs)})
+      }
+      if (t.checkpoint_every > 0 && step % t.checkpoint_every === 0) checkpoint()
     }
-    if (t.eval_every > 0 && step % t.eval_every === 0 && !shouldStop(step, trainMs, sched)) {
-      const ev = evaluate(valDuring, `eval step ${step}`, null)
-      const line = valLogLine(step, t.max_steps, ev.val_loss, ev.val_bpb, trainMs, stepAvg())
-      run.log(line)
-      emit({kind: 'log', line})
-      run.metric({step, val_loss: ev.val_loss, val_bpb: ev.val_bpb, val_tokens: ev.tokens, train_time_ms: Math.round(trainMs)})
-    }
-    if (t.checkpoint_every > 0 && step % t.checkpoint_every === 0) checkpoint()
+  } catch (err) {
+    // a worker thread that failed or died mid-step: stop with one line, leave the last
+    // checkpoint as it is (this step's data was already taken from the stream: saving now
+    // would skip it on resume)
+    if (!(err instanceof PoolWorkerError)) throw err
+    await pool?.dispose()
+    const kept = lastCheckpoint === null ? 'no checkpoint had been written yet' : `the checkpoint of step ${lastCheckpoint} is intact: resume with golf train --out ${run.dir} --resume`
+    run.log(`stopped at step:${step + 1}/${t.max_steps}: ${err.message}`)
+    throw new GolfError(`training stopped at step ${step + 1}: ${err.message}; ${kept}`, 1)
   }
   if (!interrupted && t.max_wallclock_seconds && trainMs >= t.max_wallclock_seconds * 1000 && step < t.max_steps) {
     stoppedBy = 'wallclock'

@@ -19,9 +19,16 @@
  * workers read and assign before computing) and one per worker for its gradients / matrices
  * (layout = parameter order). `postMessage` carries control (command, step sequence, B, T,
  * tokens); a worker signals completion through `Atomics` so the main thread can block without
- * an event loop, and the whole API stays synchronous. A worker failure is written to shared
- * memory and rethrown on the main thread as an Error (never a hang, unless a thread dies
- * without running any JS, e.g. killed by the OS).
+ * an event loop, and the whole API stays synchronous. A worker's error is written to shared
+ * memory and rethrown on the main thread as an Error.
+ *
+ * Dead workers. While the main thread blocks in `Atomics.wait`, no 'exit' or 'error' event of
+ * a worker can reach it (events need its event loop). So the workers are spawned by a watchdog
+ * thread (pool-watchdog.ts) that only listens: when a worker dies, however it dies (an uncaught
+ * error, `process.exit`, terminated, killed by the runtime), the watchdog marks it dead in its
+ * shared control words and wakes the main thread, which throws a `PoolWorkerError`. Nothing
+ * of this is on the step's path: commands go straight to each worker over its MessagePort, and
+ * the main thread sleeps in `Atomics.wait` exactly as before; the watchdog costs one idle thread.
  *
  * Deterministic: a run with the same seed and W gives the same bits, and resume is bit-exact.
  * Against W = 1 the loss and weights agree to ~1e-5 relative, not to the bit.
@@ -30,20 +37,34 @@ import * as tf from '@tensorflow/tfjs-core'
 import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
-import {Worker} from 'node:worker_threads'
+import {MessageChannel, type MessagePort, Worker} from 'node:worker_threads'
 
 import type {BackendName, ResolvedBackend} from '../backend/index.js'
+import {GolfError, InputError} from '../errors.js'
 import type {GPT} from '../model/gpt.js'
 import {shareGrads} from './grads.js'
 import {sliceRows, type TokenBatch} from '../objective/batch.js'
 import {newtonSchulz5, newtonSchulz5Flops} from '../optim/muon.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
+import {CTRL, CTRL_WORDS, ERROR_BYTES, STATUS, type GradWorkerData, type GradWorkerMessage} from './pool-protocol.js'
+import type {WatchdogData, WatchdogMessage} from './pool-watchdog.js'
 
-/** Control words of a worker's Int32 control array. */
-export const CTRL = {done: 0, status: 1, errorLength: 2} as const
-export const STATUS = {ok: 0, failed: 1, exited: 2} as const
-export const CTRL_WORDS = 4
-export const ERROR_BYTES = 4096
+export {CTRL, CTRL_WORDS, ERROR_BYTES, STATUS, type GradWorkerData, type GradWorkerMessage} from './pool-protocol.js'
+
+/**
+ * A worker thread of the pool failed or died. Exit code 1 (the run stopped; nothing the user
+ * typed was wrong). `died`: the thread is gone (as opposed to a JS error it reported).
+ */
+export class PoolWorkerError extends GolfError {
+  constructor(
+    message: string,
+    readonly worker: number,
+    readonly died: boolean,
+  ) {
+    super(message, 1)
+    this.name = 'PoolWorkerError'
+  }
+}
 
 export interface GradientPoolOptions {
   recipe: ResolvedRecipe
@@ -53,26 +74,6 @@ export interface GradientPoolOptions {
   /** Backend each worker thread initialises (the main thread's, normally 'wasm'). */
   backend: BackendName
 }
-
-/** Shared buffers and model description a worker receives as `workerData`. */
-export interface GradWorkerData {
-  recipe: ResolvedRecipe
-  seed: number
-  backend: BackendName
-  index: number
-  weights: SharedArrayBuffer
-  data: SharedArrayBuffer
-  present: SharedArrayBuffer
-  /** Float64 [2]: the worker's share of the loss (weighted, summed over chunks), its compute ms. */
-  loss: SharedArrayBuffer
-  ctrl: SharedArrayBuffer
-  error: SharedArrayBuffer
-}
-
-export type GradWorkerMessage =
-  /** batches hold only the thread's rows (rows = [0, n)); B is the whole batch (for the weight n/B). */
-  | {cmd: 'grads'; seq: number; B: number; rows: [number, number]; zLoss: number; quantActive: boolean; batches: TokenBatch[]}
-  | {cmd: 'orthogonalize'; seq: number; names: string[]; steps: number}
 
 /** Milliseconds of the last `compute` / `orthogonalize`, by phase. */
 export interface PoolTimings {
@@ -96,12 +97,20 @@ export function rowShares(B: number, workers: number): Array<[number, number]> {
 /**
  * The thread count a recipe's `train.workers` means on a backend: 'auto' = up to 2 threads on
  * wasm and cpu (one per core; more brought nothing on 2 cores), 1 on tensorflow backends (which
- * thread internally).
+ * thread internally). More than 1 on a tensorflow backend is refused (InputError): each thread
+ * would load its own libtensorflow session (and on a GPU its own CUDA context) to compete for
+ * the same cores or device, and the workers' sums were only ever checked on wasm and cpu.
  */
 export function resolveWorkers(workers: number | 'auto', backend: ResolvedBackend): number {
-  if (workers !== 'auto') return workers
-  if (backend === 'wasm' || backend === 'cpu') return Math.max(1, Math.min(availableParallelism(), 2))
-  return 1
+  const tensorflow = backend === 'tensorflow' || backend === 'tensorflow-gpu'
+  if (workers !== 'auto') {
+    if (tensorflow && workers > 1) {
+      throw new InputError(`train.workers = ${workers}: data-parallel threads run on the wasm and cpu backends only; ${backend} spreads each step over its own threads (set train.workers to 1 or auto, or use --backend wasm)`)
+    }
+    return workers
+  }
+  if (tensorflow) return 1
+  return Math.max(1, Math.min(availableParallelism(), 2))
 }
 
 /** matMul FLOPs of `newtonSchulz5` on a [rows, cols] matrix (it runs the cheaper formulation). */
@@ -127,17 +136,18 @@ export function assignMatrices(shapes: Array<[string, number[]]>, workers: numbe
   return out
 }
 
-/** The compiled worker script: next to this module, or under dist/ when running from sources (tests). */
-function workerUrl(): URL {
-  const sibling = new URL('./grad-worker.js', import.meta.url)
+/** A compiled thread script: next to this module, or under dist/ when running from sources (tests). */
+function workerUrl(name: 'grad-worker.js' | 'pool-watchdog.js'): URL {
+  const sibling = new URL(`./${name}`, import.meta.url)
   if (existsSync(fileURLToPath(sibling))) return sibling
-  const built = new URL('../../dist/src/train/grad-worker.js', import.meta.url)
+  const built = new URL(`../../dist/src/train/${name}`, import.meta.url)
   if (import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(built))) return built
-  throw new Error(`grad-worker.js not found next to ${fileURLToPath(import.meta.url)}: build with npm run build`)
+  throw new Error(`${name} not found next to ${fileURLToPath(import.meta.url)}: build with npm run build`)
 }
 
 interface PoolWorker {
-  worker: Worker
+  /** The main thread's end of the worker's command channel. */
+  port: MessagePort
   ctrl: Int32Array
   error: Uint8Array
   data: Float32Array
@@ -161,6 +171,7 @@ export class GradientPool {
     private readonly offsets: Map<string, number>,
     private readonly weights: Float32Array,
     private readonly pool: PoolWorker[],
+    private readonly watchdog: Worker | null,
   ) {
     this.workers = pool.length + 1
   }
@@ -177,9 +188,8 @@ export class GradientPool {
       total += s.shape.reduce((a, b) => a * b, 1)
     }
     const weightsSab = new SharedArrayBuffer(total * 4)
-    const url = opts.workers > 1 ? workerUrl() : null
     const pool: PoolWorker[] = []
-    const started: Array<Promise<void>> = []
+    const datas: GradWorkerData[] = []
     for (let i = 1; i < opts.workers; i++) {
       const shared = {
         data: new SharedArrayBuffer(total * 4),
@@ -188,29 +198,41 @@ export class GradientPool {
         ctrl: new SharedArrayBuffer(CTRL_WORDS * 4),
         error: new SharedArrayBuffer(ERROR_BYTES),
       }
-      const workerData: GradWorkerData = {recipe: opts.recipe, seed: opts.seed, backend: opts.backend, index: i, weights: weightsSab, ...shared}
-      const worker = new Worker(url!, {workerData})
-      const w: PoolWorker = {worker, ctrl: new Int32Array(shared.ctrl), error: new Uint8Array(shared.error), data: new Float32Array(shared.data), present: new Int32Array(shared.present), loss: new Float64Array(shared.loss), exit: null}
-      // kept for the pool's life: the next call reports a thread that failed or exited meanwhile
-      worker.on('error', (err) => (w.exit ??= `failed: ${err.message}`))
-      worker.on('exit', (code) => (w.exit ??= `exited with code ${code}`))
-      started.push(
-        new Promise<void>((resolve, reject) => {
-          worker.once('message', (m: {ready?: boolean; error?: string}) => (m.ready ? resolve() : reject(new Error(`gradient worker ${i} failed to start: ${m.error}`))))
-          worker.once('error', (err) => reject(new Error(`gradient worker ${i} failed to start: ${err.message}`)))
-          worker.once('exit', (code) => reject(new Error(`gradient worker ${i} exited with code ${code} before it was ready`)))
-        }),
-      )
-      pool.push(w)
+      const {port1, port2} = new MessageChannel()
+      datas.push({recipe: opts.recipe, seed: opts.seed, backend: opts.backend, index: i, port: port2, weights: weightsSab, ...shared})
+      pool.push({port: port1, ctrl: new Int32Array(shared.ctrl), error: new Uint8Array(shared.error), data: new Float32Array(shared.data), present: new Int32Array(shared.present), loss: new Float64Array(shared.loss), exit: null})
     }
+    let watchdog: Worker | null = null
+    if (pool.length > 0) {
+      const watchdogData: WatchdogData = {script: workerUrl('grad-worker.js').href, workers: datas}
+      watchdog = new Worker(workerUrl('pool-watchdog.js'), {workerData: watchdogData, transferList: datas.map((d) => d.port)})
+      // kept for the pool's life: the next call reports a thread that died meanwhile (also
+      // seen in shared memory, which is what a blocked main thread reads)
+      watchdog.on('message', (m: WatchdogMessage) => (pool[m.died - 1].exit ??= m.reason))
+      watchdog.on('error', (err) => {
+        for (const w of pool) w.exit ??= `lost its watchdog thread: ${err.message}`
+      })
+    }
+    const started = pool.map(
+      (w, k) =>
+        new Promise<void>((resolve, reject) => {
+          const i = k + 1
+          w.port.once('message', (m: {ready?: boolean; error?: string}) => (m.ready ? resolve() : reject(new Error(`gradient worker ${i} failed to start: ${m.error}`))))
+          watchdog!.on('message', (m: WatchdogMessage) => m.died === i && reject(new Error(`gradient worker ${i} ${m.reason} before it was ready`)))
+          watchdog!.once('error', (err) => reject(new Error(`gradient worker ${i} failed to start: ${err.message}`)))
+        }),
+    )
     try {
       await Promise.all(started)
     } catch (err) {
-      await Promise.all(pool.map((w) => w.worker.terminate()))
+      for (const w of pool) w.port.close()
+      await watchdog?.terminate()
       throw err
     }
-    for (const w of pool) w.worker.unref() // an undisposed pool never keeps the process alive
-    return new GradientPool(specs.map((s) => s.name), new Map(specs.map((s) => [s.name, s.shape])), offsets, new Float32Array(weightsSab), pool)
+    // an undisposed pool never keeps the process alive
+    watchdog?.unref()
+    for (const w of pool) w.port.unref()
+    return new GradientPool(specs.map((s) => s.name), new Map(specs.map((s) => [s.name, s.shape])), offsets, new Float32Array(weightsSab), pool, watchdog)
   }
 
   /**
@@ -233,7 +255,7 @@ export class GradientPool {
         return {...part, inputs: part.inputs.slice(), targets: part.targets.slice(), weights: part.weights ? part.weights.slice() : null}
       })
       const msg: GradWorkerMessage = {cmd: 'grads', seq, B, rows: [0, r1 - r0], zLoss, quantActive: model.quantActive, batches: mine}
-      w.worker.postMessage(msg)
+      w.port.postMessage(msg)
     })
     let t1 = performance.now()
     const weightsMs = t1 - t0
@@ -296,7 +318,7 @@ export class GradientPool {
       const names = this.assignment![i + 1]
       for (const n of names) this.view(w.data, n).set(us.get(n)!.dataSync() as Float32Array)
       const msg: GradWorkerMessage = {cmd: 'orthogonalize', seq, names, steps}
-      w.worker.postMessage(msg)
+      w.port.postMessage(msg)
     })
     let t1 = performance.now()
     const weightsMs = t1 - t0
@@ -324,7 +346,11 @@ export class GradientPool {
   async dispose(): Promise<void> {
     if (this.disposed) return
     this.disposed = true
-    await Promise.all(this.pool.map((w) => w.worker.terminate()))
+    if (!this.watchdog) return
+    // the watchdog stops its workers without reporting them dead, then the watchdog goes
+    this.watchdog.postMessage({stop: true})
+    for (const w of this.pool) w.port.close()
+    await this.watchdog.terminate()
   }
 
   private view(data: Float32Array, name: string): Float32Array {
@@ -338,22 +364,37 @@ export class GradientPool {
 
   private check(): void {
     if (this.disposed) throw new Error('GradientPool: used after dispose()')
-    for (const [i, w] of this.pool.entries()) if (w.exit) throw new Error(`gradient worker ${i + 1} ${w.exit}`)
+    for (const [i, w] of this.pool.entries()) {
+      if (Atomics.load(w.ctrl, CTRL.dead)) throw this.deathOf(i)
+      if (w.exit) throw new PoolWorkerError(`gradient worker ${i + 1} ${w.exit}`, i + 1, true)
+    }
   }
 
-  /** Blocks until every worker has answered `seq`; rethrows a worker's failure. */
+  private deathOf(i: number): PoolWorkerError {
+    const w = this.pool[i]
+    const text = new TextDecoder().decode(w.error.slice(0, Atomics.load(w.ctrl, CTRL.errorLength)))
+    w.exit ??= text
+    return new PoolWorkerError(`gradient worker ${i + 1} died (${text})`, i + 1, true)
+  }
+
+  /**
+   * Blocks until every worker has answered `seq`; rethrows a worker's failure, and throws as
+   * soon as the watchdog marks one dead (it also moves `done`, which ends the wait at once).
+   * The 1 s timeout is only a backstop: a wake-up is never needed to notice anything.
+   */
   private waitAll(seq: number): void {
     for (const [i, w] of this.pool.entries()) {
       for (;;) {
         const done = Atomics.load(w.ctrl, CTRL.done)
         if (done === seq) break
+        if (Atomics.load(w.ctrl, CTRL.dead)) throw this.deathOf(i)
         Atomics.wait(w.ctrl, CTRL.done, done, 1000)
       }
       const status = Atomics.load(w.ctrl, CTRL.status)
       if (status !== STATUS.ok) {
         const text = new TextDecoder().decode(w.error.slice(0, Atomics.load(w.ctrl, CTRL.errorLength)))
-        w.exit = status === STATUS.exited ? 'has exited' : 'failed'
-        throw new Error(`gradient worker ${i + 1} ${status === STATUS.exited ? 'exited' : 'failed'}: ${text}`)
+        w.exit = 'failed'
+        throw new PoolWorkerError(`gradient worker ${i + 1} failed: ${text}`, i + 1, false)
       }
     }
   }

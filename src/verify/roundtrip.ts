@@ -8,6 +8,13 @@
  * For golf-trained ternary runs the gap is exactly 0 and the logits identical: training
  * simulates q·d and the float storage precision, so the artifact holds exactly the weights the
  * forward pass used.
+ *
+ * Backends. That exactness holds on the backend the run trained on: another backend's
+ * reductions and fp16 rounding can quantize a few values differently. So the comparison runs on
+ * the run's own backend (checkpoint.json) when it loads here, else on wasm, and the result names
+ * the three backends involved — trained on, artifact quantized on (the manifest's
+ * `quant.quantized_on` when `golf pack` crossed backends), compared on — and how many weights
+ * differ, so a check can tell a real mismatch from a measured cross-backend gap.
  */
 import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
@@ -16,10 +23,12 @@ import {tmpdir} from 'node:os'
 import {join, resolve, sep} from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 
-import {initBackend, type BackendName} from '../backend/index.js'
+import {assertFitsMemory, estimateMemory} from '../budget/memory.js'
+import {initRecordedBackend, type BackendName} from '../backend/index.js'
 import {loadValidationTokens} from '../data/stream.js'
 import {CheckFailedError, InputError} from '../errors.js'
 import {scoreModel, type ScoreResult} from '../eval/score.js'
+import {diffusionWindows, windowBatch} from '../eval/denoise.js'
 import {arTokenBatch} from '../objective/ar.js'
 import type {TokenBatch} from '../objective/batch.js'
 import {isDiffusion, objectiveFor, type Objective} from '../objective/index.js'
@@ -27,7 +36,9 @@ import {objectiveConfigOf} from '../recipe/recipe.js'
 import {defaultScoreOptions} from '../submission/rebuild.js'
 import type {GPT} from '../model/gpt.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
-import {loadRunModel} from '../run/load.js'
+import {readArtifactManifest} from '../pack/artifact.js'
+import {checkpointBackend} from '../run/checkpoint.js'
+import {loadRunModel, readRunConfig} from '../run/load.js'
 import {openDataset} from '../data/open.js'
 
 export interface RoundtripOptions {
@@ -35,6 +46,7 @@ export interface RoundtripOptions {
   artifactPath: string
   /** First N validation tokens; default the whole split. */
   valTokens?: number | null
+  /** Compare on this backend instead of the run's own (which is the default when it loads here). */
   backend?: BackendName
   /** Also run this bundled counted code as a subprocess and compare its printed val_bpb. */
   bundleCode?: string
@@ -55,8 +67,16 @@ export interface RoundtripResult {
   val_loss_after: number
   /** Largest |logit_before − logit_after| over the first evaluation batch. */
   max_logit_diff: number
-  /** Same val_loss and val_bpb bit for bit, and identical logits. */
+  /** Same val_loss and val_bpb bit for bit, identical logits and identical weights. */
   exact: boolean
+  /** Weights (every tensor, as the forward pass uses them) that differ in any bit, of all. */
+  weights: {differing: number; total: number; tensors_differing: string[]}
+  /**
+   * trained: the run's (checkpoint) backend; artifact: the one its quantizer ran on (golf pack
+   * records it when it is not the trained one); here: the one this comparison ran on; why: why
+   * here is not the trained one (null when it is).
+   */
+  backends: {trained: string; artifact: string; here: string; why: string | null}
   tokens: number
   bytes: number
   /** Was the run's quantizer active at its checkpoint (false: a float model, the gap is not 0). */
@@ -73,9 +93,8 @@ export interface RoundtripResult {
 function probeBatch(objective: Objective, tokens: Uint16Array, T: number, batchSeqs: number): TokenBatch {
   const B = Math.min(batchSeqs, Math.floor((tokens.length - 1) / T))
   if (!isDiffusion(objective)) return arTokenBatch(tokens, B, T)
-  const x0 = Int32Array.from(tokens.subarray(1, 1 + B * T))
   const masked = Uint8Array.from({length: B * T}, (_, i) => i % 2)
-  return objective.denoiseBatch(x0, masked, B, T)
+  return windowBatch(objective, diffusionWindows(tokens, T), Array.from({length: B}, (_, i) => i), masked)
 }
 
 /** Max |a − b| over the logits of the first `batchSeqs` evaluation windows. */
@@ -137,6 +156,29 @@ function canonicalJson(v: unknown): string {
   )
 }
 
+/** Elements of two weight maps that differ in any bit (-0 ≠ +0, NaN payloads compared as bits). */
+function weightDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): RoundtripResult['weights'] {
+  let differing = 0
+  let total = 0
+  const tensors: string[] = []
+  for (const [name, x] of a) {
+    const y = b.get(name)
+    total += x.length
+    if (!y || y.length !== x.length) {
+      differing += x.length
+      tensors.push(name)
+      continue
+    }
+    const xb = new Uint32Array(x.buffer, x.byteOffset, x.length)
+    const yb = new Uint32Array(y.buffer, y.byteOffset, y.length)
+    let n = 0
+    for (let i = 0; i < xb.length; i++) if (xb[i] !== yb[i]) n++
+    if (n > 0) tensors.push(name)
+    differing += n
+  }
+  return {differing, total, tensors_differing: tensors}
+}
+
 /** tfjs backend name → the preference that selects it again in another process. */
 function backendPref(name: string): BackendName {
   if (name === 'wasm' || name === 'cpu') return name
@@ -144,7 +186,12 @@ function backendPref(name: string): BackendName {
 }
 
 export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult> {
-  const backend = await initBackend(opts.backend ?? 'auto', {quiet: true})
+  const {run, config: runConfig} = readRunConfig(opts.runDir)
+  const trained = checkpointBackend(run, runConfig.backend)
+  const be = await initRecordedBackend(trained, {override: opts.backend, fallback: 'wasm'})
+  const backend = be.info
+  // two models (the run's and the artifact's) and a forward pass: refused before either is built
+  assertFitsMemory(estimateMemory({...runConfig.recipe, name: opts.runDir}, {backend: backend.name, vocab: 'model'}), 'verify')
   const before = loadRunModel(opts.runDir)
   let after: GPT | undefined
   try {
@@ -158,6 +205,9 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
 
     const bytes = readArtifactFile(opts.artifactPath)
     const rebuilt = rebuildFromArtifact(bytes, {source: opts.artifactPath})
+    const quantizedOn = readArtifactManifest(bytes).manifest.quant.quantized_on
+    // no record: golf pack quantized it on the trained backend (its default)
+    const artifactBackend = typeof quantizedOn === 'string' ? quantizedOn : trained
     after = rebuilt.model
     if (rebuilt.info.seq_len !== T) throw new CheckFailedError(`${opts.artifactPath}: seq_len ${rebuilt.info.seq_len} differs from the run's ${T} (is it this run's artifact?)`)
     if (canonicalJson(rebuilt.info.config) !== canonicalJson(before.meta.model)) {
@@ -172,6 +222,8 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     const b: ScoreResult = scoreModel(before.model, objective, tokens, table, scoreOpts('eval (run)'))
     const a: ScoreResult = scoreModel(after, rebuilt.objective, tokens, table, scoreOpts('eval (artifact)'))
     const maxDiff = maxLogitDiff(before.model, after, objective, tokens, T, batchSeqs)
+    // the artifact's tensors are loaded as plain floats (q·d): compare with what the run's forward pass uses
+    const weights = weightDiff(before.model.dequantizedWeights(), after.weights())
 
     let bundle: RoundtripResult['bundle'] = null
     if (opts.bundleCode !== undefined) {
@@ -197,7 +249,9 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
       val_loss_before: b.val_loss,
       val_loss_after: a.val_loss,
       max_logit_diff: maxDiff,
-      exact: a.val_bpb === b.val_bpb && a.val_loss === b.val_loss && maxDiff === 0,
+      exact: a.val_bpb === b.val_bpb && a.val_loss === b.val_loss && maxDiff === 0 && weights.differing === 0,
+      weights,
+      backends: {trained, artifact: artifactBackend, here: backend.name, why: be.why},
       tokens: a.tokens,
       bytes: a.bytes,
       quant_active: before.model.quantActive,

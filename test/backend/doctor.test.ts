@@ -22,7 +22,11 @@ describe('golf doctor', () => {
       expect(r.selected.description).toBe('backend: wasm (simd, 1 thread) — skipped tensorflow-gpu: not installed; tensorflow: not installed')
       expect(r.wasm).toMatchObject({simd: true, threads: 1})
       expect(r.wasm.gemm).toMatch(/^golf GEMM, (FMA|no FMA)$/)
-      expect(r.gpu).toEqual({visible: false, note: 'no GPU backend installed (npm install @tensorflow/tfjs-node-gpu on a CUDA machine)'})
+      expect(r.gpu).toMatchObject({visible: false, note: r.gpu.advice[0]})
+      expect(r.gpu.advice[0]).toMatch(/^no GPU backend installed \(npm install @tensorflow\/tfjs-node-gpu on a CUDA machine\)/)
+      expect(Object.keys(r.gpu.cuda).sort()).toEqual(['driver', 'driverCuda', 'error', 'gpus', 'libraries', 'nvidiaSmi'])
+      // with no GPU seen and no GPU package, nothing more to say
+      if (r.gpu.cuda.gpus.length === 0) expect(r.gpu.advice).toHaveLength(1)
     }
   })
 

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import {describe, expect, it} from 'vitest'
 import {InputError} from '../../src/errors.js'
-import {describeBackend, initBackend, packageVersion, skipReason} from '../../src/backend/index.js'
+import {describeBackend, initBackend, initRecordedBackend, packageVersion, preferenceFor, skipReason, type BackendInfo} from '../../src/backend/index.js'
 
 const noNode = packageVersion('@tensorflow/tfjs-node') === undefined && packageVersion('@tensorflow/tfjs-node-gpu') === undefined
 
@@ -63,5 +63,32 @@ describe('skipReason', () => {
     expect(skipReason(missing, '@tensorflow/tfjs-node')).toBe('not installed')
     const nativeMissing = Object.assign(new Error("Cannot find module '/n/lib/napi-v8/tfjs_binding.node'\nRequire stack: ..."), {code: 'MODULE_NOT_FOUND'})
     expect(skipReason(nativeMissing, '@tensorflow/tfjs-node')).toBe("failed to load: Cannot find module '/n/lib/napi-v8/tfjs_binding.node'")
+  })
+})
+
+describe('the backend a run recorded', () => {
+  it('maps every resolved name back to the preference that selects it', () => {
+    expect(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgl'].map(preferenceFor)).toEqual(['wasm', 'cpu', 'tensorflow', 'tensorflow', null])
+  })
+
+  it('initialises it when it loads, another one on request (and says so)', async () => {
+    expect(await initRecordedBackend('cpu')).toMatchObject({recorded: 'cpu', same: true, why: null, info: {name: 'cpu'}})
+    expect(tf.getBackend()).toBe('cpu')
+    expect(await initRecordedBackend('cpu', {override: 'wasm'})).toMatchObject({recorded: 'cpu', same: false, why: '--backend wasm was asked for', info: {name: 'wasm'}})
+    expect(await initRecordedBackend('wasm', {override: 'auto'})).toMatchObject({same: true})
+    expect(await initRecordedBackend('webgl')).toMatchObject({same: false, why: 'the run recorded backend "webgl", which golf does not know', info: {name: 'wasm'}})
+  })
+
+  it.skipIf(!noNode)('falls back when the recorded tensorflow backend is not installed, naming the package', async () => {
+    expect(await initRecordedBackend('tensorflow-gpu', {fallback: 'cpu'})).toMatchObject({same: false, why: '@tensorflow/tfjs-node-gpu is not installed here', info: {name: 'cpu'}})
+    expect(await initRecordedBackend('tensorflow')).toMatchObject({same: false, why: '@tensorflow/tfjs-node is not installed here', info: {name: 'wasm'}})
+  })
+})
+
+describe('tfjs-node-gpu without a GPU device', () => {
+  it('is described as running on the CPU, with why, before anything trains', () => {
+    const info: BackendInfo = {name: 'tensorflow-gpu', tfjsBackend: 'tensorflow', version: '4.22.0', threads: 8, gpu: false, gpuFallback: 'TensorFlow registered no GPU device', skipped: []}
+    expect(describeBackend(info)).toBe('backend: tensorflow-gpu (CPU, 8 threads) — warning: TensorFlow registered no GPU device')
+    expect(describeBackend({...info, gpu: true, gpuFallback: undefined})).toBe('backend: tensorflow-gpu (GPU, 8 threads)')
   })
 })

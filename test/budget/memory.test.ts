@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -318,4 +318,15 @@ describe('golf budget --json', () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/evaluating at --batch-seqs 2 \(sequences of 1,024 tokens per pass\) needs an estimated [\d.]+ GiB on wasm/)
   }, 60_000)
+  it('golf train refuses the 68M recipe on wasm in one line, before it makes a run folder', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'golf-mem-')), 'run')
+    const r = await runCli(['train', '--recipe', 'bitnet-b158-68m', '--max-steps', '2', '--workers', '1', '--backend', 'wasm', '--out', out])
+    expect(r.code).toBe(2)
+    // the backend and dataset info lines, then the refusal: one line, the last
+    const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('golf:'))
+    expect(errors).toHaveLength(1)
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(errors[0])
+    expect(errors[0]).toMatch(/a training step at train\.micro_batch_tokens 65,536 .* needs an estimated [\d.]+ GiB per thread on wasm .* over the 4\.00 GiB \(4,294,901,760 bytes\)/)
+    expect(existsSync(out)).toBe(false)
+  }, 120_000)
 })

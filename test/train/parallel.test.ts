@@ -20,7 +20,7 @@ import {arTokenBatch} from '../../src/objective/ar.js'
 import {objectiveFor} from '../../src/objective/index.js'
 import {DEFAULT_OBJECTIVE} from '../../src/objective/types.js'
 import {mulberry32} from '../../src/util/random.js'
-import {assignMatrices, GradientPool, resolveWorkers, rowShares} from '../../src/train/parallel.js'
+import {assignMatrices, GradientPool, PoolWorkerError, resolveWorkers, rowShares} from '../../src/train/parallel.js'
 import {RunFolder} from '../../src/run/folder.js'
 import {runCli} from '../helpers/cli.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
@@ -81,6 +81,16 @@ describe('work split', () => {
     expect(resolveWorkers('auto', 'tensorflow-gpu')).toBe(1)
     const auto = resolveWorkers('auto', 'wasm')
     expect(auto === 1 || auto === 2).toBe(true)
+  })
+
+  it('refuses more than one thread on tensorflow backends, in one line naming the key', () => {
+    expect(resolveWorkers(1, 'tensorflow-gpu')).toBe(1)
+    for (const backend of ['tensorflow', 'tensorflow-gpu'] as const) {
+      expect(() => resolveWorkers(2, backend)).toThrow(InputError)
+      expect(() => resolveWorkers(2, backend)).toThrow(
+        `train.workers = 2: data-parallel threads run on the wasm and cpu backends only; ${backend} spreads each step over its own threads (set train.workers to 1 or auto, or use --backend wasm)`,
+      )
+    }
   })
 
   it('train.workers takes an integer ≥ 1 or auto, and says so otherwise', () => {
@@ -248,6 +258,44 @@ describe('GradientPool failures', () => {
     expect(() => pool.compute(model, ar([tokens(33, 1)], 1, 32), 0)).toThrow(/used after dispose/)
   })
 
+  it.each([
+    ['exit', /^gradient worker 1 died \(exited with code 70\)$/],
+    ['throw', /^gradient worker 1 died \(failed: test fault: worker 1 threw at gradient command 2\)$/],
+    // stopped from outside while blocked: no JS of the worker runs on its way out
+    ['terminate', /^gradient worker 1 died \(exited with code 1\)$/],
+  ])('a worker that dies mid-step (%s) is reported, not waited for, and the pool refuses further use', async (how, message) => {
+    const recipe = tinyRecipe()
+    const model = buildModel(recipe, 1)
+    process.env.GOLF_TEST_WORKER_FAULT = `1:2:${how}` // the workers copy the environment when they start
+    let pool: GradientPool
+    try {
+      pool = await GradientPool.create({recipe, seed: 1, workers: 2, backend: 'wasm'})
+    } finally {
+      delete process.env.GOLF_TEST_WORKER_FAULT
+    }
+    try {
+      const batch = () => ar([tokens(4 * 32 + 1, 1)], 4, 32)
+      const first = pool.compute(model, batch(), 0) // command 1 is answered
+      disposeMap(first.grads)
+      let err: unknown
+      try {
+        pool.compute(model, batch(), 0)
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(PoolWorkerError)
+      expect((err as PoolWorkerError).message).toMatch(message)
+      expect((err as PoolWorkerError).exitCode).toBe(1)
+      expect(() => pool.compute(model, batch(), 0)).toThrow(message)
+      const us = new Map([['x', tf.zeros([4, 4]) as tf.Tensor2D]])
+      expect(() => pool.orthogonalize(us, 5)).toThrow(message)
+      disposeMap(us)
+    } finally {
+      await pool.dispose()
+      model.dispose()
+    }
+  })
+
   it('rejects a worker count that is not a positive integer', async () => {
     await expect(GradientPool.create({recipe: tinyRecipe(), seed: 1, workers: 0, backend: 'wasm'})).rejects.toThrow(/workers = 0 must be an integer ≥ 1/)
   })
@@ -289,6 +337,40 @@ describe('golf train with workers = 2', () => {
     expect(l1.length).toBe(6)
     // measured ≤ 1e-6 over these 6 ternary steps
     for (let i = 0; i < 6; i++) expect(Math.abs(l2[i] - l1[i]) / l1[i], `step ${i + 1}`).toBeLessThan(1e-5)
+  })
+
+  it('a worker that dies stops golf train: exit 1, one line, the last checkpoint kept; --resume finishes bit for bit', async () => {
+    const dir = tmp()
+    const recipeFile = join(dir, 'tiny.yaml')
+    const {writeFileSync} = await import('node:fs')
+    writeFileSync(
+      recipeFile,
+      [
+        'extends: tiny-cpu',
+        'name: tiny-test',
+        'model: {model_dim: 32, num_heads: 2, num_kv_heads: 1, mlp_mult: 2, unique_blocks: 2}',
+        'quant: {group_size: 16}',
+        'train: {seq_len: 32, batch_tokens: 256, micro_batch_tokens: 128, max_steps: 6, max_wallclock_seconds: null, eval_every: 0, val_tokens: 256, log_every: 1, checkpoint_every: 2, workers: 2}',
+        'eval: {val_tokens: 256, batch_seqs: 4}',
+        '',
+      ].join('\n'),
+    )
+    const out = join(dir, 'run')
+    const args = ['train', '--recipe', recipeFile, '--data', data, '--backend', 'wasm']
+    const r = await runCli([...args, '--out', out], {env: {GOLF_TEST_WORKER_FAULT: '1:5:exit'}})
+    expect(r.code, r.stderr).toBe(1)
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('golf:'))
+    expect(errors).toEqual([`golf: training stopped at step 5: gradient worker 1 died (exited with code 70); the checkpoint of step 4 is intact: resume with golf train --out ${out} --resume`])
+    expect(r.stderr).not.toMatch(/\n\s+at /) // no stack trace
+    expect(readFileSync(join(out, 'train.log'), 'utf8')).toMatch(/\nstopped at step:5\/6: gradient worker 1 died \(exited with code 70\)\n$/)
+    expect(weightsOf(out).meta.step).toBe(4)
+    const resumed = await runCli(['train', '--out', out, '--resume', '--backend', 'wasm'])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    const whole = join(dir, 'whole')
+    expect((await runCli([...args, '--out', whole])).code).toBe(0)
+    const a = weightsOf(whole)
+    const b = weightsOf(out)
+    for (const [k, v] of a.weights) expect(Buffer.from(b.weights.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true)
   })
 
   it('golf train --workers: rejects a bad value naming the key', async () => {
