@@ -12,6 +12,7 @@ import {countTargetBytes} from '../metric/bpb.js'
 import {auditByteCounts, type ByteAudit} from '../tokenizer/audit.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import type {Tokenizer} from '../tokenizer/types.js'
+import {concatArrays} from '../util/concat.js'
 import {readDatasetInfo, type DatasetInfo} from './dataset.js'
 import {readShard, readShardHeader, splitOfShard, type Split} from './shard.js'
 
@@ -66,16 +67,7 @@ async function chooseTokenizer(target: string, info: DatasetInfo | null, allFile
 function* documents(files: readonly string[], bosId: number, vocabSize: number): Generator<Uint16Array> {
   let pending: Uint16Array[] = [] // pieces of the current document, possibly across shards
   let started = false
-  const join = (parts: Uint16Array[]): Uint16Array => {
-    if (parts.length === 1) return parts[0]
-    const out = new Uint16Array(parts.reduce((n, p) => n + p.length, 0))
-    let off = 0
-    for (const p of parts) {
-      out.set(p, off)
-      off += p.length
-    }
-    return out
-  }
+  const join = (parts: Uint16Array[]): Uint16Array => (parts.length === 1 ? parts[0] : concatArrays(parts, (n) => new Uint16Array(n)))
   for (const file of files) {
     const tokens = readShard(file, {vocabSize})
     let start = 0

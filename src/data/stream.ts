@@ -4,6 +4,7 @@
  * Its position `{file, pos}` is plain JSON, so a resumed run continues bit for bit.
  */
 import {InputError} from '../errors.js'
+import {concatArrays} from '../util/concat.js'
 import {listShards, readShard} from './shard.js'
 
 export interface StreamState {
@@ -104,12 +105,5 @@ export function loadValidationTokens(dir: string, opts: {vocabSize?: number; max
     parts.push(keep === tokens.length ? tokens : tokens.subarray(0, keep))
     total += keep
   }
-  if (parts.length === 1) return parts[0]
-  const out = new Uint16Array(total)
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
+  return parts.length === 1 ? parts[0] : concatArrays(parts, (n) => new Uint16Array(n))
 }

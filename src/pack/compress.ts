@@ -43,6 +43,7 @@ import {brotliCompressSync, brotliDecompressSync, constants} from 'node:zlib'
 
 import {InputError} from '../errors.js'
 import {oneLine} from '../io/read.js'
+import {concatArrays} from '../util/concat.js'
 
 export const COMPRESS_NAMES = ['none', 'deflate', 'brotli', 'lzma', 'xz'] as const
 export type CompressName = (typeof COMPRESS_NAMES)[number]
@@ -217,13 +218,7 @@ function inflateRawCapped(data: Uint8Array, maxBytes: number): Uint8Array {
   }
   inflator.push(data, true)
   if (inflator.err) throw new Error(inflator.msg || ZLIB_MESSAGES[inflator.err] || `zlib error ${inflator.err}`)
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
+  return concatArrays(chunks, (n) => new Uint8Array(n))
 }
 
 /**

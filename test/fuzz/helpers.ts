@@ -15,6 +15,7 @@ import fc from 'fast-check'
 import {afterAll, expect} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
+import {concatArrays} from '../../src/util/concat.js'
 
 /**
  * Runs per property: the property's small CI default, or with GOLF_FUZZ_RUNS set, that many
@@ -160,13 +161,7 @@ export function mutate(input: Uint8Array, mutations: readonly Mutation[]): Uint8
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return concatArrays(parts, (n) => new Uint8Array(n))
 }
 
 /** JSON values a hostile file might put in a field: wrong types, huge and negative numbers, edge cases. */
