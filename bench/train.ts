@@ -11,6 +11,7 @@
  *   npm run bench:train -- --workers 1       # one thread (default: auto, as `golf train`: one per core, at most 2)
  *   npm run bench:train -- --workers 1,2     # both, one step of each in turn (same machine load)
  *   npm run bench:train -- --objective ar,mdlm,bd3lm:4   # objectives side by side (one step of each in turn)
+ *   npm run bench:train -- --recompute off,on  # activation recomputation's cost, side by side
  *
  * Peer on the same 2-core machine (GOLF.md): PyTorch ~2,700 tokens/s float, ~2,300 ternary.
  */
@@ -47,6 +48,8 @@ const {values} = parseArgs({
     workers: {type: 'string', default: 'auto'},
     // ar, mdlm, bd3lm:<block size>; a comma list measures each in turn
     objective: {type: 'string', default: 'ar'},
+    // off, on, or off,on: layer activations recomputed in the backward pass (train.recompute)
+    recompute: {type: 'string', default: 'off'},
   },
 })
 
@@ -76,6 +79,7 @@ if (workerCounts.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`--
 type Phase = 'grads' | 'optimizer' | 'fwd_bwd_own' | 'fwd_bwd_worker' | 'grads_wait' | 'grads_transfer' | 'ns_own' | 'ns_worker' | 'ns_wait' | 'ns_transfer'
 interface Trainer {
   workers: number
+  recompute: boolean
   objective: string
   recipe: ReturnType<typeof recipeFor>
   run: (timed: boolean) => number
@@ -89,12 +93,14 @@ interface Trainer {
   chunk: () => ReturnType<ReturnType<typeof objectiveFor>['trainBatch']>
 }
 
-async function trainer(workers: number, objectiveCfg: ObjectiveConfig): Promise<Trainer> {
-  const recipe = recipeFor(objectiveCfg)
+async function trainer(workers: number, objectiveCfg: ObjectiveConfig, recompute: boolean): Promise<Trainer> {
+  const base = recipeFor(objectiveCfg)
+  const recipe = {...base, train: {...base.train, recompute}}
   const objective = objectiveFor(objectiveCfg, recipe.model.vocab_size)
   const noise = mulberry32(7)
   const model = buildModel(recipe, 1)
   model.quantActive = recipe.quant.mode === 'ternary'
+  model.recompute = recompute
   const pool = workers > 1 ? await GradientPool.create({recipe, seed: 1, workers, backend: backend.name as BackendName}) : null
   const optimizer = buildOptimizers(
     model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group})),
@@ -133,11 +139,15 @@ async function trainer(workers: number, objectiveCfg: ObjectiveConfig): Promise<
     return loss
   }
   const batch = () => objective.trainBatch(chunk(), B, T, noise)
-  return {workers, objective: values.objective.split(',')[objectives.indexOf(objectiveCfg)], recipe, run, step: () => step, times, phases, optimizer, model, pool, chunk: batch}
+  return {workers, recompute, objective: values.objective.split(',')[objectives.indexOf(objectiveCfg)], recipe, run, step: () => step, times, phases, optimizer, model, pool, chunk: batch}
 }
 
+const recomputes = values.recompute.split(',').map((r) => {
+  if (r !== 'on' && r !== 'off') throw new Error(`--recompute ${values.recompute}: expected off, on or off,on`)
+  return r === 'on'
+})
 const trainers: Trainer[] = []
-for (const o of objectives) for (const w of workerCounts) trainers.push(await trainer(w, o))
+for (const o of objectives) for (const w of workerCounts) for (const rc of recomputes) trainers.push(await trainer(w, o, rc))
 const warmup = Number(values.warmup)
 const steps = Number(values.steps)
 for (let i = 0; i < warmup; i++) for (const tr of trainers) tr.run(false)
@@ -180,6 +190,7 @@ for (const tr of trainers) {
     quant: recipe.quant.mode,
     optimizer: recipe.optim.matrix_optimizer,
     workers: tr.workers,
+    recompute: tr.recompute,
     steps,
     step_ms: Number(meanMs.toFixed(1)),
     tokens_per_s: Math.round(tokensPerS),
@@ -194,7 +205,7 @@ for (const tr of trainers) {
   if (values.json) console.log(JSON.stringify(result))
   else {
     if (tr === trainers[0]) console.log(describeBackend(backend))
-    console.log(`${tr.objective}, reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}, ${recipe.optim.matrix_optimizer}, ${tr.workers} thread${tr.workers > 1 ? 's' : ''}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
+    console.log(`${tr.objective}, reference shape 4×256, seq ${T}, batch ${B}, ${recipe.quant.mode}, ${recipe.optim.matrix_optimizer}, ${tr.workers} thread${tr.workers > 1 ? 's' : ''}${tr.recompute ? ', recompute' : ''}: ${meanMs.toFixed(0)} ms/step, ${Math.round(tokensPerS)} tokens/s over ${steps} steps`)
     console.log(`  phases (ms/step): ${Object.entries(result.phases_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`)
     if (leak) console.log(`  tensors after step 20: ${leak.tensors_at_20}, after step ${leak.steps}: ${leak.tensors_at_end}${leak.tensors_at_20 === leak.tensors_at_end ? ' (no leak)' : ' (LEAK)'}`)
   }

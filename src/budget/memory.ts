@@ -184,8 +184,11 @@ export interface TrainMemory {
   rows_per_micro_batch: number
   accumulation: number
   threads: number
-  /** Sequences per pass of the evaluations the main thread runs during training. */
+  /** Sequences per pass of the evaluations the main thread runs during training (fitted as EvalMemory's). */
   eval_batch_seqs: number
+  requested_eval_batch_seqs: number
+  /** Layer activations recomputed in the backward pass (train.recompute, 'auto' resolved). */
+  recompute: boolean
   /** The main thread (optimizer, evaluation) and, with threads > 1, the busiest worker thread. */
   per_thread: ThreadMemory[]
   /** The largest thread peak: what must fit a per-thread heap. */
@@ -201,7 +204,10 @@ export interface TrainMemory {
 export interface EvalMemory {
   seq_len: number
   input_len: number
+  /** Sequences per pass: the requested batch, or the largest smaller one that fits (see fitBatch). */
   batch_seqs: number
+  /** What the recipe (or the artifact's manifest) asked for. */
+  requested_batch_seqs: number
   /** Models resident: 1 (eval), 2 (verify --run: the run's and the artifact's). */
   models: number
   thread: ThreadMemory
@@ -216,7 +222,7 @@ export interface MemoryVerdict {
   needed_bytes: number
   limit_bytes: number | null
   /** Settings that fit (the largest below the recipe's), and what they need; null when none was found. */
-  suggestion: {settings: Record<string, number>; needed_bytes: number} | null
+  suggestion: {settings: Record<string, number | boolean>; needed_bytes: number} | null
   /** Why the first knob is not enough (e.g. even one sequence is too long), or null. */
   why: string | null
   /** One line: what to change, naming the numbers (null when it fits or the limit is unknown). */
@@ -289,7 +295,14 @@ const TRAIN = {
   embeddingStored: 1.4, // the same, rounded to fp16/bf16 (fitted)
 } as const satisfies ActivationCounts & Record<string, number>
 
-/** Evaluation (a forward pass inside tf.tidy: every intermediate alive at its end), counted. */
+/**
+ * Recomputation keeps, per layer application, N·D floats between the layers: its input (saved
+ * for the recomputation) and the gradient of its output (the backward pass frees no gradient
+ * before it ends).
+ */
+const RECOMPUTE_BOUNDARY = 2
+
+/** Evaluation (one layer's forward pass inside its tidy: every intermediate alive at its end), counted. */
 const EVAL = {
   nd: 25,
   nkv: 11,
@@ -307,6 +320,7 @@ const EVAL = {
   headNd: 5,
   headN: 15.2,
   factored: 2,
+  keptNd: 2, // x0 and the residual stream between layers
   ternaryCopy: 1, // the q·d copy
   floatStored: 3, // concatenated, rounded, split back
 } as const satisfies ActivationCounts & Record<string, number>
@@ -412,24 +426,38 @@ function paramCounts(shape: MemoryShape): ParamCounts {
   }
 }
 
+/**
+ * How much of the layer stack is alive at the peak: every layer application's intermediates
+ * (training, keeping the tape), or one application's (training with recomputation: the backward
+ * pass of one layer at a time; evaluation: each layer in its own tidy), plus `boundary` N·D
+ * tensors per application kept between layers (recomputation: each layer's input and the
+ * gradient of its output).
+ */
+interface Liveness {
+  layers: 'all' | 'one'
+  boundary: number
+}
+
 /** Activation floats of `rows` rows, by item, with the coefficients `c`. */
-function activations(shape: MemoryShape, g: Geometry, rows: number, c: ActivationCounts): MemoryItem[] {
+function activations(shape: MemoryShape, g: Geometry, rows: number, c: ActivationCounts, live: Liveness): MemoryItem[] {
   if (rows <= 0) return []
   const d = modelDims(shape.model)
   const N = rows * g.Tin
   const Nout = rows * g.Tout
-  const L = d.L
+  const L = live.layers === 'all' ? d.L : 1
   const kvw = d.KV * d.Dh
   const S = rows * d.H * g.scores
   const keys = rows * kvw * g.keyRows
   const residual = L * N * d.D * (c.nd + (g.tiled ? c.tiledNd : 0)) + d.numSkips * N * d.D * c.skip + N * d.D * c.headNd + (d.factored ? N * d.E * c.factored : 0)
-  return [
+  const items: MemoryItem[] = [
     {name: 'activations: residual stream, norms, projections (N·D)', bytes: 4 * residual},
     {name: 'activations: attention q/k/v heads', bytes: 4 * L * N * (kvw * c.nkv + d.H * c.nh + d.KV * c.nkvh)},
     {name: 'activations: attention scores', bytes: 4 * L * (S * (g.masked ? c.scoresMasked : c.scoresBidirectional) + keys * c.keySlices)},
     {name: `activations: MLP hidden (${d.M} wide)`, bytes: 4 * L * N * d.M * c.nm},
     {name: 'activations: logits, loss, per-row norm statistics', bytes: 4 * (Nout * d.V * (c.logits + (shape.objective.kind === 'ar' ? 0 : c.suppress)) + N * (L * c.n + c.headN))},
   ]
+  if (live.boundary > 0) items.push({name: `activations: every layer's input and output gradient, kept for recomputation (${d.L} × N·D)`, bytes: 4 * d.L * N * d.D * live.boundary})
+  return items
 }
 
 /** Floats Newton–Schulz holds at its peak on a [rows, cols] matrix (muon.ts: every temporary of its tidy). */
@@ -504,7 +532,34 @@ function thread(name: ThreadMemory['thread'], rows: number, resident: MemoryItem
 
 /** The evaluation phase of `rows` sequences (a forward pass in tf.tidy). */
 function evalPhase(shape: MemoryShape, g: Geometry, p: ParamCounts, rows: number): PhaseMemory {
-  return phase('evaluation', [{name: 'q·d and float-storage copies of the weights', bytes: 4 * paramCopies(shape, p, false).copies}, ...activations(shape, g, rows, EVAL)])
+  return phase('evaluation', [{name: 'q·d and float-storage copies of the weights', bytes: 4 * paramCopies(shape, p, false).copies}, ...evalActivations(shape, g, rows)])
+}
+
+/**
+ * A forward pass without a tape runs each layer in its own tidy (gpt.ts `layers`): the peak is
+ * the larger of one layer's intermediates and the head's (embedding, final norm, logits), on
+ * top of the residual stream kept across layers (x0, the current x, the U-Net skips).
+ */
+function evalActivations(shape: MemoryShape, g: Geometry, rows: number): MemoryItem[] {
+  if (rows <= 0) return []
+  const c = EVAL
+  const d = modelDims(shape.model)
+  const N = rows * g.Tin
+  const Nout = rows * g.Tout
+  const kvw = d.KV * d.Dh
+  const S = rows * d.H * g.scores
+  const keys = rows * kvw * g.keyRows
+  const layer =
+    N * d.D * (c.nd + (g.tiled ? c.tiledNd : 0)) +
+    N * (kvw * c.nkv + d.H * c.nh + d.KV * c.nkvh + c.n) +
+    S * (g.masked ? c.scoresMasked : c.scoresBidirectional) +
+    keys * c.keySlices +
+    N * d.M * c.nm
+  const head = Nout * d.V * (c.logits + (shape.objective.kind === 'ar' ? 0 : c.suppress)) + N * d.D * c.headNd + N * c.headN + (d.factored ? N * d.E * c.factored : 0)
+  return [
+    {name: `activations: ${layer >= head ? 'one layer' : 'the head (logits, loss)'}, the larger of a layer and the head (each layer freed before the next)`, bytes: 4 * Math.max(layer, head)},
+    {name: 'activations: residual stream kept across layers (x0, x, the U-Net skips)', bytes: 4 * N * d.D * (c.keptNd + d.numSkips * c.skip)},
+  ]
 }
 
 export interface TrainMemoryOptions {
@@ -517,6 +572,8 @@ export interface TrainMemoryOptions {
   nsSteps: number
   weightDecay: boolean
   gradClip: boolean
+  /** train.recompute resolved: layer activations recomputed in the backward pass. */
+  recompute: boolean
 }
 
 /** Training memory per thread (see the module doc). */
@@ -537,7 +594,7 @@ export function estimateTrainMemory(shape: MemoryShape, o: TrainMemoryOptions): 
       {name: 'q·d and float-storage copies of the weights (kept by the tape)', bytes: 4 * copies},
       {name: 'gradients', bytes: 4 * grads},
       {name: `gradients summed over the step's earlier micro-batches (${accum} per step)`, bytes: accum > 1 ? 4 * p.total : 0},
-      ...activations(shape, g, rows, TRAIN),
+      ...activations(shape, g, rows, TRAIN, o.recompute ? {layers: 'one', boundary: RECOMPUTE_BOUNDARY} : {layers: 'all', boundary: 0}),
     ])
   }
   const optimizerName = shape.matrixOptimizer === 'adamw' ? 'AdamW temporaries' : `${shape.matrixOptimizer === 'normuon' ? 'NorMuon' : 'Muon'}: momentum and Nesterov updates, Newton–Schulz results and workspace`
@@ -563,6 +620,8 @@ export function estimateTrainMemory(shape: MemoryShape, o: TrainMemoryOptions): 
     accumulation: accum,
     threads: W,
     eval_batch_seqs: o.evalBatchSeqs,
+    requested_eval_batch_seqs: o.evalBatchSeqs,
+    recompute: o.recompute,
     per_thread: per,
     peak_bytes: Math.max(...per.map((t) => t.peak_bytes)),
     step_peak_bytes: Math.max(thread('main', shares[0], mainResident, stepPhases).peak_bytes, ...workers.map((w) => w.peak_bytes)),
@@ -583,7 +642,7 @@ export function estimateEvalMemory(shape: MemoryShape, o: {batchSeqs: number; mo
   // verify compares the two models' logits of one batch: the first stays while the second is computed
   if (o.models === 2) items.push({name: 'logits kept for the comparison', bytes: 4 * o.batchSeqs * g.Tout * shape.model.vocab_size})
   const t = thread('main', o.batchSeqs, resident, [phase('evaluation', items)])
-  return {seq_len: shape.seqLen, input_len: g.Tin, batch_seqs: o.batchSeqs, models: o.models, thread: t, peak_bytes: t.peak_bytes}
+  return {seq_len: shape.seqLen, input_len: g.Tin, batch_seqs: o.batchSeqs, requested_batch_seqs: o.batchSeqs, models: o.models, thread: t, peak_bytes: t.peak_bytes}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -595,9 +654,31 @@ export interface MemoryOptions {
   threads?: number
   /** See memoryShapeOf. */
   vocab?: 'data' | 'model'
-  /** Instead of the recipe's train.micro_batch_tokens / eval.batch_seqs. */
+  /**
+   * Instead of the recipe's train.micro_batch_tokens / eval.batch_seqs. A batchSeqs given here is
+   * what the user asked for (a flag): estimated as is. The recipe's is fitted (see fitBatch).
+   */
   microBatchTokens?: number
   batchSeqs?: number
+}
+
+/**
+ * The evaluation batch golf runs when the user did not choose one: the recipe's eval.batch_seqs
+ * when it fits the backend's memory, else the largest smaller batch that does (null when not
+ * even one sequence fits). Scores do not depend on how windows are batched (each window is
+ * scored on its own; test/eval/batching.test.ts), so this changes memory and speed only.
+ * `fits` must grow false with the batch.
+ */
+export function fitBatch(requested: number, fits: (batchSeqs: number) => boolean): number | null {
+  if (fits(requested)) return requested
+  let lo = 0 // fits (or the sentinel below 1)
+  let hi = requested // does not fit
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1
+    if (fits(mid)) lo = mid
+    else hi = mid
+  }
+  return lo >= 1 ? lo : null
 }
 
 /**
@@ -616,26 +697,57 @@ export function gib(bytes: number): string {
 }
 const n = (x: number) => x.toLocaleString('en-US')
 
+/**
+ * Where a backend's memory is not known (tensorflow: libtensorflow's host RAM or a GPU's),
+ * `train.recompute: auto` recomputes when a step would need more than this: a consumer GPU's
+ * memory, about a third of a datacenter one's.
+ */
+export const RECOMPUTE_AUTO_UNKNOWN_LIMIT = 16 * 2 ** 30
+
+/**
+ * `train.recompute: auto`: recompute when the training step without it (its evaluations
+ * excluded, recomputation does not change them) would not fit the backend's memory.
+ */
+export function recomputeNeeded(without: TrainMemory, limit: MemoryLimit): boolean {
+  const need = limit.kind === 'host' ? without.total_bytes : without.step_peak_bytes
+  return need > (limit.bytes ?? RECOMPUTE_AUTO_UNKNOWN_LIMIT)
+}
+
 /** A recipe's memory on a backend: training per thread, evaluation, verify --run, and whether each fits. */
 export function estimateMemory(recipe: ResolvedRecipe, opts: MemoryOptions): MemoryEstimate {
   const shape = memoryShapeOf(recipe, {vocab: opts.vocab})
   const threads = opts.threads ?? trainThreads(recipe.train.workers ?? 'auto', opts.backend)
   const batchSeqs = opts.batchSeqs ?? recipe.eval.batch_seqs
-  const trainAt = (s: MemoryShape, microBatchTokens: number, evalBatchSeqs = batchSeqs): TrainMemory =>
-    estimateTrainMemory(s, {
-      threads,
-      microBatchTokens,
-      batchTokens: recipe.train.batch_tokens,
-      evalBatchSeqs,
-      nsSteps: recipe.optim.muon_ns_steps ?? 5,
-      weightDecay: recipe.optim.weight_decay !== 0,
-      gradClip: recipe.optim.grad_clip !== null,
-    })
-  const train = trainAt(shape, opts.microBatchTokens ?? recipe.train.micro_batch_tokens)
-  const ev = estimateEvalMemory(shape, {batchSeqs, models: 1})
-  // verify --run: the run's model as training left it, the artifact's as plain floats
-  const verify = estimateEvalMemory(shape, {batchSeqs, models: 2})
   const limit = memoryLimit(opts.backend)
+  const setting = recipe.train.recompute ?? 'auto'
+  const trainAt: TrainAt = (s, microBatchTokens, evalBatchSeqs = batchSeqs, recompute = setting) => {
+    const at = (r: boolean, e: number) =>
+      estimateTrainMemory(s, {
+        threads,
+        microBatchTokens,
+        batchTokens: recipe.train.batch_tokens,
+        evalBatchSeqs: e,
+        nsSteps: recipe.optim.muon_ns_steps ?? 5,
+        weightDecay: recipe.optim.weight_decay !== 0,
+        gradClip: recipe.optim.grad_clip !== null,
+        recompute: r,
+      })
+    return at(recompute === 'auto' ? recomputeNeeded(at(false, 0), limit) : recompute, evalBatchSeqs)
+  }
+  // the batch the user gave is estimated as given; the recipe's is fitted to the limit
+  const fitted = opts.batchSeqs === undefined && limit.bytes !== null
+  const cap = limit.bytes ?? Infinity
+  const micro = opts.microBatchTokens ?? recipe.train.micro_batch_tokens
+  const trainEval = fitted ? (fitBatch(batchSeqs, (b) => needed(limit, trainAt(shape, micro, b)) <= cap) ?? batchSeqs) : batchSeqs
+  const train = {...trainAt(shape, micro, trainEval), requested_eval_batch_seqs: batchSeqs}
+  const evalAt = (models: 1 | 2): EvalMemory => {
+    const at = (b: number) => estimateEvalMemory(shape, {batchSeqs: b, models})
+    const b = fitted ? (fitBatch(batchSeqs, (x) => at(x).peak_bytes <= cap) ?? batchSeqs) : batchSeqs
+    return {...at(b), requested_batch_seqs: batchSeqs}
+  }
+  const ev = evalAt(1)
+  // verify --run: the run's model as training left it, the artifact's as plain floats
+  const verify = evalAt(2)
   const p = paramCounts(shape)
   return {
     recipe: recipe.name,
@@ -646,7 +758,7 @@ export function estimateMemory(recipe: ResolvedRecipe, opts: MemoryOptions): Mem
     eval: ev,
     verify,
     verdicts: {
-      train: trainVerdict(recipe.train.batch_tokens, shape, train, limit, trainAt),
+      train: trainVerdict(recipe.train.batch_tokens, shape, train, limit, trainAt, setting, fitted),
       eval: evalVerdict(shape, ev, limit),
       verify: evalVerdict(shape, verify, limit),
     },
@@ -657,10 +769,12 @@ export function estimateMemory(recipe: ResolvedRecipe, opts: MemoryOptions): Mem
  * The evaluation estimate of a model that is not a recipe (an artifact: plain float weights, no
  * ternary copies), for `golf eval --artifact`.
  */
-export function estimateModelEval(name: string, shape: MemoryShape, opts: {backend: MemoryBackend; batchSeqs: number; models?: 1 | 2}): MemoryEstimate {
+export function estimateModelEval(name: string, shape: MemoryShape, opts: {backend: MemoryBackend; batchSeqs: number; models?: 1 | 2; fit?: boolean}): MemoryEstimate {
   const limit = memoryLimit(opts.backend)
   const p = paramCounts(shape)
-  const ev = estimateEvalMemory(shape, {batchSeqs: opts.batchSeqs, models: opts.models ?? 1})
+  const at = (b: number) => estimateEvalMemory(shape, {batchSeqs: b, models: opts.models ?? 1})
+  const b = opts.fit && limit.bytes !== null ? (fitBatch(opts.batchSeqs, (x) => at(x).peak_bytes <= limit.bytes!) ?? opts.batchSeqs) : opts.batchSeqs
+  const ev = {...at(b), requested_batch_seqs: opts.batchSeqs}
   const verdict = evalVerdict(shape, ev, limit)
   return {recipe: name, backend: opts.backend, limit, params: {total: p.total, ternary: p.ternary, float: p.float}, train: null, eval: ev, verify: ev, verdicts: {eval: verdict, verify: verdict}}
 }
@@ -675,14 +789,15 @@ function otherBackends(limit: MemoryLimit): string {
 }
 
 /** `set train.micro_batch_tokens to 1,024 or less and eval.batch_seqs to 4 or fewer`, keys renamed by `name`. */
-function describeSettings(settings: Record<string, number>, name: (key: string) => string = (k) => k): string {
+function describeSettings(settings: Record<string, number | boolean>, name: (key: string) => string = (k) => k): string {
+  const num = (key: string) => n(settings[key] as number)
   const parts: string[] = []
-  if (settings['train.seq_len'] !== undefined) parts.push(`lower ${name('train.seq_len')} to ${n(settings['train.seq_len'])} (one sequence per thread: ${name('train.micro_batch_tokens')} ${n(settings['train.micro_batch_tokens'])})`)
-  else if (settings['train.micro_batch_tokens'] !== undefined) parts.push(`set ${name('train.micro_batch_tokens')} to ${n(settings['train.micro_batch_tokens'])} or less`)
-  const b = settings['eval.batch_seqs']
-  if (b !== undefined) {
+  if (settings['train.recompute'] !== undefined) parts.push(`set ${name('train.recompute')} to true`)
+  if (settings['train.seq_len'] !== undefined) parts.push(`lower ${name('train.seq_len')} to ${num('train.seq_len')} (one sequence per thread: ${name('train.micro_batch_tokens')} ${num('train.micro_batch_tokens')})`)
+  else if (settings['train.micro_batch_tokens'] !== undefined) parts.push(`set ${name('train.micro_batch_tokens')} to ${num('train.micro_batch_tokens')} or less`)
+  if (settings['eval.batch_seqs'] !== undefined) {
     const key = name('eval.batch_seqs')
-    parts.push(key.startsWith('--') ? `${parts.length ? '' : 'use '}${key} ${n(b)} or fewer` : `${parts.length ? '' : 'set '}${key} to ${n(b)} or fewer`)
+    parts.push(key.startsWith('--') ? `${parts.length ? '' : 'use '}${key} ${num('eval.batch_seqs')} or fewer` : `${parts.length ? '' : 'set '}${key} to ${num('eval.batch_seqs')} or fewer`)
   }
   return parts.join(' and ')
 }
@@ -693,9 +808,9 @@ function adviceOf(v: MemoryVerdict, limit: MemoryLimit, name?: (key: string) => 
   return `${v.why ? `${v.why}: ` : ''}${describeSettings(v.suggestion.settings, name)} (est. ${gib(v.suggestion.needed_bytes)}), or use ${otherBackends(limit)}`
 }
 
-type TrainAt = (s: MemoryShape, microBatchTokens: number, evalBatchSeqs?: number) => TrainMemory
+type TrainAt = (s: MemoryShape, microBatchTokens: number, evalBatchSeqs?: number, recompute?: boolean | 'auto') => TrainMemory
 
-function trainVerdict(batchTokens: number, shape: MemoryShape, t: TrainMemory, limit: MemoryLimit, at: TrainAt): MemoryVerdict {
+function trainVerdict(batchTokens: number, shape: MemoryShape, t: TrainMemory, limit: MemoryLimit, at0: TrainAt, setting: boolean | 'auto', fitEval: boolean): MemoryVerdict {
   const need = needed(limit, t)
   const done = (fits: boolean | null, suggestion: MemoryVerdict['suggestion'] = null, why: string | null = null): MemoryVerdict => {
     const v: MemoryVerdict = {fits, needed_bytes: need, limit_bytes: limit.bytes, suggestion, why, advice: null}
@@ -704,9 +819,15 @@ function trainVerdict(batchTokens: number, shape: MemoryShape, t: TrainMemory, l
   if (limit.bytes === null) return done(null)
   if (need <= limit.bytes) return done(true)
   const max = limit.bytes
+  const settings: Record<string, number | boolean> = {}
+  // recomputation turned off: turning it on is the first thing to change
+  let at = at0
+  if (setting === false && needed(limit, at0(shape, t.micro_batch_tokens, 0, 'auto')) < needed(limit, at0(shape, t.micro_batch_tokens, 0, false))) {
+    settings['train.recompute'] = true
+    at = (s, micro, evalSeqs) => at0(s, micro, evalSeqs, 'auto')
+  }
   const fits = (s: MemoryShape, micro: number, evalSeqs?: number) => needed(limit, at(s, micro, evalSeqs)) <= max
   const T = shape.seqLen
-  const settings: Record<string, number> = {}
   let why: string | null = null
   let s = shape
   let micro = t.micro_batch_tokens
@@ -734,15 +855,20 @@ function trainVerdict(batchTokens: number, shape: MemoryShape, t: TrainMemory, l
     }
     if (!found) return done(false, null, 'the model does not fit at any micro-batch')
   }
-  // 2. the evaluations the main thread runs during training, at eval.batch_seqs
-  if (t.eval_batch_seqs > 0 && !fits(s, micro)) {
-    let b = t.eval_batch_seqs - 1
-    while (b >= 1 && !fits(s, micro, b)) b--
-    if (b < 1) return done(false, null, `even one evaluation sequence of ${n(s.seqLen)} tokens does not fit next to the optimizer state`)
-    settings['eval.batch_seqs'] = b
-    if (Object.keys(settings).length === 1) why = 'the evaluations during training'
+  // 2. the evaluations the main thread runs during training, at eval.batch_seqs; when golf fits
+  //    that batch itself (the recipe's, not a flag's), only whether one sequence fits matters
+  const requested = t.requested_eval_batch_seqs
+  let evalSeqs: number | undefined = requested
+  if (requested > 0 && !fits(s, micro, requested)) {
+    const b = fitBatch(requested, (x) => fits(s, micro, x))
+    if (b === null) return done(false, null, `even one evaluation sequence of ${n(s.seqLen)} tokens does not fit next to the optimizer state`)
+    evalSeqs = b
+    if (!fitEval) {
+      settings['eval.batch_seqs'] = b
+      if (Object.keys(settings).length === 1) why = 'the evaluations during training'
+    }
   }
-  return done(false, {settings, needed_bytes: needed(limit, at(s, micro, settings['eval.batch_seqs']))}, why)
+  return done(false, {settings, needed_bytes: needed(limit, at(s, micro, evalSeqs))}, why)
 }
 
 function evalVerdict(shape: MemoryShape, e: EvalMemory, limit: MemoryLimit): MemoryVerdict {

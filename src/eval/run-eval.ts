@@ -6,7 +6,9 @@
  *
  * Before any model is built, the memory of the evaluation pass is estimated (src/budget/memory.ts)
  * and a pass that cannot fit the backend's heap (wasm: 4 GiB per thread) is refused with one line
- * naming --batch-seqs, instead of failing inside the backend minutes later.
+ * naming --batch-seqs, instead of failing inside the backend minutes later. Without --batch-seqs,
+ * the recorded eval.batch_seqs is lowered to the largest batch that fits (the scores do not
+ * depend on the batching).
  */
 import {initBackend, type BackendName, type ResolvedBackend} from '../backend/index.js'
 import {assertFitsMemory, estimateMemory, estimateModelEval, type MemoryEstimate, type MemoryShape} from '../budget/memory.js'
@@ -41,6 +43,8 @@ export type EvalReport = ScoreResult & {
   source: string
   dataset: string
   backend: string
+  /** Sequences per pass: --batch-seqs, else the recorded eval.batch_seqs lowered to fit the backend's memory. */
+  batch_seqs: number
   seconds: number
   tokens_per_s: number
 }
@@ -61,23 +65,25 @@ const EVAL_FLAGS = {'eval.batch_seqs': '--batch-seqs'}
  * config or the artifact's manifest alone. A run's model is estimated as training left a
  * ternary run (q·d copies in the forward pass); an artifact's holds plain floats.
  */
-function checkMemory(opts: EvalTargetOptions, backend: ResolvedBackend, artifactBytes: Uint8Array | null): void {
+function checkMemory(opts: EvalTargetOptions, backend: ResolvedBackend, artifactBytes: Uint8Array | null): number | null {
   const {recipe} = opts.run ? readRunConfig(opts.run).config : {recipe: null}
   let estimate: MemoryEstimate
   try {
     if (recipe) {
-      const batchSeqs = opts.batchSeqs ?? recordedScoreOptions(recipe.eval ?? {}).batchSeqs
-      estimate = estimateMemory({...recipe, name: opts.run!}, {backend, vocab: 'model', batchSeqs})
+      // the recorded batch (fitted to the backend) unless --batch-seqs chose one
+      const recorded = recordedScoreOptions(recipe.eval ?? {}).batchSeqs
+      estimate = estimateMemory({...recipe, name: opts.run!, eval: {...recipe.eval, batch_seqs: recorded}}, {backend, vocab: 'model', batchSeqs: opts.batchSeqs})
     } else {
-      if (!artifactBytes) return
+      if (!artifactBytes) return null
       const info = artifactModelInfo(readArtifactManifest(artifactBytes, {source: opts.artifact}).manifest, opts.artifact)
       const shape: MemoryShape = {model: info.config, ternary: [], floatFormat: 'fp32', quantActive: false, objective: info.objective ?? DEFAULT_OBJECTIVE, seqLen: info.seq_len, matrixOptimizer: 'muon'}
-      estimate = estimateModelEval(opts.artifact!, shape, {backend, batchSeqs: opts.batchSeqs ?? recordedScoreOptions(info.eval ?? {}).batchSeqs})
+      estimate = estimateModelEval(opts.artifact!, shape, {backend, batchSeqs: opts.batchSeqs ?? recordedScoreOptions(info.eval ?? {}).batchSeqs, fit: opts.batchSeqs === undefined})
     }
   } catch {
-    return // a config or manifest the estimate cannot read: loading it says what is wrong
+    return null // a config or manifest the estimate cannot read: loading it says what is wrong
   }
   assertFitsMemory(estimate, 'eval', EVAL_FLAGS)
+  return estimate.eval.batch_seqs
 }
 
 function load(opts: EvalTargetOptions, artifactBytes: Uint8Array | null): Loaded {
@@ -95,7 +101,7 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
   if (opts.run && opts.artifact) throw new InputError('give --run or --artifact, not both')
   const backend = await initBackend(opts.backend ?? 'auto', {quiet: true})
   const artifactBytes = !opts.run && opts.artifact ? readArtifactFile(opts.artifact) : null
-  checkMemory(opts, backend.name, artifactBytes)
+  const fittedBatch = checkMemory(opts, backend.name, artifactBytes)
   const l = load(opts, artifactBytes)
   try {
     const modes = scoreModes(l.objective)
@@ -118,7 +124,7 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
     const r = scoreModel(l.model, l.objective, tokens, table, {
       mode,
       seqLen: l.seqLen,
-      batchSeqs: opts.batchSeqs ?? l.defaults.batchSeqs,
+      batchSeqs: opts.batchSeqs ?? fittedBatch ?? l.defaults.batchSeqs,
       stride,
       elboSteps: opts.elboSteps ?? l.defaults.elboSteps,
       elboSamples: opts.elboSamples ?? l.defaults.elboSamples,
@@ -128,7 +134,8 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
       onProgress: opts.onProgress,
     })
     const seconds = (performance.now() - t0) / 1000
-    return {...r, objective: kind, source: opts.run ?? opts.artifact!, dataset: info.dir, backend: backend.name, seconds: Number(seconds.toFixed(3)), tokens_per_s: Math.round(r.tokens / Math.max(seconds, 1e-9))}
+    const batchSeqs = opts.batchSeqs ?? fittedBatch ?? l.defaults.batchSeqs
+    return {...r, objective: kind, source: opts.run ?? opts.artifact!, dataset: info.dir, backend: backend.name, batch_seqs: batchSeqs, seconds: Number(seconds.toFixed(3)), tokens_per_s: Math.round(r.tokens / Math.max(seconds, 1e-9))}
   } finally {
     l.model.dispose()
   }

@@ -25,6 +25,7 @@ import {namedRandom} from '../util/random.js'
 import {floatStoreSTE, floatStoreSTEMany, type FloatStoreFormat} from '../quant/float-store.js'
 import {groupLayout, ternaryWeightSTE, type TernaryConfig} from '../quant/ternary.js'
 import {modelDims, numel, paramSpecs, type ModelConfig, type ParamSpec} from './config.js'
+import {recomputed} from './recompute.js'
 
 /** F.rms_norm with eps=None uses torch.finfo(float32).eps. */
 export const RMS_EPS = 1.1920928955078125e-7
@@ -382,12 +383,19 @@ export class GPT {
   readonly params: Map<string, tf.Variable>
   /** Staged quantization switch: when true, ternary tensors enter the forward pass as q·d (STE). */
   quantActive = false
+  /**
+   * Recompute each layer's intermediates in the backward pass instead of keeping them
+   * (src/model/recompute.ts): the same gradients for one more forward pass, and a training step
+   * that holds one layer's activations instead of all of them. No effect outside training.
+   */
+  recompute = false
   private readonly ternaryConfig: TernaryConfig
   private readonly floatFormat: FloatStoreFormat
   private readonly dims: ReturnType<typeof modelDims>
   private readonly varPrefix: string
   private readonly cache = new Map<string, tf.Tensor>() // rotary tables, per T
   private readonly masks = new Map<string, CausalMask>() // attention mask tiles, per layout and T
+  private readonly blockNames = new Map<number, string[]>()
 
   constructor(cfg: ModelConfig, opts: GPTOptions) {
     this.cfg = cfg
@@ -552,12 +560,49 @@ export class GPT {
     const skips: tf.Tensor2D[] = []
     // numSkips × (1, D); a 1-way split has no working gradient in tfjs, hence the special case
     const skipW = numSkips > 1 ? tf.split(w.get('skip_weights')!, numSkips, 0) : numSkips === 1 ? [w.get('skip_weights')!] : []
+    // Recording a tape (training): every layer's intermediates stay for the backward pass, unless
+    // `recompute`. Not recording (evaluation): each layer runs in its own tidy and the residual
+    // stream it replaced is freed, so a forward pass holds one layer's intermediates at a time.
+    const tape = tf.engine().isTapeOn()
+    const release = (t: tf.Tensor) => {
+      if (!tape && t !== x0 && !skips.includes(t as tf.Tensor2D)) t.dispose()
+    }
     for (let j = 0; j < L; j++) {
-      if (j >= encoder && skips.length > 0) x = tf.add(x, tf.mul(skipW[j - encoder], skips.pop()!))
-      x = this.block(w, j % K, x, x0, B, T, rope, attend(j))
+      if (j >= encoder && skips.length > 0) {
+        const s = skips.pop()!
+        const next = tape ? tf.add(x, tf.mul(skipW[j - encoder], s)) : tf.tidy(() => tf.add(x, tf.mul(skipW[j - encoder], s)))
+        release(x)
+        release(s)
+        x = next as tf.Tensor2D
+      }
+      const i = j % K
+      let next: tf.Tensor2D
+      if (tape && !this.recompute) next = this.block(w, i, x, x0, B, T, rope, attend(j))
+      else {
+        // block i as a function of everything trainable it reads: its weights, x and x0
+        const names = this.blockParams(i)
+        const mix = this.cfg.x0_mix
+        const run = (xi: tf.Tensor, ...rest: tf.Tensor[]) => {
+          const wi = new Map(names.map((n, k) => [n, rest[(mix ? 1 : 0) + k]]))
+          return this.block(wi, i, xi as tf.Tensor2D, (mix ? rest[0] : xi) as tf.Tensor2D, B, T, rope, attend(j))
+        }
+        next = recomputed(run, [x, ...(mix ? [x0] : []), ...names.map((n) => w.get(n)!)]) as tf.Tensor2D
+      }
+      release(x)
+      x = next
       if (j < encoder) skips.push(x)
     }
     return x
+  }
+
+  /** The parameter names unique block i reads (`blocks.<i>.…`). */
+  private blockParams(i: number): string[] {
+    let names = this.blockNames.get(i)
+    if (!names) {
+      names = this.specs.filter((s) => s.name.startsWith(`blocks.${i}.`)).map((s) => s.name)
+      this.blockNames.set(i, names)
+    }
+    return names
   }
 
   /** Final norm → head → soft-cap (→ SUBS suppression): (N, D) → (N, V) logits. */

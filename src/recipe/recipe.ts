@@ -60,6 +60,13 @@ export interface TrainConfig {
    * last bits (summation order); a given count is deterministic.
    */
   workers: number | 'auto'
+  /**
+   * Recompute each layer's activations in the backward pass instead of keeping them all
+   * (src/model/recompute.ts): a step holds one layer's activations for ~1/3 more compute, the
+   * same gradients. 'auto' = on when the step would not fit the backend's memory without it
+   * (src/budget/memory.ts).
+   */
+  recompute: boolean | 'auto'
 }
 
 export interface QuantSection {
@@ -135,6 +142,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   checkpoint_every: 0,
   z_loss: 0, // off: the logit soft-cap already bounds logits
   workers: 'auto', // one thread per core (2 at most) on wasm/cpu: ~2× the tokens/s
+  recompute: 'auto', // only when the activations would not fit: it costs a forward pass
 }
 
 export const DEFAULT_QUANT: QuantSection = {
@@ -204,6 +212,7 @@ export const RECIPE_SCHEMA = {
         checkpoint_every: nonNegInt,
         z_loss: {type: 'number', minimum: 0},
         workers: {anyOf: [posInt, {enum: ['auto']}]},
+        recompute: {anyOf: [{type: 'boolean'}, {enum: ['auto']}]},
       },
     },
     quant: {

@@ -65,6 +65,7 @@ function testFault(msg: GradWorkerMessage): boolean {
 try {
   await initBackend(wd.backend, {quiet: true})
   const model = buildModel(wd.recipe, wd.seed)
+  model.recompute = wd.recipe.train.recompute === true // resolved by the main thread
   const names = [...model.params.keys()]
   const offsets: number[] = []
   let total = 0

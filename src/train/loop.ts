@@ -19,7 +19,7 @@
 import {existsSync} from 'node:fs'
 import {cpus, totalmem} from 'node:os'
 
-import {assertFitsMemory, estimateMemory} from '../budget/memory.js'
+import {assertFitsMemory, estimateMemory, gib} from '../budget/memory.js'
 import {describeBackend, initBackend, type BackendInfo, type BackendName} from '../backend/index.js'
 import {openDataset} from '../data/open.js'
 import {loadValidationTokens, TokenStream} from '../data/stream.js'
@@ -132,7 +132,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const recipe: ResolvedRecipe = {...r, objective: objectiveCfg, model: {...r.model, vocab_size: modelVocab}}
   const objective = objectiveFor(objectiveCfg, modelVocab)
   // refused here, in one line, before any model or run folder exists (src/budget/memory.ts)
-  assertFitsMemory(estimateMemory(recipe, {backend: backend.name, threads: workers, vocab: 'model'}), 'train')
+  const memory = estimateMemory(recipe, {backend: backend.name, threads: workers, vocab: 'model'})
+  assertFitsMemory(memory, 'train')
+  // train.recompute resolved once ('auto': on when the step would not fit without it), for the
+  // main thread and every worker alike
+  const recompute = memory.train!.recompute
+  const tm = memory.train!
+  if (tm.eval_batch_seqs !== tm.requested_eval_batch_seqs) emit({kind: 'info', message: `eval.batch_seqs ${tm.requested_eval_batch_seqs} → ${tm.eval_batch_seqs}: the largest evaluation batch that fits beside the optimizer state on ${backend.name} (scores do not depend on the batching)`})
+  if (recompute && recipe.train.recompute === 'auto') emit({kind: 'info', message: `train.recompute auto: on (each layer's activations recomputed in the backward pass; without it a step needs an estimated ${gib(estimateMemory({...recipe, train: {...recipe.train, recompute: false}}, {backend: backend.name, threads: workers, vocab: 'model'}).train!.step_peak_bytes)} per thread)`})
 
   const run = opts.resume
     ? RunFolder.open(opts.outDir ?? '')
@@ -140,8 +147,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const sched = scheduleOf(recipe)
   const t = recipe.train
   const model = buildModel(recipe, opts.seed)
+  model.recompute = recompute
   const counts = countParams(model.specs)
-  const pool = workers > 1 ? await GradientPool.create({recipe, seed: opts.seed, workers, backend: backend.name.startsWith('tensorflow') ? 'tensorflow' : (backend.name as BackendName)}) : null
+  const pool = workers > 1 ? await GradientPool.create({recipe: {...recipe, train: {...recipe.train, recompute}}, seed: opts.seed, workers, backend: backend.name.startsWith('tensorflow') ? 'tensorflow' : (backend.name as BackendName)}) : null
   if (pool) emit({kind: 'info', message: `${workers} threads (data parallel)`})
   const optimizer: Optimizer = buildOptimizers(paramRefs(model), recipe.optim, pool ? {orthogonalize: (us, n) => pool.orthogonalize(us, n)} : {})
   const stream = new TokenStream(info.files.train, {vocabSize: vocab})
@@ -207,7 +215,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       mode: stride ? 'sliding' : scoreModes(objective)[0], // the recipe refuses a stride for diffusion
       stride,
       seqLen: t.seq_len,
-      batchSeqs: e.batch_seqs,
+      batchSeqs: memory.train!.eval_batch_seqs, // eval.batch_seqs, lowered to fit beside the optimizer state
       elboSteps: e.elbo_steps,
       elboSamples: e.elbo_samples,
       seed: e.elbo_seed,

@@ -191,14 +191,16 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
   const be = await initRecordedBackend(trained, {override: opts.backend, fallback: 'wasm'})
   const backend = be.info
   // two models (the run's and the artifact's) and a forward pass: refused before either is built
-  assertFitsMemory(estimateMemory({...runConfig.recipe, name: opts.runDir}, {backend: backend.name, vocab: 'model'}), 'verify')
+  const memory = estimateMemory({...runConfig.recipe, name: opts.runDir}, {backend: backend.name, vocab: 'model'})
+  assertFitsMemory(memory, 'verify')
   const before = loadRunModel(opts.runDir)
   let after: GPT | undefined
   try {
     const {config} = before
     const recipe = config.recipe
     const T = recipe.train.seq_len
-    const batchSeqs = recipe.eval.batch_seqs
+    // the recipe's batch, lowered to what two models and a pass leave room for
+    const batchSeqs = memory.verify.batch_seqs
     const {table, info} = await openDataset(config.data)
     const tokens = loadValidationTokens(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens ?? undefined})
     if (tokens.length < T + 1) throw new InputError(`--val-tokens ${opts.valTokens}: evaluation needs at least seq_len + 1 = ${T + 1} validation tokens`)
