@@ -13,8 +13,9 @@ export default class Report extends GolfCommand {
   README.md        headline, per-seed table with Mean/Std, architecture from the recipe, negative results judged against seed noise, compliance checklist, significance, reproduce commands
   submission.json  the official fields, validated against a schema
   val_bpb.svg      val_bpb and train loss against step
-  train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs (the counted code)
+  train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs + train_golf.br (the counted code: a loader and golf's brotli-compressed bundle; --code: that file as train_golf.mjs)
 A diffusion run's val_bpb is its negative ELBO, an upper bound: it is marked ≤ everywhere, submission.json adds val_var_bpb, bound, elbo_steps and objective, and AR and diffusion runs are never seeds of one entry (a diffusion ablation of an AR baseline gets no verdict: a bound against a likelihood is not like for like).
+The compliance checklist measures: the time limits are judged only for runs timed on 8×H100 SXM (elsewhere they are not confirmed), and "no validation data in training" runs golf data audit on the dataset the runs were trained on (config.json data; --no-data-audit skips it).
 With --sota <bpb>, a one-sided t-test of the seeds' val_loss against SOTA − 0.005 nats (p < 0.01 claims a record). An existing non-empty --out is replaced only with --force.`
 
   static override examples = [
@@ -38,6 +39,7 @@ With --sota <bpb>, a one-sided t-test of the seeds' val_loss against SOTA − 0.
     date: Flags.string({description: 'Submission date, ISO 8601 (default: now); also the tarball mtime.'}),
     'noise-floor': Flags.string({description: 'bpb an ablation must move to count when there is a single main seed.', default: '0.005'}),
     roundtrip: Flags.boolean({description: 'Measure the shipped artifact\'s roundtrip val_bpb (needs the run\'s checkpoint).', default: true, allowNo: true}),
+    'data-audit': Flags.boolean({description: 'Count the validation documents in the runs\' training shards (golf data audit) for the compliance line.', default: true, allowNo: true}),
     tar: Flags.boolean({description: 'Also write <out>.tar.gz (sorted entries, fixed mtimes, no links).'}),
     force: Flags.boolean({description: 'Replace an existing --out folder / tarball.'}),
   }
@@ -68,6 +70,7 @@ With --sota <bpb>, a one-sided t-test of the seeds' val_loss against SOTA − 0.
         date: flags.date,
         noiseFloor: number('noise-floor', flags['noise-floor']),
         roundtrip: flags.roundtrip,
+        dataAudit: flags['data-audit'],
         tar: flags.tar,
         force: flags.force,
         onProgress: (line) => progress.log(line),

@@ -122,6 +122,133 @@ export function readShard(path: string, opts: {vocabSize?: number} = {}): Uint16
   return tokens
 }
 
+/** Tokens per piece a {@link ShardStreamReader} reads at a time: 4 Mi tokens, 8 MiB. */
+export const STREAM_CHUNK_TOKENS = 1 << 22
+
+/** One piece of a split's token stream; `tokens` is reused by the next piece. */
+export interface StreamChunk {
+  /** Index of the shard in the reader's file list. */
+  file: number
+  /** Position of `tokens[0]` in that shard. */
+  pos: number
+  /** Position of `tokens[0]` in the whole stream (the shards back to back). */
+  start: number
+  tokens: Uint16Array
+}
+
+/**
+ * The shards of one split read as one token stream, a bounded piece at a time, for scans of data
+ * larger than memory (the official FineWeb download is 80 train shards of 100,000,000 tokens):
+ * `chunks()` walks the stream in order, `read()` fetches any span by its stream position. Every
+ * shard's header is checked when the reader is made, so a bad file is named before any work.
+ * Call `close()` when done (it closes the files `read()` keeps open).
+ */
+export class ShardStreamReader {
+  readonly files: readonly string[]
+  /** Tokens in each shard. */
+  readonly counts: readonly number[]
+  /** Stream position of each shard's first token. */
+  readonly starts: readonly number[]
+  /** Tokens in all shards. */
+  readonly tokens: number
+  private readonly open = new Map<number, number>()
+
+  constructor(files: readonly string[]) {
+    this.files = [...files]
+    const counts: number[] = []
+    const starts: number[] = []
+    let total = 0
+    for (const path of this.files) {
+      starts.push(total)
+      const {tokenCount} = readShardHeader(path)
+      counts.push(tokenCount)
+      total += tokenCount
+    }
+    this.counts = counts
+    this.starts = starts
+    this.tokens = total
+  }
+
+  /** The shard holding stream position `at` (0 ≤ at < tokens), and the position inside it. */
+  locate(at: number): {file: number; pos: number} {
+    if (!(at >= 0 && at < this.tokens)) throw new RangeError(`stream position ${at} is outside 0..${this.tokens - 1}`)
+    let lo = 0
+    let hi = this.files.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (this.starts[mid] <= at) lo = mid
+      else hi = mid - 1
+    }
+    // empty shards share their start with the next one: skip to the one that holds tokens
+    while (this.counts[lo] === 0) lo++
+    return {file: lo, pos: at - this.starts[lo]}
+  }
+
+  /** The stream in order, `chunkTokens` at a time (less at each shard's end); one buffer, reused. */
+  *chunks(chunkTokens = STREAM_CHUNK_TOKENS): Generator<StreamChunk> {
+    if (!Number.isInteger(chunkTokens) || chunkTokens < 1) throw new RangeError(`chunk size must be a positive integer, got ${chunkTokens}`)
+    const buf = new Uint16Array(Math.max(1, Math.min(chunkTokens, Math.max(...this.counts, 1))))
+    for (let file = 0; file < this.files.length; file++) {
+      const path = this.files[file]
+      const count = this.counts[file]
+      if (count === 0) continue
+      const fd = openForRead(path)
+      try {
+        for (let pos = 0; pos < count; pos += buf.length) {
+          const n = Math.min(buf.length, count - pos)
+          const tokens = buf.subarray(0, n)
+          readFully(fd, new Uint8Array(tokens.buffer, 0, 2 * n), HEADER_BYTES + 2 * pos, path)
+          decodeLittleEndian(tokens)
+          yield {file, pos, start: this.starts[file] + pos, tokens}
+        }
+      } finally {
+        closeSync(fd)
+      }
+    }
+  }
+
+  /** Fill `out` with the stream's tokens from position `start` on (across shard ends). */
+  read(start: number, out: Uint16Array): Uint16Array {
+    if (out.length === 0) return out
+    if (!(start >= 0 && start + out.length <= this.tokens)) throw new RangeError(`span ${start}+${out.length} is outside the stream of ${this.tokens} tokens`)
+    let {file, pos} = this.locate(start)
+    let filled = 0
+    while (filled < out.length) {
+      const n = Math.min(out.length - filled, this.counts[file] - pos)
+      if (n > 0) {
+        const part = out.subarray(filled, filled + n)
+        readFully(this.fd(file), new Uint8Array(part.buffer, part.byteOffset, 2 * n), HEADER_BYTES + 2 * pos, this.files[file])
+        decodeLittleEndian(part)
+        filled += n
+      }
+      file++
+      pos = 0
+    }
+    return out
+  }
+
+  close(): void {
+    for (const fd of this.open.values()) closeSync(fd)
+    this.open.clear()
+  }
+
+  private fd(file: number): number {
+    let fd = this.open.get(file)
+    if (fd === undefined) {
+      fd = openForRead(this.files[file])
+      this.open.set(file, fd)
+    }
+    return fd
+  }
+}
+
+/** Token ids read straight from a file are little-endian: swap them in place on a big-endian host. */
+function decodeLittleEndian(tokens: Uint16Array): void {
+  if (LITTLE_ENDIAN_HOST) return
+  const view = new DataView(tokens.buffer, tokens.byteOffset, tokens.byteLength)
+  for (let i = 0; i < tokens.length; i++) tokens[i] = view.getUint16(2 * i, true)
+}
+
 /** The exact bytes of a shard holding `tokens`. */
 export function encodeShard(tokens: Uint16Array): Uint8Array[] {
   if (tokens.length > 0x7fffffff) throw new RangeError(`shard too large: ${tokens.length} tokens`)

@@ -91,7 +91,8 @@ export interface ReadmeInput {
   artifact_seed: number
   artifact_file: string
   bytes_model: number
-  code_file: string
+  /** The counted code's files (golf's loader and compressed bundle, or the --code file). */
+  code_files: string[]
   bytes_code: number
   bytes_total: number
   limit: number
@@ -341,6 +342,6 @@ export function renderReadme(d: ReadmeInput): string {
 
   out.push('## Reproduce', '')
   out.push('With golf:', '', '```sh', ...d.reproduce.golf, '```', '')
-  out.push(`With the counted code alone (\`${d.code_file}\`, ${fmtInt(d.bytes_code)} bytes; npm dependencies as in golf's package.json):`, '', '```sh', ...d.reproduce.counted, '```', '')
+  out.push(`With the counted code alone (${d.code_files.map((f) => `\`${f}\``).join(' + ')}, ${fmtInt(d.bytes_code)} bytes; npm dependencies as in golf's package.json):`, '', '```sh', ...d.reproduce.counted, '```', '')
   return out.join('\n')
 }

@@ -3,7 +3,7 @@
  *
  *   runs ──ledger──▶ main seeds + ablations
  *        ──pack───▶ model.golf (the first seed's run, or --artifact), per-seed artifact bytes
- *        ──verify─▶ roundtrip val_bpb of the shipped artifact, the counted code train_golf.mjs
+ *        ──verify─▶ roundtrip val_bpb of the shipped artifact, the counted code train_golf.mjs + .br
  *        ──stats──▶ Mean/Std, ablation verdicts, record significance, compliance
  *        ──render─▶ README.md, submission.json (schema-checked), val_bpb.svg, train_seed<N>.log
  *
@@ -17,17 +17,19 @@
  * `elbo_steps` and `objective`.
  */
 import {elboName} from '../eval/score.js'
-import {copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, resolve, sep} from 'node:path'
 
 import {InputError} from '../errors.js'
 import {tempSiblingPath} from '../io/atomic.js'
 import {readInputFile} from '../io/read.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
+import {COUNTED_CODE_FILES} from '../submission/counted-code.js'
 import {OFFICIAL_LIMIT} from '../verify/limit.js'
+import {complianceChecks, isRecordHardware, leakageCheck, RECORD_HARDWARE} from './compliance.js'
 import {configDiff, formatChange, groupRuns, loadRuns, scoreKind, type Ablation, type RunObjective, type RunRecord} from './ledger.js'
 import {plotPoints, renderPlotSvg} from './plot.js'
-import {fmtScore, fmtSigned, renderReadme, type AblationRow, type AblationVerdict, type BoundInfo, type ComplianceItem, type ReadmeInput, type SeedRow} from './readme.js'
+import {fmtInt, fmtScore, fmtSigned, renderReadme, type AblationRow, type AblationVerdict, type BoundInfo, type ComplianceItem, type ReadmeInput, type SeedRow} from './readme.js'
 import {DEFAULT_NOISE_FLOOR_BPB, judgeAblation, mean, recordSignificance, sampleStd, type Significance} from './stats.js'
 import {validateSubmission, type Submission} from './submission-schema.js'
 import {writeTarball} from './tarball.js'
@@ -37,11 +39,13 @@ export const REPORT_FILES = {
   submission: 'submission.json',
   plot: 'val_bpb.svg',
   artifact: 'model.golf',
-  code: 'train_golf.mjs',
+  /** The counted code: golf's loader (or the --code file) … */
+  code: COUNTED_CODE_FILES.loader,
+  /** … and golf's bundle, brotli-compressed, that the loader runs (src/verify/bundle.ts). */
+  payload: COUNTED_CODE_FILES.payload,
 } as const
 
-/** The challenge's time limits (8×H100): training and evaluation, each. */
-export const TIME_LIMIT_S = 600
+export {evalSecondsUpperBound, TIME_LIMIT_S} from './compliance.js'
 
 export interface ReportOptions {
   /** Run folders or globs. */
@@ -71,6 +75,8 @@ export interface ReportOptions {
   noiseFloor?: number
   /** Measure the shipped artifact's roundtrip val_bpb (default true; needs the run's checkpoint). */
   roundtrip?: boolean
+  /** Run the leakage audit on the runs' dataset for the compliance line (default true). */
+  dataAudit?: boolean
   cwd?: string
   onProgress?: (line: string) => void
 }
@@ -140,67 +146,6 @@ async function reproduceCommands(main: RunRecord[], recipe: ResolvedRecipe): Pro
   return {golf, counted}
 }
 
-/** Seconds between start and finish minus training: an upper bound on evaluation time. */
-export function evalSecondsUpperBound(r: RunRecord): number | null {
-  const start = Date.parse(r.summary.started_at)
-  const end = Date.parse(r.summary.finished_at)
-  if (Number.isNaN(start) || Number.isNaN(end) || end < start) return null
-  return Math.max(0, (end - start - r.summary.train_time_ms) / 1000)
-}
-
-function logStartsWithGolfHeader(r: RunRecord): boolean {
-  if (!r.logPath) return false
-  const first = readFileSync(r.logPath, 'utf8').split('\n', 1)[0] ?? ''
-  return first.startsWith('golf train ')
-}
-
-export function complianceChecks(main: RunRecord[], bytesTotal: number, limit: number): ComplianceItem[] {
-  const n = main.length
-  const maxTrain = Math.max(...main.map((r) => r.summary.train_time_ms / 1000))
-  const evals = main.map(evalSecondsUpperBound)
-  const hardware = main[0].summary.hardware ?? 'unknown hardware'
-  const items: ComplianceItem[] = [
-    {name: '3+ seeds', status: n >= 3 ? 'pass' : 'fail', detail: `${n} seed${n === 1 ? '' : 's'} (${main.map((r) => r.summary.seed).join(', ')})`},
-    {
-      name: `train ≤ ${TIME_LIMIT_S} s`,
-      status: maxTrain <= TIME_LIMIT_S ? 'pass' : 'fail',
-      detail: `longest seed ${maxTrain.toFixed(1)} s of training on ${hardware} (the record rule is timed on 8×H100 SXM)`,
-    },
-  ]
-  const measured = main.map((r) => r.summary.eval_time_ms)
-  if (measured.every((e) => typeof e === 'number')) {
-    const maxEval = Math.max(...(measured as number[])) / 1000
-    items.push({
-      name: `eval ≤ ${TIME_LIMIT_S} s`,
-      status: maxEval <= TIME_LIMIT_S ? 'pass' : 'fail',
-      detail: `longest final evaluation ${maxEval.toFixed(1)} s (measured by golf train) on ${hardware}`,
-    })
-  } else if (evals.some((e) => e === null)) {
-    items.push({name: `eval ≤ ${TIME_LIMIT_S} s`, status: 'unknown', detail: 'unknown: a summary.json lacks started_at/finished_at'})
-  } else {
-    const maxEval = Math.max(...(evals as number[]))
-    items.push({
-      name: `eval ≤ ${TIME_LIMIT_S} s`,
-      status: maxEval <= TIME_LIMIT_S ? 'pass' : 'unknown',
-      detail: `at most ${maxEval.toFixed(1)} s (run wall-clock minus training time: an upper bound that also counts setup and in-training evals)`,
-    })
-  }
-  items.push({
-    name: `bytes_total ≤ ${limit.toLocaleString('en-US')}`,
-    status: bytesTotal <= limit ? 'pass' : 'fail',
-    detail: bytesTotal <= limit ? `${bytesTotal.toLocaleString('en-US')} bytes (${(limit - bytesTotal).toLocaleString('en-US')} to spare)` : `${bytesTotal.toLocaleString('en-US')} bytes: over by ${(bytesTotal - limit).toLocaleString('en-US')}`,
-  })
-  const golfLogs = main.every(logStartsWithGolfHeader)
-  items.push({
-    name: 'no validation data in training',
-    status: golfLogs ? 'pass' : 'unknown',
-    detail: golfLogs
-      ? `by construction: every run's train.log opens with golf train's header, and golf train draws training batches only from the dataset's train shards (fineweb_train_*.bin, streamed in order); validation shards (fineweb_val_*.bin) are read only by evaluation, after the optimizer steps they score`
-      : 'unknown: a run has no train.log starting with the golf train header, so how it was trained is not on record',
-  })
-  return items
-}
-
 function ablationRow(a: Ablation, noiseStd: number | null, floor: number): AblationRow {
   const vals = a.runs.map((r) => r.summary.val_bpb)
   const ref = a.reference.map((r) => r.summary.val_bpb)
@@ -248,7 +193,7 @@ function nonRecordReason(main: RunRecord[], compliance: ComplianceItem[], signif
   const reasons: string[] = []
   const data = datasetName(main[0])
   if (!/fineweb/i.test(data)) reasons.push(`evaluated on ${data}, not the official FineWeb validation split`)
-  reasons.push(`trained on ${main[0].summary.hardware}, not 8×H100 SXM`)
+  if (!main.every((r) => isRecordHardware(r.summary.hardware))) reasons.push(`trained on ${main[0].summary.hardware}, not ${RECORD_HARDWARE}`)
   for (const c of compliance) if (c.status === 'fail') reasons.push(`${c.name}: ${c.detail}`)
   if (significance && !significance.record) reasons.push('no significant improvement over the SOTA')
   return reasons.join('; ')
@@ -373,19 +318,24 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     }
     if (opts.artifact) notes.push(`The artifact was given with --artifact, not packed by this report; its bytes are listed for seed ${first.summary.seed}.`)
 
-    // The counted code: golf's bundle for this recipe, or the file given.
-    let counted: {code: Uint8Array; bytes: number}
+    // The counted code: golf's bundle for this recipe (a loader and the compressed bundle), or the file given.
+    let counted: {files: Array<{name: string; data: Uint8Array}>; bytes: number}
     if (opts.code) {
       const code = readInputFile(resolve(cwd, opts.code), '--code', opts.code)
-      counted = {code, bytes: code.byteLength}
+      counted = {files: [{name: REPORT_FILES.code, data: code}], bytes: code.byteLength}
       notes.push(`The counted code was given with --code, not bundled by this report.`)
     } else {
       progress('bundling the counted code')
       const {buildCountedCode} = await import('../verify/bundle.js')
       const built = await buildCountedCode(recipe, {seed: first.summary.seed})
-      counted = {code: Buffer.from(built.code, 'utf8'), bytes: built.bytes}
+      counted = built
+      const [loader, payload] = built.files.map((f) => f.data.byteLength)
+      notes.push(
+        `The counted code is \`${REPORT_FILES.code}\` (${fmtInt(loader)} bytes) + \`${REPORT_FILES.payload}\` (${fmtInt(payload)} bytes): golf's ${fmtInt(built.rawBytes)}-byte bundle for this recipe, brotli-compressed, ` +
+          `and the loader that decompresses it in memory, checks its SHA-256 and runs it. To read the bundle: \`node -e "process.stdout.write(zlib.brotliDecompressSync(fs.readFileSync('${REPORT_FILES.payload}')))"\`.`,
+      )
     }
-    writeFileSync(join(tmp, REPORT_FILES.code), counted.code)
+    for (const f of counted.files) writeFileSync(join(tmp, f.name), f.data)
     const bytesTotal = bytesModel + counted.bytes
 
     // Logs.
@@ -421,7 +371,8 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     const valMean = mean(vals)
     const valStd = sampleStd(vals)
     const ablationRows = ablations.map((a) => ablationRow(a, valStd, floor))
-    const compliance = complianceChecks(main, bytesTotal, limit)
+    const leakage = await leakageCheck(main, {cwd, audit: opts.dataAudit, onProgress: progress})
+    const compliance = complianceChecks(main, bytesTotal, limit, leakage)
     const significance =
       opts.sota !== undefined
         ? recordSignificance(
@@ -433,6 +384,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     const track = opts.track ?? 'non-record'
     if (track === 'record' && significance && !significance.record) warnings.push(`track record, but the improvement over --sota ${opts.sota} is not significant (p = ${significance.p ?? 'n/a'})`)
     if (track === 'record' && !significance) warnings.push('track record without --sota: the README makes no significance claim')
+    if (track === 'record' && !main.every((r) => isRecordHardware(r.summary.hardware))) warnings.push(`track record, but the runs were not timed on ${RECORD_HARDWARE} (${first.summary.hardware}): the time limits are not confirmed`)
 
     const name = opts.name ?? basename(out)
     const params = first.summary.params
@@ -499,7 +451,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       artifact_seed: first.summary.seed,
       artifact_file: REPORT_FILES.artifact,
       bytes_model: bytesModel,
-      code_file: REPORT_FILES.code,
+      code_files: counted.files.map((f) => f.name),
       bytes_code: counted.bytes,
       bytes_total: bytesTotal,
       limit,

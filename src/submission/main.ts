@@ -1,11 +1,13 @@
 /**
  * The counted code of a golf submission — the equivalent of the official `train_gpt.py`.
- * `golf verify` bundles this module (and everything of golf's it uses) with the submitted
- * recipe embedded into ONE minified file; npm libraries (tfjs, pako, …) stay imports, the way
- * `torch` is not counted for a Python entry. A reviewer reproduces the run with that file alone:
+ * `src/verify/bundle.ts` bundles this module (and everything of golf's it uses) with the
+ * submitted recipe embedded into ONE minified file; npm libraries (tfjs, pako, …) stay imports,
+ * the way `torch` is not counted for a Python entry. A submission ships it brotli-compressed
+ * with a small loader (`train_golf.mjs` + `train_golf.br`), and a reviewer reproduces the run
+ * with those two files alone:
  *
- *   node submission.mjs train --data <dataset dir> --out <run dir> [--max-steps N] [--seed S]
- *   node submission.mjs eval --artifact model.golf --data <dataset dir> [--val-tokens N] [--json]
+ *   node train_golf.mjs train --data <dataset dir> --out <run dir> [--max-steps N] [--seed S]
+ *   node train_golf.mjs eval --artifact model.golf --data <dataset dir> [--val-tokens N] [--json]
  *
  * `train` trains the embedded recipe, packs the artifact (`<out>/model.golf`, entropy/auto
  * codec), then rebuilds the model from it and scores it; `eval` does the last step alone. Both
@@ -23,6 +25,7 @@ import {writeFileAtomic} from '../io/atomic.js'
 import {packSource} from '../pack/pack-model.js'
 import {train} from '../train/loop.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
+import {loaderCountedBytes} from './counted-code.js'
 import {evaluateArtifact, roundtripLine} from './rebuild.js'
 import type {ScoreResult} from '../eval/score.js'
 
@@ -47,8 +50,13 @@ function required(flag: string, v: string | undefined): string {
   return v
 }
 
-/** Size of the running file: the counted code when this runs as the bundle. */
+/**
+ * The counted code's bytes: what the self-extracting loader measured (loader + compressed
+ * bundle) when it started this bundle, else the running file's size (the raw bundle run alone).
+ */
 function ownSize(): number | null {
+  const counted = loaderCountedBytes()
+  if (counted !== null) return counted
   try {
     return statSync(fileURLToPath(import.meta.url)).size
   } catch {

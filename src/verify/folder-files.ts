@@ -8,8 +8,10 @@
  * - metadata: a JSON object with submission fields (claims.ts), preferring `submission.json`,
  *   then `submission*.json`, then any other; a `submission*.json` that does not parse is a problem;
  * - logs: a `.log`, or any text file (`.txt`, `.out`, no extension) with score or size lines;
- * - code: `.py`/`.mjs`/`.js` named `train*` (the main files the code claim can be), other code
- *   (`.py`, `.c`, `.sh`, …) as helpers, `.model`/`.vocab` as tokenizer files;
+ * - code: `.py`/`.mjs`/`.js` named `train*` (the main files the code claim can be), and a
+ *   `train*.br` (golf's counted code ships as the loader `train_golf.mjs` + the compressed bundle
+ *   `train_golf.br`: both are main, and the claim is their sum), other code (`.py`, `.c`, `.sh`,
+ *   …) as helpers, `.model`/`.vocab` as tokenizer files;
  * - artifacts: `.golf`, `.ptz` and compressed model files, measured, read only for `.golf`.
  *
  * Everything goes through folder-scan.ts: bounded reads, no links out of the folder.
@@ -47,6 +49,8 @@ export interface FolderFiles {
 
 const CODE_EXT = new Set(['.py', '.mjs', '.js', '.cjs', '.c', '.h', '.cc', '.cpp', '.cu', '.cuh', '.sh', '.pyx', '.ts'])
 const MAIN_EXT = new Set(['.py', '.mjs', '.js', '.cjs'])
+/** A compressed payload of the counted code (golf's `train_golf.br`): main when named `train*`. */
+const PAYLOAD_EXT = new Set(['.br'])
 const TOKENIZER_EXT = new Set(['.model', '.vocab'])
 /** `model.golf`, `final_model.int8.ptz`, `model.pt.xz`: a packed model, not a compressed log. */
 const ARTIFACT_RE = /\.(golf|ptz)$|(model|artifact|weights|\.pt|\.bin)[^/]*\.(xz|lzma|br|zst|zstd)$/i
@@ -108,8 +112,8 @@ export function sortFolder(scan: FolderScan): FolderFiles {
       found.tokenizers.push({file: f.rel, bytes: f.size})
       continue
     }
-    if (CODE_EXT.has(ext)) {
-      const main = MAIN_EXT.has(ext) && /^train/.test(lower)
+    if (CODE_EXT.has(ext) || (PAYLOAD_EXT.has(ext) && /^train/.test(lower))) {
+      const main = (MAIN_EXT.has(ext) || PAYLOAD_EXT.has(ext)) && /^train/.test(lower)
       // main files are read for their compressed sizes; helpers only measured
       found.code.push({file: f.rel, bytes: f.size, role: main ? 'main' : 'helper', data: main ? read(f) : null})
       continue

@@ -6,7 +6,8 @@
  *
  * Every check is pass, fail, or "not confirmed". Only a real contradiction fails: a claim the
  * logs contradict (named with the seed and both numbers), a size over the cap, a required file
- * missing (README, metadata, a train log, the code), malformed metadata. A claim there is
+ * missing (README, metadata, a train log, the code), malformed metadata, and a log bearing the
+ * known fingerprint of validation data in training (leakageFingerprint). A claim there is
  * nothing to check against — no such line in the logs, an unfamiliar format, a score on another
  * estimator or slice, a compressed size from unknown settings — is "not confirmed" with the
  * reason. Claimed numbers must agree with the logs at the precision the logs print them.
@@ -271,6 +272,10 @@ export function verifyFolder(dir: string, opts: FolderOptions): VerifyReport {
   // the cap: every size claimed or printed must be within it
   checks.push(capCheck(claims, files, opts.limit))
 
+  // the known fingerprint of validation documents in the training shards
+  const leak = leakageFingerprint(files)
+  if (leak) checks.push(leak)
+
   // bytes add up
   if (claims && claims.bytes_model !== null && claims.bytes_total !== null && claims.bytes_code !== null) {
     const sum = claims.bytes_model + claims.bytes_code
@@ -370,6 +375,30 @@ export function verifyFolder(dir: string, opts: FolderOptions): VerifyReport {
       refused: files.refused.map((r) => ({file: r.rel, reason: r.reason})),
     },
   }
+}
+
+/** `train_shards: 1499` is the training-shard count of that dataset (see leakageFingerprint). */
+const LEAKY_TRAIN_SHARDS = 1499
+
+/**
+ * A log stating `train_shards: 1499` with a CaseOps tokenizer (named in a log, or a tokenizer file
+ * of the folder). 1,499 is the count `prepare_caseops_data.py` writes with its default
+ * `--val-docs 10000`: training starts at document 10,000 while the scored validation split is
+ * documents 0–49,999, so 40,000 of them (80%) are trained on (openai/parameter-golf#2127); the
+ * leaderboard excluded entries on this line (openai/parameter-golf#2146). It fails, like any
+ * contradiction: the log contradicts a held-out score. Only the data can settle it otherwise
+ * (one author showed a clean 50,000-document split behind the same count), so the detail says
+ * how to measure it. No check is added when no log bears it: most logs never say.
+ */
+function leakageFingerprint(files: FolderFiles): VerifyCheck | null {
+  const hits = files.logs.flatMap((l) => l.log.train_shards.filter((s) => s.value === LEAKY_TRAIN_SHARDS).map((s) => `${l.file}:${s.line}`))
+  if (hits.length === 0) return null
+  const caseops = [...files.logs.filter((l) => l.log.caseops_line !== null).map((l) => `${l.file}:${l.log.caseops_line}`), ...files.tokenizers.filter((t) => /caseops/i.test(t.file)).map((t) => t.file)]
+  if (caseops.length === 0) return null
+  return fail(
+    'no validation data in training',
+    `${list(hits)} says train_shards: ${LEAKY_TRAIN_SHARDS} with a CaseOps tokenizer (${list(caseops, 2)}): the training-shard count of prepare_caseops_data.py's default --val-docs 10000, whose training shards hold 40,000 of the 50,000 validation documents (openai/parameter-golf#2127; the leaderboard excluded entries on it, #2146). If the data was made otherwise, measure it: golf data audit --data <dataset> counts the validation documents in the training shards`,
+  )
 }
 
 /** `; logs/train.log was not read: too large…` when a refused entry would have been the missing file. */

@@ -14,6 +14,8 @@
  *   budget:15111456/16000000
  *   final_elbo bound:upper steps:128 … val_loss:2.3 val_bpb:1.9        (golf train, diffusion)
  *   final_roundtrip_elbo val_loss:… val_bpb:… bound:upper steps:128 …  (golf's counted code)
+ *   train_shards: 1499        the training shards a run read (its data's fingerprint, below)
+ *   …fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model…        a CaseOps tokenizer or dataset
  *
  * Numbers must follow their label directly, and a line with `{`/`}` is never read, so the
  * script source the official script copies to the top of its log (`log0(f"Code size:
@@ -85,6 +87,10 @@ export interface ParsedLog {
   seed: number | null
   /** A diffusion log: its scores are upper bounds (golf's `objective:mdlm`, a `bound:upper` line). */
   diffusion: boolean
+  /** `train_shards: N` lines: how many training shards the run read. */
+  train_shards: Array<{line: number; value: number}>
+  /** The first line naming a CaseOps tokenizer or dataset (`…_caseops_v1…`), or null. */
+  caseops_line: number | null
   /** Does this look like a train log at all (any step/val/size line)? */
   recognised: boolean
 }
@@ -111,6 +117,8 @@ const KV_SIZE = /(?:^|[\s,;|])(artifact|model|total|submission)_bytes\s*[:=]\s*(
 const STEP = /^step:\d+\/\d+\s/
 const BOUND = /\bbound\s*[:=]\s*upper\b|elbo|\bval_var_bpb\b/i
 const SEED_LINE = /(?:^|[\s,;|])(?:--)?seed\s*(?:[:=]\s*|\s+)(\d{1,12})\b/i
+const TRAIN_SHARDS = /(?:^|[\s,;|])train_shards\s*[:=]\s*(\d{1,9})\b/i
+const CASEOPS = /caseops/i
 
 const int = (s: string) => Number(s.replace(/,/g, ''))
 
@@ -144,7 +152,7 @@ function looksLikeCode(line: string): boolean {
 
 /** Parse one log's text. */
 export function parseLog(text: string): ParsedLog {
-  const out: ParsedLog = {val: [], totals: [], models: [], code: [], seed: null, diffusion: false, recognised: false}
+  const out: ParsedLog = {val: [], totals: [], models: [], code: [], seed: null, diffusion: false, train_shards: [], caseops_line: null, recognised: false}
   const seeds = new Set<number>()
   const lines = text.split(/\r?\n/)
   lines.forEach((raw, i) => {
@@ -172,6 +180,9 @@ export function parseLog(text: string): ParsedLog {
       if (s) seeds.add(Number(s[1]))
     }
     if (/\bobjective\s*[:=]\s*(mdlm|bd3lm|diffusion)\b|\bbound\s*[:=]\s*upper\b/i.test(line)) out.diffusion = true
+    const shards = TRAIN_SHARDS.exec(line)
+    if (shards) out.train_shards.push({line: n, value: Number(shards[1])})
+    if (out.caseops_line === null && CASEOPS.test(line)) out.caseops_line = n
     let m = TOTAL.exec(line)
     if (m) out.totals.push({line: n, label: m[1].trim(), bytes: int(m[2]), tolerance: 0})
     m = BUDGET.exec(line)

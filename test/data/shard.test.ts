@@ -9,6 +9,7 @@ import {
   readShard,
   readShardHeader,
   shardFileName,
+  ShardStreamReader,
   ShardWriter,
   splitOfShard,
   writeShard,
@@ -164,5 +165,46 @@ describe('ShardWriter', () => {
   it('rejects ids that do not fit uint16', () => {
     const w = new ShardWriter(dir, 'train', {shardTokens: 8})
     expect(() => w.add([1, 70000])).toThrow(/does not fit in uint16/)
+  })
+})
+
+describe('ShardStreamReader', () => {
+  const write = (counts: number[]) => {
+    let next = 0
+    return counts.map((n, i) => {
+      const path = join(dir, shardFileName('train', i))
+      writeShard(path, Uint16Array.from({length: n}, () => next++))
+      return path
+    })
+  }
+
+  it('reads the shards as one stream: chunks in order (empty shards skipped), any span across shard ends', () => {
+    const files = write([5, 0, 7, 3])
+    const r = new ShardStreamReader(files)
+    try {
+      expect([r.tokens, r.counts, r.starts]).toEqual([15, [5, 0, 7, 3], [0, 5, 5, 12]])
+      const seen: Array<[number, number, number, number[]]> = []
+      for (const c of r.chunks(4)) seen.push([c.file, c.pos, c.start, Array.from(c.tokens)])
+      expect(seen).toEqual([
+        [0, 0, 0, [0, 1, 2, 3]],
+        [0, 4, 4, [4]],
+        [2, 0, 5, [5, 6, 7, 8]],
+        [2, 4, 9, [9, 10, 11]],
+        [3, 0, 12, [12, 13, 14]],
+      ])
+      expect(Array.from(r.read(3, new Uint16Array(11)))).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+      expect(Array.from(r.read(14, new Uint16Array(1)))).toEqual([14])
+      expect(r.locate(5)).toEqual({file: 2, pos: 0})
+      expect(r.locate(12)).toEqual({file: 3, pos: 0})
+      expect(() => r.read(10, new Uint16Array(6))).toThrow(RangeError)
+    } finally {
+      r.close()
+    }
+  })
+
+  it('checks every header when made: a bad shard is named before any token is read', () => {
+    const files = write([4, 4])
+    writeFileSync(files[1], Buffer.alloc(1024 + 3))
+    expect(() => new ShardStreamReader(files)).toThrow(`shard ${files[1]}: wrong magic 0 (expected 20240520); not a shard file`)
   })
 })

@@ -1,9 +1,11 @@
-import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {train} from '../../src/train/loop.js'
+import {dependencyRoot} from '../../src/verify/roundtrip.js'
 import {runCli} from '../helpers/cli.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
 import {FIXTURE_RUNS} from './fixtures.js'
@@ -52,7 +54,7 @@ describe('golf report → golf verify on real runs', () => {
     const r = await runCli(['report', '--runs', join(runs, '*'), '--out', out, '--author', 'Ada', '--github-id', 'ada', '--date', '2026-03-20', '--tar', '--json'])
     expect(r.code, r.stderr).toBe(0)
     const result = JSON.parse(r.stdout)
-    expect(result.files).toEqual(['README.md', 'model.golf', 'submission.json', 'train_golf.mjs', 'train_seed1.log', 'train_seed2.log', 'val_bpb.svg'])
+    expect(result.files).toEqual(['README.md', 'model.golf', 'submission.json', 'train_golf.br', 'train_golf.mjs', 'train_seed1.log', 'train_seed2.log', 'val_bpb.svg'])
     expect(result.tarball).toBe(`${out}.tar.gz`)
     // golf-trained ternary runs roundtrip exactly: the shipped artifact scores the run's val_bpb
     expect(result.seeds[0].roundtrip_val_bpb).toBe(result.seeds[0].val_bpb)
@@ -62,13 +64,26 @@ describe('golf report → golf verify on real runs', () => {
     expect(result.compliance.find((c: {name: string}) => c.name === '3+ seeds').status).toBe('fail')
     const sub = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'))
     expect(sub.bytes_model).toBe(readFileSync(join(out, 'model.golf')).byteLength)
-    expect(sub.bytes_code).toBe(readFileSync(join(out, 'train_golf.mjs')).byteLength)
-    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('(gap 0.000000; exact: identical logits)')
+    // the counted code is the loader and the compressed bundle, both files' bytes
+    const counted = statSync(join(out, 'train_golf.mjs')).size + statSync(join(out, 'train_golf.br')).size
+    expect(sub.bytes_code).toBe(counted)
+    const readme = readFileSync(join(out, 'README.md'), 'utf8')
+    expect(readme).toContain('(gap 0.000000; exact: identical logits)')
+    expect(readme).toContain(`With the counted code alone (\`train_golf.mjs\` + \`train_golf.br\`, ${counted.toLocaleString('en-US')} bytes;`)
 
     const v = await runCli(['verify', out, '--json'])
     expect(v.code, v.stdout + v.stderr).toBe(0)
     const report = JSON.parse(v.stdout)
     expect(report.checks.filter((c: {ok: boolean}) => !c.ok)).toEqual([])
     expect(report.bytes_total).toBe(sub.bytes_total)
+    expect(report.checks.find((c: {name: string}) => c.name === 'bytes_code matches code')).toMatchObject({confirmed: true, detail: `submission.json bytes_code ${counted.toLocaleString('en-US')} = train_golf.br + train_golf.mjs raw`})
+
+    // the counted code runs alone from the folder (npm packages as a reviewer installs them) and
+    // prints the counted bytes as its code size
+    symlinkSync(dependencyRoot(), join(out, 'node_modules'), 'junction')
+    const t = spawnSync(process.execPath, ['train_golf.mjs', 'train', '--data', data, '--out', 'runs/again', '--max-steps', '1', '--backend', 'wasm'], {cwd: out, encoding: 'utf8'})
+    expect(t.status, t.stderr).toBe(0)
+    expect(t.stdout).toContain(`\nCode size: ${counted} bytes\n`)
+    expect(t.stdout).toMatch(/^final_roundtrip val_loss:\d+\.\d{8} val_bpb:\d+\.\d{8}$/m)
   })
 })

@@ -3,11 +3,12 @@
  * when its claims agree with its logs, a tampered claim fails naming the seed and both numbers,
  * and what cannot be checked is "not confirmed", never a failure.
  */
-import {renameSync, rmSync, writeFileSync} from 'node:fs'
+import {readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {verifyFolder} from '../../src/verify/folder.js'
+import {parseLog} from '../../src/verify/logs.js'
 import {checkStatus, type VerifyReport} from '../../src/verify/report.js'
 import {diffusionEntry, keyedRerun, laterRecord, nonRecord, ownEstimator, script, ternaryCompact, tmp, writeFolder} from './folders.js'
 
@@ -233,5 +234,50 @@ describe('other shapes', () => {
   it('a broken submission_<name>.json is named', () => {
     const dir = writeFolder(root, 'broken-json', {'README.md': '#\n', 'submission_v2.json': '{"val_bpb": 1.2,', 'train.log': 'step:1/1 val_loss:2 val_bpb:1.5\n', 'train_gpt.py': 'print(1)\n'})
     expect(get(verifyFolder(dir, {limit: LIMIT}), 'submission.json').detail).toMatch(/^submission_v2\.json: not valid JSON: /)
+  })
+})
+
+describe('the known leakage fingerprint: train_shards: 1499 with a CaseOps tokenizer', () => {
+  const CASEOPS_MODEL = 'fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model'
+  /** A later record whose seed-42 log opens with `lines`, plus extra files. */
+  const entry = (name: string, lines: string[], extra: Record<string, string> = {}) => {
+    const dir = laterRecord(root, name)
+    const log = join(dir, 'train_seed42.log')
+    writeFileSync(log, [...lines, readFileSync(log, 'utf8')].join('\n'))
+    for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text)
+    return dir
+  }
+
+  it('parses the shard count and the CaseOps mention, never from the copied script source', () => {
+    const log = parseLog(['    log0(f"train_shards: {len(files)}")', 'train_shards: 1499', `tokenizer_path: ./data/tokenizers/${CASEOPS_MODEL}`].join('\n'))
+    expect(log.train_shards).toEqual([{line: 2, value: 1499}])
+    expect(log.caseops_line).toBe(3)
+  })
+
+  it('fails naming the log lines and the source, and says how to measure it', () => {
+    const r = verifyFolder(entry('caseops-leak', ['train_shards: 1499', `tokenizer_path: ./data/tokenizers/${CASEOPS_MODEL}`]), {limit: LIMIT})
+    expect(failed(r)).toEqual([
+      [
+        'no validation data in training',
+        "train_seed42.log:1 says train_shards: 1499 with a CaseOps tokenizer (train_seed42.log:2): the training-shard count of prepare_caseops_data.py's default --val-docs 10000, whose training shards hold 40,000 of the 50,000 validation documents (openai/parameter-golf#2127; the leaderboard excluded entries on it, #2146). If the data was made otherwise, measure it: golf data audit --data <dataset> counts the validation documents in the training shards",
+      ],
+    ])
+  })
+
+  it('a CaseOps tokenizer file in the folder counts as the CaseOps mention', () => {
+    const r = verifyFolder(entry('caseops-file', ['val_tokens: 47851520 train_shards: 1499'], {[CASEOPS_MODEL]: 'not a real model'}), {limit: LIMIT})
+    expect(get(r, 'no validation data in training')).toMatchObject({ok: false, confirmed: true})
+    expect(get(r, 'no validation data in training').detail).toMatch(/^train_seed42\.log:1 says train_shards: 1499 with a CaseOps tokenizer \(fineweb_8192_bpe_lossless_caps_caseops_v1_reserved\.model\)/)
+  })
+
+  it('no check without the whole fingerprint: 1499 shards without CaseOps, or CaseOps with the canonical 80', () => {
+    for (const [name, lines] of [
+      ['shards-only', ['train_shards: 1499']],
+      ['caseops-80', ['train_shards: 80', `tokenizer_path: ./data/tokenizers/${CASEOPS_MODEL}`]],
+    ] as const) {
+      const r = verifyFolder(entry(name, [...lines]), {limit: LIMIT})
+      expect(r.checks.map((c) => c.name), name).not.toContain('no validation data in training')
+      expect(failed(r), name).toEqual([])
+    }
   })
 })

@@ -1,12 +1,15 @@
 /**
  * Run mode end to end on a tiny golf-trained ternary run: the exact roundtrip (gap 0, identical
- * logits), the counted-code bundle (self-contained, runs alone, prints the same val_bpb), and
+ * logits), the counted-code bundle (self-contained, runs alone, prints the same val_bpb; shipped
+ * as a loader + its brotli-compressed form, which runs alone too and refuses a bad payload), and
  * the built CLI (`golf verify --run … --artifact …`); and on a tiny MDLM run, whose val_bpb is
  * the negative ELBO (an upper bound) and is reported as one. Needs dist/ (npx tsc -p tsconfig.json).
  */
-import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {brotliDecompressSync} from 'node:zlib'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {initBackend} from '../../src/backend/index.js'
@@ -14,8 +17,9 @@ import {packSource} from '../../src/pack/pack-model.js'
 import {evaluateArtifact} from '../../src/submission/rebuild.js'
 import {train} from '../../src/train/loop.js'
 import {readRunConfig} from '../../src/run/load.js'
-import {buildCountedCode, bundleImports} from '../../src/verify/bundle.js'
-import {roundtrip, runBundle} from '../../src/verify/roundtrip.js'
+import {COUNTED_CODE_FILES} from '../../src/submission/counted-code.js'
+import {buildCountedCode, bundleImports, compressBundle, type CountedCode} from '../../src/verify/bundle.js'
+import {dependencyRoot, roundtrip, runBundle} from '../../src/verify/roundtrip.js'
 import {verifyRun} from '../../src/verify/run.js'
 import {REPO_ROOT, runCli} from '../helpers/cli.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
@@ -55,13 +59,28 @@ describe('roundtrip (in-process)', () => {
   })
 })
 
+/** Write the counted files into a fresh folder with only node_modules beside them (as runBundle does for the raw bundle). */
+function shippedFolder(files: CountedCode['files']): string {
+  const dir = mkdtempSync(join(tmpdir(), 'golf-shipped-'))
+  for (const f of files) writeFileSync(join(dir, f.name), f.data)
+  symlinkSync(dependencyRoot(), join(dir, 'node_modules'), 'junction')
+  return dir
+}
+
+/** `node train_golf.mjs …` from that folder. */
+function runLoader(dir: string, args: string[]): {code: number; stdout: string; stderr: string} {
+  const r = spawnSync(process.execPath, [join(dir, COUNTED_CODE_FILES.loader), ...args], {cwd: dir, encoding: 'utf8', env: {...process.env, GOLF_DEBUG: ''}})
+  return {code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr}
+}
+
 describe('the counted code bundle', () => {
   let code: string
+  let built: CountedCode
   beforeAll(async () => {
     const {config} = readRunConfig(runDir)
-    const built = await buildCountedCode(config.recipe, {seed: config.seed})
+    built = await buildCountedCode(config.recipe, {seed: config.seed})
     code = built.code
-    expect(built.bytes).toBe(Buffer.byteLength(code))
+    expect(built.rawBytes).toBe(Buffer.byteLength(code))
   }, 60_000)
 
   it('imports only npm packages and node builtins: golf itself is inside', () => {
@@ -76,22 +95,81 @@ describe('the counted code bundle', () => {
     expect(code).toMatch(/\bname:"tiny-test"/)
   })
 
-  it('is deterministic', async () => {
+  it('is deterministic: the same bundle, loader and payload bytes', async () => {
     const {config} = readRunConfig(runDir)
-    expect((await buildCountedCode(config.recipe, {seed: config.seed})).code).toBe(code)
+    const again = await buildCountedCode(config.recipe, {seed: config.seed})
+    expect(again.code).toBe(code)
+    expect(again.files.map((f) => f.name)).toEqual([COUNTED_CODE_FILES.loader, COUNTED_CODE_FILES.payload])
+    for (const [i, f] of again.files.entries()) expect(Buffer.from(f.data).equals(Buffer.from(built.files[i].data)), f.name).toBe(true)
   }, 60_000)
 
-  it('runs alone (only node_modules beside it) and prints the in-process val_bpb', async () => {
+  it('ships compressed: the payload decompresses to the bundle byte for byte, and the count is the files on disk', () => {
+    const [loader, payload] = built.files
+    expect(brotliDecompressSync(payload.data).equals(Buffer.from(code, 'utf8'))).toBe(true)
+    expect(Buffer.from(payload.data).equals(Buffer.from(compressBundle(Buffer.from(code, 'utf8'))))).toBe(true)
+    expect(payload.data.byteLength).toBeLessThan(built.rawBytes / 3)
+    expect(loader.data.byteLength).toBeLessThan(1200)
+    const dir = shippedFolder(built.files)
+    try {
+      expect(built.bytes).toBe(statSync(join(dir, loader.name)).size + statSync(join(dir, payload.name)).size)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('a missing, corrupt, truncated or foreign payload: one line naming it, exit 1, the bundle never runs', async () => {
+    const dir = shippedFolder(built.files)
+    try {
+      const payload = join(dir, COUNTED_CODE_FILES.payload)
+      const good = Buffer.from(built.files[1].data)
+      const flipped = Buffer.from(good)
+      flipped[flipped.length >> 1] ^= 0x20
+      const other = compressBundle(Buffer.from(code.replace('tiny-test', 'tiny-tesT'), 'utf8'))
+      const bomb = compressBundle(Buffer.alloc(4 * built.rawBytes, 0x20))
+      const cases: Array<[string, Uint8Array | null, RegExp]> = [
+        ['missing', null, /is missing$/],
+        ['not brotli', Buffer.from('hello, world: not brotli at all'), /is corrupt: /],
+        ['a flipped byte', flipped, /is corrupt: /],
+        ['truncated', good.subarray(0, good.length - 100), /is corrupt: /],
+        ['another bundle', other, /is corrupt: not the bundle this loader was built for$/],
+        ['longer than the bundle', bomb, /is corrupt: /],
+      ]
+      for (const [what, data, why] of cases) {
+        if (data === null) rmSync(payload)
+        else writeFileSync(payload, data)
+        const r = runLoader(dir, ['eval', '--artifact', artifact, '--data', data])
+        expect(r.code, what).toBe(1)
+        expect(r.stdout, what).toBe('')
+        const lines = r.stderr.split('\n').filter((l) => l !== '')
+        expect(lines, what).toHaveLength(1)
+        expect(lines[0], what).toMatch(new RegExp(`^error: ${COUNTED_CODE_FILES.payload.replace('.', '\\.')}, golf's compressed counted code beside this loader, `))
+        expect(lines[0], what).toMatch(why)
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  }, 30_000)
+
+  it('runs alone (only node_modules beside it), raw and as shipped (loader + payload), and prints the in-process val_bpb', async () => {
     const inProcess = await evaluateArtifact({artifact, dataDir: data, valTokens: VAL, slidingStride: null, backend: 'wasm', batchSeqs: 4})
-    const res = await runBundle(code, ['eval', '--artifact', artifact, '--data', data, '--val-tokens', String(VAL), '--stride', '0', '--json', '--backend', 'wasm'])
-    expect(res.stderr).toBe('')
-    expect(res.code).toBe(0)
-    const lines = res.stdout.trim().split('\n')
-    expect(lines[0]).toBe(`Serialized model golf-artifact: ${artifactBytes} bytes`)
-    expect(lines[1]).toBe(`final_roundtrip val_loss:${inProcess.score.val_loss.toFixed(8)} val_bpb:${inProcess.score.val_bpb.toFixed(8)}`)
-    const json = JSON.parse(lines[lines.length - 1])
-    expect(json.val_bpb).toBe(inProcess.score.val_bpb)
-    expect(json.val_loss).toBe(inProcess.score.val_loss)
+    const args = ['eval', '--artifact', artifact, '--data', data, '--val-tokens', String(VAL), '--stride', '0', '--json', '--backend', 'wasm']
+    const dir = shippedFolder(built.files)
+    try {
+      for (const res of [await runBundle(code, args), runLoader(dir, args)]) {
+        expect(res.stderr).toBe('')
+        expect(res.code).toBe(0)
+        const lines = res.stdout.trim().split('\n')
+        expect(lines[0]).toBe(`Serialized model golf-artifact: ${artifactBytes} bytes`)
+        expect(lines[1]).toBe(`final_roundtrip val_loss:${inProcess.score.val_loss.toFixed(8)} val_bpb:${inProcess.score.val_bpb.toFixed(8)}`)
+        const json = JSON.parse(lines[lines.length - 1])
+        expect(json.val_bpb).toBe(inProcess.score.val_bpb)
+        expect(json.val_loss).toBe(inProcess.score.val_loss)
+      }
+      // bad input reaches the bundle through the loader: its own one line, exit 2
+      expect(runLoader(dir, ['eval', '--data', data])).toMatchObject({code: 2, stderr: 'error: --artifact is required (see --help)\n'})
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   }, 60_000)
 
   it('bad input to the bundle: one line, exit 2', async () => {
