@@ -33,9 +33,14 @@ export function maskProbability(s: LogLinearSchedule, t: number): number {
   return -Math.expm1(-sigma(s, t))
 }
 
-/** The NELBO weight of a masked token at time t: dσ / expm1(σ) (= 1/t for this schedule). */
+/**
+ * The NELBO weight of a masked token at time t: dσ / expm1(σ), computed as the reference does.
+ * Algebraically it is 1/t for every ε (expm1(σ) = (1 − ε)t / (1 − (1 − ε)t)); where the
+ * reference form is ∞/∞ (ε = 0 at t = 1, the exact process's last step) it is that limit.
+ */
 export function lossWeight(s: LogLinearSchedule, t: number): number {
-  return dsigma(s, t) / Math.expm1(sigma(s, t))
+  const w = dsigma(s, t) / Math.expm1(sigma(s, t))
+  return Number.isFinite(w) ? w : 1 / t
 }
 
 /**

@@ -94,6 +94,9 @@ describe('log-linear schedule', () => {
     }
     expect(maskProbability({eps: 1e-3}, 1)).toBeCloseTo(1 - 1e-3, 15) // 1 − ε left clean at t = 1
     expect(maskProbability({eps: 0}, 0)).toBe(0)
+    // the exact process's last step (ε = 0, t = 1): the reference form is ∞/∞, the weight its limit 1
+    expect(lossWeight({eps: 0}, 1)).toBe(1)
+    expect(lossWeight({eps: 1e-3}, 1)).toBeCloseTo(1, 12)
   })
 
   it('antitheticTimes: exactly one draw per stratum of [lo, hi], all inside, spaced (hi − lo)/n', () => {
