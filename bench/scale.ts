@@ -58,6 +58,9 @@ interface Measured {
   heap_bytes: number
   max_rss_bytes: number
   seconds: number
+  /** Training: of which the forward + backward pass, and the optimizer step. */
+  grads_seconds?: number
+  optimizer_seconds?: number
   tokens: number
   tokens_per_s: number
 }
@@ -77,15 +80,18 @@ async function child(name: string, phase: 'train' | 'eval', steps: number): Prom
   const data = (B: number) => Uint16Array.from({length: objective.chunkTokens(B, T)}, () => Math.floor(rand() * (recipe.model.vocab_size - 1)))
   let seconds = 0
   let tokens = 0
+  let gradsSeconds = 0
   if (phase === 'train') {
     const opt = buildOptimizers(model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group})), recipe.optim)
     for (let i = 0; i <= steps; i++) {
       const t0 = performance.now()
       const {grads} = accumulateGrads(model, [objective.trainBatch(data(1), 1, T, rand)], 0)
+      const t1 = performance.now()
       opt.step(grads, 1, {momentum: 0.95})
       disposeMap(grads)
       if (i > 0) {
         seconds += (performance.now() - t0) / 1000 // the first step is the warm-up (tables, masks, packing)
+        gradsSeconds += (t1 - t0) / 1000
         tokens += T
       }
     }
@@ -100,6 +106,10 @@ async function child(name: string, phase: 'train' | 'eval', steps: number): Prom
   }
   const heap = (tf.backend() as unknown as {wasm: {HEAPU8: Uint8Array}}).wasm.HEAPU8.buffer.byteLength
   const m: Measured = {heap_bytes: heap, max_rss_bytes: process.resourceUsage().maxRSS * 1024, seconds: Number(seconds.toFixed(2)), tokens, tokens_per_s: Math.round(tokens / seconds)}
+  if (phase === 'train') {
+    m.grads_seconds = Number(gradsSeconds.toFixed(2))
+    m.optimizer_seconds = Number((seconds - gradsSeconds).toFixed(2))
+  }
   console.log(JSON.stringify(m))
   model.dispose()
 }
@@ -154,8 +164,8 @@ async function main(): Promise<void> {
   console.log(`wasm, 1 thread; a training step = one sequence forward + backward + the optimizer (mean of ${steps} after a warm-up); an evaluation = one pass at the fitted batch`)
   console.log(
     table(
-      ['size', 'params', 'seq', 'recompute', 'train heap (estimate)', 'train RSS', 'step s', 'train tok/s', 'eval batch', 'eval heap (estimate)', 'eval RSS', 'eval tok/s'],
-      rows.map((r) => [r.size, r.params.toLocaleString('en-US'), String(r.seq_len), r.recompute ? 'on' : 'off', ratio(r.train), formatMemory(r.train.max_rss_bytes), (r.train.seconds / steps).toFixed(2), r.train.tokens_per_s.toLocaleString('en-US'), String(r.eval_batch_seqs), ratio(r.eval), formatMemory(r.eval.max_rss_bytes), r.eval.tokens_per_s.toLocaleString('en-US')]),
+      ['size', 'params', 'seq', 'recompute', 'train heap (estimate)', 'train RSS', 'step s (fwd+bwd / optimizer)', 'train tok/s', 'eval batch', 'eval heap (estimate)', 'eval RSS', 'eval tok/s'],
+      rows.map((r) => [r.size, r.params.toLocaleString('en-US'), String(r.seq_len), r.recompute ? 'on' : 'off', ratio(r.train), formatMemory(r.train.max_rss_bytes), `${(r.train.seconds / steps).toFixed(2)} (${(r.train.grads_seconds! / steps).toFixed(2)} / ${(r.train.optimizer_seconds! / steps).toFixed(2)})`, r.train.tokens_per_s.toLocaleString('en-US'), String(r.eval_batch_seqs), ratio(r.eval), formatMemory(r.eval.max_rss_bytes), r.eval.tokens_per_s.toLocaleString('en-US')]),
     ),
   )
   console.log('heap: the wasm heap after the phase (it only grows: its peak); estimate: golf budget\'s per-thread figure for the same phase')

@@ -68,8 +68,8 @@ export default class Budget extends GolfCommand {
         ['component', 'bytes'],
         [
           ['ternary trits', n(comp.ternary_trits)],
-          ['ternary scales (compressed)', n(comp.ternary_scales)],
-          ['float tensors (compressed)', n(comp.float_tensors)],
+          [`ternary scales (${r.formats.scale_format ?? '—'}, compressed)`, n(comp.ternary_scales)],
+          [`float tensors (${r.formats.float_dtype}, compressed)`, n(comp.float_tensors)],
           ['manifest (compressed)', n(comp.manifest)],
           ['container', n(comp.container)],
           [`counted code (${r.code_bytes_source})`, n(comp.counted_code)],

@@ -9,8 +9,9 @@ import {writeFileAtomic} from '../src/io/atomic.js'
 import {FLOAT_DTYPES, type FloatDtype, type GroupSize} from '../src/pack/artifact.js'
 import {TRIT_CODEC_NAMES, type TritCodecName} from '../src/pack/codecs/index.js'
 import {COMPRESS_NAMES, type CompressName} from '../src/pack/compress.js'
-import {type CompareRow, comparePacking} from '../src/pack/compare.js'
+import {type CompareRow, type StorageRow, comparePacking, compareStorage} from '../src/pack/compare.js'
 import {type PackedTensorRow, packPrepared, parseFloatOverride, prepareSource} from '../src/pack/pack-model.js'
+import {SCALE_FORMATS, type ScaleFormat} from '../src/quant/ternary-host.js'
 import {OFFICIAL_LIMIT} from '../src/verify/limit.js'
 
 export interface PackCommandResult {
@@ -32,6 +33,8 @@ export interface PackCommandResult {
   body_bytes: number
   limit: number
   compare?: CompareRow[]
+  /** --compare: the same model with its scales or floats stored in other formats (bytes only). */
+  compare_storage?: StorageRow[]
 }
 
 function parseGroupSize(s: string): GroupSize {
@@ -73,7 +76,7 @@ export default class Pack extends GolfCommand {
     compare: Flags.boolean({description: 'Pack the same weights every way and print one comparison table.'}),
     ternary: Flags.string({description: 'Safetensors input: glob of tensor names to ternarize (repeatable; * = one dotted segment, ** = anything).', multiple: true}),
     'group-size': Flags.string({description: 'Safetensors input: scale group size along the last dim (integer, row or tensor). Default 128.'}),
-    'scale-format': Flags.string({description: 'Safetensors input: stored precision of the scales. Default fp16.', options: ['fp32', 'fp16', 'bf16']}),
+    'scale-format': Flags.string({description: 'Safetensors input: stored precision of the scales (e4m3: 8 bits per group under a power of two per tensor). Default fp16.', options: [...SCALE_FORMATS]}),
     'zero-correction': Flags.boolean({description: 'Safetensors input: dequantize with mean |w| over the non-zero trits (default on).', allowNo: true}),
     'float-dtype': Flags.string({description: 'Safetensors input: dtype of non-ternary tensors. Default f16.', options: [...FLOAT_DTYPES]}),
     float: Flags.string({description: 'Safetensors input: per-tensor dtype, <glob>=<dtype> (repeatable, first match wins).', multiple: true}),
@@ -90,7 +93,7 @@ export default class Pack extends GolfCommand {
     const prepared = await prepareSource(args.source, {
       ternary: flags.ternary,
       groupSize: flags['group-size'] === undefined ? undefined : parseGroupSize(flags['group-size']),
-      scaleFormat: flags['scale-format'] as 'fp32' | 'fp16' | 'bf16' | undefined,
+      scaleFormat: flags['scale-format'] as ScaleFormat | undefined,
       zeroCorrection: flags['zero-correction'],
       floatDtype: flags['float-dtype'] as FloatDtype | undefined,
       floatOverrides: flags.float?.map(parseFloatOverride),
@@ -99,6 +102,7 @@ export default class Pack extends GolfCommand {
     const packed = packPrepared(prepared, {codec, compress: flags.compress as CompressName | 'auto'})
     if (flags.out) await writeFileAtomic(flags.out, packed.bytes)
     const compare = flags.compare ? comparePacking(prepared) : undefined
+    const compareStorageRows = flags.compare ? compareStorage(prepared, packed.report.compress) : undefined
 
     const r = packed.report
     const result: PackCommandResult = {
@@ -117,6 +121,7 @@ export default class Pack extends GolfCommand {
       body_bytes: r.body_bytes,
       limit: OFFICIAL_LIMIT,
       ...(compare ? {compare} : {}),
+      ...(compareStorageRows ? {compare_storage: compareStorageRows} : {}),
     }
     if (!this.jsonEnabled()) this.printHuman(result)
     return result
@@ -154,6 +159,17 @@ export default class Pack extends GolfCommand {
         ),
       )
       this.log('ternary bytes: trits + scales of the ternary tensors, compressed alone by the method; bits/param over ternary params')
+    }
+    if (r.compare_storage) {
+      const n = (x: number) => x.toLocaleString('en-US')
+      this.log('')
+      this.log(
+        table(
+          ['storage', 'scales', 'floats', 'scale bytes', 'float bytes', 'artifact bytes', 'Δ vs trained'],
+          r.compare_storage.map((s) => [s.variant, s.scale_format ?? '—', s.float_dtype ?? '—', n(s.scale_bytes), n(s.float_bytes), n(s.artifact_bytes), s.delta_vs_trained === 0 ? '—' : `${s.delta_vs_trained > 0 ? '+' : ''}${n(s.delta_vs_trained)}`]),
+        ),
+      )
+      this.log(`scale/float bytes before outer compression (${r.compress}); other formats are rounded from this model's stored values: bytes only, train with quant.scale_format / quant.float_format to use one`)
     }
   }
 }

@@ -19,6 +19,7 @@ export {
   type ArtifactManifest,
   type ArtifactTensorInput,
   FLOAT_DTYPES,
+  FLOAT_DTYPE_OF_FORMAT,
   type FloatDtype,
   type GroupSize,
   MAX_RANK,
@@ -31,5 +32,5 @@ export {
 } from './artifact/format.js'
 export {type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, bodyCap, resolveArtifactLimits} from './artifact/limits.js'
 export {type ReadArtifactOptions, readArtifact, readArtifactManifest, verifyArtifact} from './artifact/reader.js'
-export {dequantizeTernary, scaleGroups} from './artifact/scales.js'
-export {canonical, writeArtifact} from './artifact/writer.js'
+export {dequantizeTernary, encodeScales, scaleGroups} from './artifact/scales.js'
+export {canonical, encodeFloat, writeArtifact} from './artifact/writer.js'

@@ -7,15 +7,16 @@
  *                   with a zero fraction z (default 0.33) and ± split evenly, from the codecs'
  *                   size models (`tritCodecSizes`: exact for base3/2bit/bitmask, the entropy
  *                   coder's order-0 estimate). Outer compression gains nothing on coded trits.
- *   ternary scales  one scale per group (fp16/bf16: 2 bytes, fp32: 4), then compressed: the
- *                   values are the quantizer's scales of stand-in weights (the seeded initial
- *                   values; the zero-initialised projections drawn uniform as other linears,
- *                   which is what training quickly makes of them), stored and compressed as
- *                   the artifact would (brotli 11; streams over 1 MB estimated from 16 spread
- *                   samples of 64 KB).
- *   float tensors   the seeded initial values in `quant.float_format` (f32 for mode none),
- *                   compressed the same way. A trained model's floats compress a little less
- *                   than its initial values: this is the estimate's softest part.
+ *   ternary scales  one scale per group (fp16/bf16: 2 bytes, fp32: 4, e4m3: 1 plus 1 per
+ *                   tensor), then compressed: the values are the quantizer's scales of stand-in
+ *                   weights (the seeded initial values; the zero-initialised projections drawn
+ *                   uniform as other linears, which is what training quickly makes of them),
+ *                   stored and compressed as the artifact would (brotli 11; streams over 1 MB
+ *                   estimated from 16 spread samples of 64 KB).
+ *   float tensors   the seeded initial values in `quant.float_format` (f32 for mode none; fp8
+ *                   with its per-row fp16 scales), encoded by the artifact writer's own encoder
+ *                   and compressed the same way. A trained model's floats compress a little
+ *                   less than its initial values: this is the estimate's softest part.
  *   manifest        the real manifest JSON the packer would write for this tensor list,
  *                   compressed alone.
  *   container       11 bytes (magic, version, compression id, CRC) + the 4-byte manifest length.
@@ -28,12 +29,12 @@ import {brotliCompressSync, constants} from 'node:zlib'
 import {InputError} from '../errors.js'
 import {type ModelConfig, type ParamSpec, numel, paramSpecs} from '../model/config.js'
 import {initialValue} from '../model/gpt.js'
-import {bf16BitsToF32, encodeBf16, encodeF16, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits} from '../quant/float-formats.js'
-import {groupLayout} from '../quant/ternary-host.js'
+import {roundScalesE4m3, roundToFormatJs} from '../quant/float-formats.js'
+import {groupLayout, type ScaleFormat, scaleBytesOf} from '../quant/ternary-host.js'
 import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
 import {modelVocabFor} from '../objective/types.js'
 import {modelInfoOf} from './model-info.js'
-import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, type FloatDtype, type ManifestTensor, readArtifact, u16le, canonical} from './artifact.js'
+import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, FLOAT_DTYPE_OF_FORMAT, type FloatDtype, type ManifestTensor, canonical, encodeFloat, encodeScales, readArtifact} from './artifact.js'
 import {type TritCodecName, TRIT_CODEC_NAMES, tritCodecSizes} from './codecs/index.js'
 
 /**
@@ -86,6 +87,8 @@ export interface ArtifactPrediction {
   zero_frac: number
   codec: TritCodecName | 'auto'
   params: {total: number; ternary: number; float: number}
+  /** How the scales (null: no ternary tensors) and the float tensors are stored. */
+  formats: {scale_format: ScaleFormat | null; float_dtype: FloatDtype}
   /** Everything but the counted code. */
   artifact_bytes: number
   components: Omit<BudgetComponents, 'counted_code'>
@@ -151,15 +154,24 @@ function hostScales(w: Float32Array, shape: [number, number], r: ResolvedRecipe)
         nz++
       }
     }
-    const d = Math.max(r.quant.zero_correction && nz > 0 ? nzSum / nz : s, eps)
-    out[g] = r.quant.scale_format === 'fp16' ? f16BitsToF32(f32ToF16Bits(d)) : r.quant.scale_format === 'bf16' ? bf16BitsToF32(f32ToBf16Bits(d)) : d
+    out[g] = Math.max(r.quant.zero_correction && nz > 0 ? nzSum / nz : s, eps)
   }
-  return out
+  return storedScales(out, r.quant.scale_format)
 }
 
-function encodeFloats(values: Float32Array, fmt: 'fp32' | 'fp16' | 'bf16'): Uint8Array {
-  if (fmt === 'fp32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength))
-  return u16le(fmt === 'fp16' ? encodeF16(values) : encodeBf16(values))
+/** Scales d (≥ 2^-14) as the format stores them (the host references of the quantizer's rounding). */
+function storedScales(d: Float32Array, fmt: ScaleFormat): Float32Array {
+  if (fmt === 'e4m3') return roundScalesE4m3(d)
+  if (fmt === 'fp32') return d
+  // fp16: clamped to its largest finite value, as the quantizer clamps
+  if (fmt === 'fp16') return Float32Array.from(d, (x) => roundToFormatJs(Math.min(x, 65504), 'fp16'))
+  return Float32Array.from(d, (x) => roundToFormatJs(x, fmt))
+}
+
+/** A float tensor's stored bytes (values, then any per-row scales), as the writer lays them out. */
+function encodeFloats(values: Float32Array, shape: number[], dtype: FloatDtype): Uint8Array {
+  const enc = encodeFloat({name: 'budget', shape, kind: 'float', data: values, dtype})
+  return enc.scales ? Buffer.concat([enc.data, enc.scales]) : enc.data
 }
 
 
@@ -189,15 +201,16 @@ export function calibrationFromArtifact(bytes: Uint8Array, source: string): Budg
       trits += t.trits.length
       for (let i = 0; i < t.trits.length; i++) if (t.trits[i] === 0) zeros++
       scaleFormat = entry.scale_format ?? null
-      const fmt = (entry.scale_format ?? 'fp16') as 'fp32' | 'fp16' | 'bf16'
-      scaleStreams.push(encodeFloats(t.scales, fmt))
+      scaleStreams.push(encodeScales(entry.name, t.scales, entry.scale_format ?? 'fp16'))
       groups += t.scales.length
     } else if (t.data) {
       const dtype = entry.codec as FloatDtype
-      if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') continue // e4m3 / int8_row: no simulated format to predict
+      // e4m3 (unscaled) / int8_row: not a run storage format, nothing to predict with them
+      if (!(Object.values(FLOAT_DTYPE_OF_FORMAT) as string[]).includes(dtype)) continue
       floatDtype = dtype
       floatParams += t.data.length
-      floatStreams.push(encodeFloats(t.data, dtype === 'f32' ? 'fp32' : dtype === 'f16' ? 'fp16' : 'bf16'))
+      // the stored values encode again to the same bytes (fp8 rows: the same codes and scales)
+      floatStreams.push(encodeFloats(t.data, entry.shape, dtype))
     }
   }
   if (trits === 0 && floatParams === 0) throw new InputError(`--calibrate ${source}: the artifact holds no tensors to measure`)
@@ -223,9 +236,7 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
   const cfg = {...recipe.model, vocab_size: modelVocabFor(objectiveConfigOf(recipe).kind, recipe.model.vocab_size)}
   const ternaryMode = recipe.quant.mode === 'ternary'
   const specs = paramSpecs(cfg, ternaryMode ? recipe.quant.targets : [])
-  const floatFmt = ternaryMode ? recipe.quant.float_format : 'fp32'
-  const floatDtype: FloatDtype = floatFmt === 'fp32' ? 'f32' : floatFmt === 'fp16' ? 'f16' : 'bf16'
-  const scaleBytesEach = recipe.quant.scale_format === 'fp32' ? 4 : 2
+  const floatDtype: FloatDtype = FLOAT_DTYPE_OF_FORMAT[ternaryMode ? recipe.quant.float_format : 'fp32']
 
   let trits = 0
   const scaleStreams: Uint8Array[] = []
@@ -247,20 +258,23 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
       const chosen = codec === 'auto' ? TRIT_CODEC_NAMES.reduce((a, b) => (sizes[b] < sizes[a] ? b : a)) : codec
       const shape = spec.shape as [number, number]
       const scales = hostScales(standIn(spec, cfg, seed), shape, recipe)
-      const scaleBytes = encodeFloats(scales, recipe.quant.scale_format)
+      const scaleBytes = encodeScales(spec.name, scales, recipe.quant.scale_format)
       scaleStreams.push(scaleBytes)
       scaleCount += scales.length
       trits += sizes[chosen]
       entries.push({name: spec.name, shape: [...spec.shape], kind: 'ternary', codec: chosen, scale_format: recipe.quant.scale_format, group_size: recipe.quant.group_size, offset, length: sizes[chosen], scales_offset: offset + sizes[chosen], scales_length: scaleBytes.length})
       offset += sizes[chosen] + scaleBytes.length
-      tensors.push({name: spec.name, kind: 'ternary', params: n, codec: chosen, raw_bytes: sizes[chosen] + scales.length * scaleBytesEach})
+      tensors.push({name: spec.name, kind: 'ternary', params: n, codec: chosen, raw_bytes: sizes[chosen] + scaleBytesOf(recipe.quant.scale_format, scales.length)})
     } else {
       floatParams += n
-      const data = encodeFloats(standIn(spec, cfg, seed), floatFmt)
-      floatStreams.push(data)
-      entries.push({name: spec.name, shape: [...spec.shape], kind: 'float', codec: floatDtype, offset, length: data.length})
-      offset += data.length
-      tensors.push({name: spec.name, kind: 'float', params: n, codec: floatDtype, raw_bytes: data.length})
+      const enc = encodeFloat({name: spec.name, shape: [...spec.shape], kind: 'float', data: standIn(spec, cfg, seed), dtype: floatDtype})
+      const scaleLength = enc.scales?.length ?? 0
+      floatStreams.push(enc.scales ? Buffer.concat([enc.data, enc.scales]) : enc.data)
+      const entry: ManifestTensor = {name: spec.name, shape: [...spec.shape], kind: 'float', codec: floatDtype, offset, length: enc.data.length}
+      if (enc.scales) Object.assign(entry, {scales_offset: offset + enc.data.length, scales_length: scaleLength})
+      entries.push(entry)
+      offset += enc.data.length + scaleLength
+      tensors.push({name: spec.name, kind: 'float', params: n, codec: floatDtype, raw_bytes: enc.data.length + scaleLength})
     }
   }
   // The manifest as the packer writes it for a golf run (see pack-model.ts prepareRun).
@@ -281,6 +295,7 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
     zero_frac: z,
     codec,
     params: {total: ternaryParams + floatParams, ternary: ternaryParams, float: floatParams},
+    formats: {scale_format: ternaryParams > 0 ? recipe.quant.scale_format : null, float_dtype: floatDtype},
     artifact_bytes: artifact,
     components,
     tensors,

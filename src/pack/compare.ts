@@ -1,10 +1,12 @@
 /**
  * `golf pack --compare`: the same prepared weights packed every published way and ours, so the
- * table compares encodings, never different quantizations.
+ * table compares encodings, never different quantizations (`comparePacking`); and beside it what
+ * other storage formats of the scales and float tensors would save or cost (`compareStorage`).
  */
-import {encodeBf16, encodeF16, quantizeInt8PerRow} from '../quant/float-formats.js'
-import {dequantizeTernary} from '../quant/ternary-host.js'
-import {type ArtifactTensorInput, writeArtifact, u16le} from './artifact.js'
+import {encodeF16, quantizeInt8PerRow, roundScalesE4m3, roundToFormatJs} from '../quant/float-formats.js'
+import {dequantizeTernary, type ScaleFormat} from '../quant/ternary-host.js'
+import {type ArtifactTensorInput, type FloatDtype, writeArtifact, u16le} from './artifact.js'
+import {encodeScales} from './artifact/scales.js'
 import {type TritCodecName, bestTritCodec, encodeTrits} from './codecs/index.js'
 import {type CompressName, compress, hasXzBinary} from './compress.js'
 import {packPrepared, type PackResult, type PreparedModel} from './pack-model.js'
@@ -85,7 +87,7 @@ export function comparePacking(prepared: PreparedModel, opts: {methods?: readonl
       for (const t of prepared.tensors) {
         if (t.kind !== 'ternary') continue
         const codec = m.codec === 'auto' ? bestTritCodec(t.trits).codec : m.codec
-        payload.push(encodeTrits(codec, t.trits), t.scaleFormat === 'fp32' ? new Uint8Array(Float32Array.from(t.scales).buffer) : u16le(t.scaleFormat === 'fp16' ? encodeF16(t.scales) : encodeBf16(t.scales)))
+        payload.push(encodeTrits(codec, t.trits), encodeScales(t.name, t.scales, t.scaleFormat))
       }
       if (m.compress === 'auto') row.compress = packed.report.compress
     }
@@ -99,4 +101,63 @@ export function comparePacking(prepared: PreparedModel, opts: {methods?: readonl
   const best = Math.min(...rows.map((r) => r.artifact_bytes ?? Infinity))
   for (const r of rows) if (r.artifact_bytes !== null) r.delta_vs_best = r.artifact_bytes - best
   return rows
+}
+
+// --- Storage formats -------------------------------------------------------------------------
+
+export interface StorageRow {
+  /** 'as trained', or what this row stores differently. */
+  variant: string
+  scale_format: ScaleFormat | null
+  float_dtype: FloatDtype | null
+  /** Stored bytes of the ternary scales / the float tensors, before outer compression. */
+  scale_bytes: number
+  float_bytes: number
+  artifact_bytes: number
+  /** artifact_bytes − the as-trained artifact's (negative: bytes saved). */
+  delta_vs_trained: number
+}
+
+/** Scales stored again in `fmt`, rounded from the stored values (host references of the device rounding). */
+function reroundScales(scales: Float32Array, fmt: ScaleFormat): Float32Array {
+  if (fmt === 'e4m3') return roundScalesE4m3(scales)
+  if (fmt === 'fp32') return Float32Array.from(scales)
+  const [lo, hi] = fmt === 'fp16' ? [2 ** -14, 65504] : [2 ** -126, (2 - 2 ** -7) * 2 ** 127]
+  return Float32Array.from(scales, (d) => roundToFormatJs(Math.min(Math.max(d, lo), hi), fmt))
+}
+
+/**
+ * `golf pack --compare`'s second table: what the same model would take with its ternary scales
+ * or its float tensors stored in another format (fp16/bf16/e4m3 scales; f16/bf16/e4m3_row
+ * floats), each packed with the auto codec and `compress`. The other formats are rounded from
+ * this model's stored values, so these rows measure bytes only: a run trained with that format
+ * simulates it and would have slightly different weights.
+ */
+export function compareStorage(prepared: PreparedModel, compress: CompressName): StorageRow[] {
+  const ternary = prepared.tensors.filter((t) => t.kind === 'ternary')
+  const floats = prepared.tensors.filter((t) => t.kind === 'float')
+  const trainedScale = ternary[0]?.scaleFormat ?? null
+  const trainedFloat = floats[0]?.dtype ?? null
+  const pack = (variant: string, tensors: ArtifactTensorInput[]): Omit<StorageRow, 'delta_vs_trained'> => {
+    const {bytes, report} = writeArtifact({model: prepared.model, quant: prepared.quant, tensors, compress})
+    const floatBytes = report.tensors.filter((r) => r.kind === 'float').reduce((a, r) => a + r.bytes, 0)
+    const t = tensors.find((x) => x.kind === 'ternary')
+    const f = tensors.find((x) => x.kind === 'float')
+    return {variant, scale_format: t?.kind === 'ternary' ? t.scaleFormat : null, float_dtype: f?.kind === 'float' ? f.dtype : null, scale_bytes: report.ternary.scale_bytes, float_bytes: floatBytes, artifact_bytes: bytes.length}
+  }
+  const rows = [pack('as trained', prepared.tensors)]
+  if (trainedScale !== null) {
+    for (const fmt of ['fp16', 'bf16', 'e4m3'] as const) {
+      if (fmt === trainedScale) continue
+      rows.push(pack(`scales ${fmt}`, prepared.tensors.map((t) => (t.kind === 'ternary' ? {...t, scaleFormat: fmt, scales: reroundScales(t.scales, fmt)} : t))))
+    }
+  }
+  if (trainedFloat !== null) {
+    for (const dtype of ['f16', 'bf16', 'e4m3_row'] as const) {
+      if (dtype === trainedFloat || floats.some((t) => t.kind === 'float' && t.dtype !== trainedFloat)) continue
+      rows.push(pack(`floats ${dtype}`, prepared.tensors.map((t) => (t.kind === 'float' ? {...t, dtype} : t))))
+    }
+  }
+  const base = rows[0].artifact_bytes
+  return rows.map((r) => ({...r, delta_vs_trained: r.artifact_bytes - base}))
 }

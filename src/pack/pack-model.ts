@@ -19,7 +19,7 @@ import {basename, dirname, join} from 'node:path'
 
 import type {BackendName} from '../backend/index.js'
 import {InputError} from '../errors.js'
-import type {GroupSize, ScaleFormat} from '../quant/ternary-host.js'
+import {type GroupSize, type ScaleFormat, scaleBytesOf} from '../quant/ternary-host.js'
 import {type ArtifactManifest, type ArtifactTensorInput, type FloatDtype, FLOAT_DTYPES, type PackReport, type PackReportTensor, readArtifactManifest, writeArtifact} from './artifact.js'
 import {type TritCodecName, countTrits, tritEntropyBits} from './codecs/index.js'
 import type {CompressName} from './compress.js'
@@ -146,7 +146,7 @@ export function packPrepared(prepared: PreparedModel, opts: {codec?: TritCodecNa
     const t = tensors[i]
     let entropy: number | null = null
     if (t.kind === 'ternary' && row.params > 0) {
-      const scaleBits = 8 * t.scales.length * (t.scaleFormat === 'fp32' ? 4 : 2)
+      const scaleBits = 8 * scaleBytesOf(t.scaleFormat, t.scales.length)
       entropy = (row.params * tritEntropyBits(countTrits(t.trits)) + scaleBits) / row.params
     }
     return {...row, entropy_bits_per_param: entropy}

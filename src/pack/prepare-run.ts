@@ -10,7 +10,8 @@
  * backends, and the manifest records `quant.quantized_on` so `golf verify` knows to measure
  * the gap rather than expect none. Float tensors are stored in the recipe's `quant.float_format`,
  * taking the values the forward pass used (already rounded to that format), so they encode
- * exactly.
+ * exactly (fp8: the per-row scales and codes found again from those values are the ones
+ * training used; the safety check below proves it tensor by tensor).
  *
  * Safety check, always: every tensor rebuilt on the host from what is stored (q·d, decoded
  * floats) must equal `model.dequantizedWeights()` (on the quantizing backend) bit for bit, else
@@ -19,27 +20,33 @@
  * roundtrip will not be exact.
  */
 import {initRecordedBackend, type BackendName} from '../backend/index.js'
-import {decodeBf16, decodeF16, encodeBf16, encodeF16} from '../quant/float-formats.js'
+import {decodeBf16, decodeF16, dequantizeFp8PerRow, encodeBf16, encodeF16, quantizeFp8PerRow} from '../quant/float-formats.js'
 import {dequantizeTernary} from '../quant/ternary-host.js'
 import {objectiveConfigOf, ternaryConfigOf} from '../recipe/recipe.js'
 import {checkpointBackend} from '../run/checkpoint.js'
 import {loadRunModel, readRunConfig} from '../run/load.js'
-import type {ArtifactTensorInput, FloatDtype} from './artifact.js'
+import {type ArtifactTensorInput, FLOAT_DTYPE_OF_FORMAT, type FloatDtype} from './artifact.js'
 import {modelInfoOf} from './model-info.js'
 import type {PreparedModel} from './pack-model.js'
 import {quantizeOnDevice} from './quantize-device.js'
 
-const FLOAT_OF_FORMAT: Record<'fp32' | 'fp16' | 'bf16', FloatDtype> = {fp32: 'f32', fp16: 'f16', bf16: 'bf16'}
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
 }
 
-/** The values a float tensor reads back as from an artifact (f32/f16/bf16 only). */
-function storedFloat(data: Float32Array, dtype: FloatDtype): Float32Array {
+/** The values a float tensor of `shape` reads back as from an artifact (the run storage formats only). */
+function storedFloat(data: Float32Array, shape: readonly number[], dtype: FloatDtype): Float32Array {
   if (dtype === 'f16') return decodeF16(encodeF16(data))
   if (dtype === 'bf16') return decodeBf16(encodeBf16(data))
   if (dtype === 'f32') return data
+  if (dtype === 'e4m3_row' || dtype === 'e5m2_row') {
+    const fmt = dtype === 'e4m3_row' ? 'e4m3' : 'e5m2'
+    const cols = shape.length === 0 ? 1 : shape[shape.length - 1]
+    const rows = cols === 0 ? 0 : data.length / cols
+    const {codes, scales} = quantizeFp8PerRow(data, rows, cols, fmt)
+    return dequantizeFp8PerRow(codes, scales, rows, cols, fmt)
+  }
   throw new Error(`storedFloat: ${dtype} is not a run storage format`)
 }
 
@@ -59,7 +66,7 @@ export async function prepareRun(source: string, runDir: string, opts: {backend?
   try {
     const q = meta.quant
     const ternaryCfg = ternaryConfigOf(q)
-    const floatDtype = q.mode === 'ternary' ? FLOAT_OF_FORMAT[q.float_format] : 'f32'
+    const floatDtype = q.mode === 'ternary' ? FLOAT_DTYPE_OF_FORMAT[q.float_format] : 'f32'
     const active = meta.quant.active
     const used = model.dequantizedWeights() // exactly what the forward pass multiplies by (on this backend)
     const latents = model.weights() // float shadow weights: what the quantizer takes
@@ -75,7 +82,7 @@ export async function prepareRun(source: string, runDir: string, opts: {backend?
         }
         tensors.push({name: spec.name, shape: [...spec.shape], kind: 'ternary', trits, scales, scaleFormat: ternaryCfg.scaleFormat, groupSize: ternaryCfg.groupSize, codec: 'auto'})
       } else {
-        if (active && !sameBits(storedFloat(forward, floatDtype), forward)) {
+        if (active && !sameBits(storedFloat(forward, spec.shape, floatDtype), forward)) {
           throw new Error(`pack safety check: tensor "${spec.name}": the forward pass used values that ${floatDtype} cannot hold exactly (training and pack disagree)`)
         }
         tensors.push({name: spec.name, shape: [...spec.shape], kind: 'float', data: forward, dtype: floatDtype})

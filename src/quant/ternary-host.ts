@@ -11,7 +11,17 @@
 import {InputError} from '../errors.js'
 
 export type GroupSize = number | 'row' | 'tensor'
-export type ScaleFormat = 'fp32' | 'fp16' | 'bf16'
+export type ScaleFormat = 'fp32' | 'fp16' | 'bf16' | 'e4m3'
+export const SCALE_FORMATS: readonly ScaleFormat[] = ['fp32', 'fp16', 'bf16', 'e4m3']
+
+/**
+ * Bytes a tensor's `numGroups` scales take as stored: 4 (fp32) or 2 (fp16, bf16) each; e4m3:
+ * one byte each plus one e8m0 byte for the tensor's base (src/pack/artifact/format.ts).
+ */
+export function scaleBytesOf(fmt: ScaleFormat, numGroups: number): number {
+  if (fmt === 'e4m3') return 1 + numGroups
+  return numGroups * (fmt === 'fp32' ? 4 : 2)
+}
 
 /**
  * How a `[out, in]` matrix splits into groups. Throws InputError when `in` is not divisible by a

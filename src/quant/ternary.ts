@@ -16,16 +16,20 @@
  *   d        = zeroCorrection ? Σ_{q≠0} |w| / #{q≠0}   (least-squares scale for fixed q;
  *                                                       s when the group is all zero)
  *                              : s
- *   d_stored = roundToScaleFormat(max(d, EPS), scaleFormat)
+ *   d_stored = roundToScaleFormat(max(d, EPS), scaleFormat)   (all of a tensor's d at once)
  *   deq      = q · d_stored                            (exact in float32: q ∈ {-1, 0, +1};
  *                                                       zeros are +0, never -0)
  *
  * EPS = 2^-14 is fp16's smallest normal number, so every stored scale is a normal value in
- * all three scale formats.
+ * fp32, fp16 and bf16. The 8-bit format 'e4m3' stores each d as an fp8 e4m3fn code times one
+ * power of two per tensor, P = the smallest 2^e with max d ≤ 448 · P (the largest scale lands in
+ * e4m3's top binade): d_stored = max(e4m3(d / P), 2^-9) · P. The zero correction is the same in
+ * every format: only the stored precision of d changes.
  *
  * Bits per weight as stored: log2(3) ≈ 1.585 for the trits (base-3 packing; 2 with 2-bit
- * codes) plus scaleBits / groupLen for the scales (fp16/bf16: 16, fp32: 32), e.g. groups of 128
- * with fp16 scales: 1.585 + 0.125 = 1.710 bits per weight.
+ * codes) plus scaleBits / groupLen for the scales (fp16/bf16: 16, fp32: 32, e4m3: 8 plus 8 per
+ * tensor), e.g. groups of 128 with fp16 scales: 1.585 + 0.125 = 1.710 bits per weight; with
+ * e4m3 scales 1.585 + 0.0625 = 1.648.
  *
  * Everything here runs on device in plain tfjs ops (no readback). The host-side helpers
  * (`groupLayout`, `ternaryStats`, `ternaryQToInt8`, `dequantizeTernary`) live in
@@ -34,9 +38,10 @@
 import * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
+import {E4M3_MIN_SUBNORMAL, FP8_INFO, type Fp8Format} from './float-formats.js'
 import {groupLayout, type GroupSize, type ScaleFormat} from './ternary-host.js'
 
-export {dequantizeTernary, groupLayout, ternaryQToInt8, ternaryStats, type GroupSize, type ScaleFormat} from './ternary-host.js'
+export {SCALE_FORMATS, dequantizeTernary, groupLayout, scaleBytesOf, ternaryQToInt8, ternaryStats, type GroupSize, type ScaleFormat} from './ternary-host.js'
 
 export interface TernaryConfig {
   groupSize: GroupSize
@@ -83,20 +88,72 @@ export function roundSignificand(x: tf.Tensor, bits: number): tf.Tensor {
 }
 
 /**
+ * Round float32 x to the nearest value of an fp8 format (FP8_INFO: e4m3fn or e5m2), on device:
+ * IEEE round-to-nearest-even with subnormals, and magnitudes past the largest finite value
+ * SATURATE to it, exactly as the host encoders (`f32ToE4m3Bits`, `f32ToE5m2Bits`) do:
+ *   |x| ≥ minNormal: `bits` significant bits (`roundSignificand`), then min(·, maxFinite)
+ *                    (|x| is first clamped to 2·maxFinite, which saturates anyway, so σ·x
+ *                    stays finite);
+ *   |x| < minNormal: round(|x| / minSubnormal) · minSubnormal (exact scalings by powers of two;
+ *                    tf.round is half-to-even).
+ * The sign is kept and a value that rounds to zero is +0. inf/NaN inputs are not supported.
+ */
+export function roundToFp8(x: tf.Tensor, fmt: Fp8Format): tf.Tensor {
+  const info = FP8_INFO[fmt]
+  if (info === undefined) throw new InputError(`unknown fp8 format '${String(fmt)}' (e4m3, e5m2)`)
+  return tf.tidy(() => {
+    const xf = x.dtype === 'float32' ? x : tf.cast(x, 'float32')
+    const mag = tf.abs(xf)
+    const normal = tf.minimum(roundSignificand(tf.clipByValue(mag, info.minNormal, 2 * info.maxFinite), info.bits), info.maxFinite)
+    const sub = tf.mul(tf.round(tf.mul(mag, 1 / info.minSubnormal)), info.minSubnormal)
+    const rounded = tf.where(tf.less(mag, info.minNormal), sub, normal)
+    const zero = tf.zerosLike(xf)
+    const signed = tf.where(tf.less(xf, zero), tf.neg(rounded), rounded)
+    return tf.where(tf.equal(rounded, zero), zero, signed)
+  })
+}
+
+/** 2^(i − 127) for i = 0..254, each exact in float32 (2^-127 is a float32 subnormal). */
+const POW2 = Float32Array.from({length: 255}, (_, i) => 2 ** (i - 127))
+
+/**
+ * A tensor's scales as 'e4m3' stores them (see the file header), on device: P = the smallest
+ * power of two with max ≤ 448 · P, found from log2 and settled with exact comparisons (448 · P
+ * and 224 · P are exact), P taken from a table of exact powers of two (tf.pow need not be
+ * exact); then max(e4m3(x / P), 2^-9) · P, every step exact or RNE in float32. The host
+ * reference is `roundScalesE4m3` (src/quant/float-formats.ts). Takes positive scales.
+ */
+function roundScalesE4m3(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const xf = x.dtype === 'float32' ? x : tf.cast(x, 'float32')
+    const max = tf.max(xf)
+    const e = tf.ceil(tf.div(tf.log(tf.div(max, 448)), Math.LN2))
+    let p: tf.Tensor = tf.gather(tf.tensor1d(POW2, 'float32'), tf.cast(tf.clipByValue(tf.reshape(tf.add(e, 127), [1]), 1, 254), 'int32')) // (1,)
+    p = tf.where(tf.greater(max, tf.mul(p, 448)), tf.mul(p, 2), p)
+    p = tf.where(tf.lessEqual(max, tf.mul(p, 224)), tf.mul(p, 0.5), p)
+    const codes = tf.maximum(roundToFp8(tf.div(xf, p), 'e4m3'), E4M3_MIN_SUBNORMAL)
+    return tf.mul(codes, p)
+  })
+}
+
+/**
  * Round x (float32, on device, no readback) to the nearest value of the scale format, ties to
  * even (Veltkamp splitting, see `roundSignificand`), after clamping the magnitude into the format's normal range:
  *   'fp32': x unchanged (a copy);
  *   'fp16': |x| clamped to [2^-14, 65504], then rounded to 11 significant bits;
- *   'bf16': |x| clamped to [2^-126, (2 - 2^-7)·2^127], then rounded to 8 significant bits.
- * Zero stays +0 and the sign is kept (scales are positive; the sign is for completeness).
- * Magnitudes below the smallest normal become the smallest normal (subnormals are never
- * produced), inf/NaN inputs are not supported. The result is exactly representable in the
- * format and equals what IEEE round-to-nearest-even gives for in-range values.
+ *   'bf16': |x| clamped to [2^-126, (2 - 2^-7)·2^127], then rounded to 8 significant bits;
+ *   'e4m3': x is ALL the scales of one tensor (positive): one e4m3 code each under a shared
+ *           power of two (see `roundScalesE4m3` and the file header); no scale becomes 0.
+ * For fp32/fp16/bf16: zero stays +0 and the sign is kept (scales are positive; the sign is for
+ * completeness). Magnitudes below the smallest normal become the smallest normal (subnormals
+ * are never produced), inf/NaN inputs are not supported. The result is exactly representable in
+ * the format and equals what IEEE round-to-nearest-even gives for in-range values.
  */
 export function roundToScaleFormat(x: tf.Tensor, fmt: ScaleFormat): tf.Tensor {
   if (fmt === 'fp32') return x.clone()
+  if (fmt === 'e4m3') return roundScalesE4m3(x)
   const info = FORMAT_INFO[fmt]
-  if (info === undefined) throw new InputError(`ternary: unknown scale format '${String(fmt)}' (fp32, fp16, bf16)`)
+  if (info === undefined) throw new InputError(`ternary: unknown scale format '${String(fmt)}' (fp32, fp16, bf16, e4m3)`)
   return tf.tidy(() => {
     const xf = x.dtype === 'float32' ? x : tf.cast(x, 'float32')
     const mag = tf.clipByValue(tf.abs(xf), info.minNormal, info.maxFinite)

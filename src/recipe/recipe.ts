@@ -20,6 +20,8 @@ import {oneLine, readInputFile} from '../io/read.js'
 import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '../model/config.js'
 import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
 import {recipesDir} from '../paths.js'
+import {FLOAT_STORE_FORMATS, type FloatStoreFormat} from '../quant/float-formats.js'
+import {SCALE_FORMATS, type ScaleFormat} from '../quant/ternary-host.js'
 import type {TernaryConfig} from '../quant/ternary.js'
 import {DEFAULT_OBJECTIVE, type ObjectiveConfig} from '../objective/types.js'
 
@@ -74,8 +76,11 @@ export interface QuantSection {
   mode: 'ternary' | 'none'
   /** Group along the input dim: a number, `row` or `tensor`. */
   group_size: number | 'row' | 'tensor'
-  /** Precision the per-group scales are stored (and simulated in training) in. */
-  scale_format: 'fp32' | 'fp16' | 'bf16'
+  /**
+   * Precision the per-group scales are stored (and simulated in training) in: fp32, fp16, bf16,
+   * or e4m3 (8 bits: an fp8 code per group under one power of two per tensor).
+   */
+  scale_format: ScaleFormat
   /** Dequantize with mean |w| over the non-zero trits (least-squares scale). */
   zero_correction: boolean
   /** Train in full precision for this fraction of the run, then switch to ternary. */
@@ -84,9 +89,10 @@ export interface QuantSection {
   targets: string[]
   /**
    * Storage precision of every non-ternary tensor (embeddings, gains), simulated in the forward
-   * pass once quantization is active, so the packed model is exactly the trained one.
+   * pass once quantization is active, so the packed model is exactly the trained one. e4m3 and
+   * e5m2 are fp8 with one fp16 scale per row (per tensor for 1-D tensors).
    */
-  float_format: 'fp32' | 'fp16' | 'bf16'
+  float_format: FloatStoreFormat
 }
 
 export interface EvalConfig {
@@ -221,11 +227,11 @@ export const RECIPE_SCHEMA = {
       properties: {
         mode: {enum: ['ternary', 'none']},
         group_size: {anyOf: [posInt, {enum: ['row', 'tensor']}]},
-        scale_format: {enum: ['fp32', 'fp16', 'bf16']},
+        scale_format: {enum: [...SCALE_FORMATS]},
         zero_correction: {type: 'boolean'},
         start_frac: {type: 'number', minimum: 0, maximum: 1},
         targets: {type: 'array', items: {type: 'string', minLength: 1}},
-        float_format: {enum: ['fp32', 'fp16', 'bf16']},
+        float_format: {enum: [...FLOAT_STORE_FORMATS]},
       },
     },
     eval: {

@@ -9,7 +9,7 @@ import {randomTrits} from '../pack/trits.js'
 
 const IDS: Record<CompressName, number> = {none: 0, deflate: 1, brotli: 2, lzma: 3, xz: 4}
 
-/** A small model with every codec, scale format, group size and float dtype. */
+/** A small model with every codec, scale format, group size and float dtype (12 tensors). */
 export function sampleInput(codec: TritCodecName | 'auto', compression: CompressName, seed = 1): ArtifactInput {
   const halves = Float32Array.from({length: 8}, (_, i) => 2 ** -(i % 5))
   return {
@@ -26,6 +26,9 @@ export function sampleInput(codec: TritCodecName | 'auto', compression: Compress
       {name: 'norm.f16', shape: [2], kind: 'float', data: Float32Array.of(0.5, -1), dtype: 'f16'},
       {name: 'norm.bf16', shape: [2], kind: 'float', data: Float32Array.of(2, 0), dtype: 'bf16'},
       {name: 'gate', shape: [], kind: 'float', data: Float32Array.of(0.75), dtype: 'e4m3'},
+      {name: 'blocks.0.attn.k', shape: [2, 16], kind: 'ternary', trits: randomTrits(32, 0.4, seed + 2), scales: Float32Array.of(0.5, 0.25, 0.375, 2 ** -12), scaleFormat: 'e4m3', groupSize: 8, codec},
+      {name: 'emb.e4m3_row', shape: [3, 5], kind: 'float', data: Float32Array.from({length: 15}, (_, i) => (i - 7) * 0.3), dtype: 'e4m3_row'},
+      {name: 'gain.e5m2_row', shape: [4], kind: 'float', data: Float32Array.of(1e-3, -2, 0, 7), dtype: 'e5m2_row'},
     ],
   }
 }

@@ -15,7 +15,7 @@ import {
 } from '../../src/pack/artifact.js'
 import {TRIT_CODEC_NAMES, type TritCodecName, encodeTrits} from '../../src/pack/codecs/index.js'
 import {COMPRESS_NAMES, compress as compressBytes, hasXzBinary} from '../../src/pack/compress.js'
-import {f16BitsToF32, f32ToBf16Bits, bf16BitsToF32, decodeF16, encodeF16, decodeE4m3, encodeE4m3, decodeBf16, encodeBf16} from '../../src/quant/float-formats.js'
+import {f16BitsToF32, f32ToBf16Bits, bf16BitsToF32, decodeF16, encodeF16, decodeE4m3, encodeE4m3, decodeBf16, encodeBf16, dequantizeFp8PerRow, quantizeFp8PerRow, roundScalesE4m3} from '../../src/quant/float-formats.js'
 import {dequantizeTernary as quantDequantize} from '../../src/quant/ternary.js'
 import {lcg, randomTrits, sameTrits} from './trits.js'
 
@@ -313,6 +313,33 @@ describe('hostile artifacts with a valid CRC are refused before anything is allo
     expect(() => readArtifactManifest(zeros, {source: 'a.golf', limits: {maxManifestBytes: 100}})).toThrow(/^a\.golf: manifest is \d+ bytes, over the limit of 100$/)
   })
 
+  it('fp8 rows and e4m3 scales: sizes that do not match, a NaN base, a missing scale block', () => {
+    const fp8 = writeArtifact({
+      model: {},
+      quant: {},
+      compress: 'none',
+      tensors: [
+        {name: 'w', shape: [2, 4], kind: 'ternary', trits: new Int8Array(8), scales: Float32Array.of(0.5, 0.25), scaleFormat: 'e4m3', groupSize: 'row', codec: 'base3'},
+        {name: 'emb', shape: [2, 3], kind: 'float', data: Float32Array.of(1, 2, 3, 4, 5, 6), dtype: 'e4m3_row'},
+      ],
+    }).bytes
+    expect(readArtifact(fp8).tensors.size).toBe(2)
+    const read = (edit: Parameters<typeof rewriteManifest>[1]): (() => unknown) => () => readArtifact(rewriteManifest(fp8, edit), {source: 'a.golf'})
+    expect(read((m) => (m.tensors[0].scales_length = 2))).toThrow('a.golf: tensor "w": 2 scale bytes, expected 3')
+    expect(read((m) => (m.tensors[1].codec = 'e5m2_row'))).not.toThrow()
+    expect(read((m) => (m.tensors[1].shape = [3, 2]))).toThrow('a.golf: tensor "emb": e4m3_row sizes 6+4, expected 6+6')
+    expect(read((m) => (m.tensors[1].length = 5))).toThrow('a.golf: tensor "emb": e4m3_row sizes 5+4, expected 6+4')
+    expect(read((m) => delete m.tensors[1].scales_offset)).toThrow('a.golf: corrupt manifest: tensor "emb" scales bytes undefined+4 lie outside')
+    // the base byte sits right after the 2 bytes of base-3 trits
+    const {manifest} = readArtifactManifest(fp8)
+    const nan = Uint8Array.from(fp8)
+    const at = 7 + 4 + new DataView(fp8.buffer).getUint32(7, true) + manifest.tensors[0].scales_offset!
+    expect(nan[at]).toBe(118)
+    nan[at] = 255
+    new DataView(nan.buffer).setUint32(nan.length - 4, crc32(nan.subarray(0, nan.length - 4)), true)
+    expect(() => readArtifact(nan, {source: 'a.golf'})).toThrow('a.golf: tensor "w": e4m3 scales: base byte 255 (e8m0 NaN)')
+  })
+
   for (const compress of COMPRESS_NAMES.filter((c) => c !== 'none' && (c !== 'xz' || hasXzBinary()))) {
     it(`a ${compress} body that decompresses past the cap is refused with the cap named`, () => {
       // 1 MiB of zeros compresses to a few hundred bytes at most: over the 64 KiB floor set here.
@@ -334,4 +361,79 @@ describe('hostile artifacts with a valid CRC are refused before anything is allo
       if (compress !== 'lzma') expect(() => readArtifact(bytes, {source: 'bomb.golf'})).toThrow(/^bomb\.golf: corrupt manifest: /)
     })
   }
+})
+
+describe('fp8 floats and 8-bit scales', () => {
+  it('exact bytes: e4m3 scales (e8m0 base, then one code per group), e4m3_row / e5m2_row (codes, then fp16 per row)', () => {
+    const {bytes, report} = writeArtifact({
+      model: {},
+      quant: {},
+      compress: 'none',
+      tensors: [
+        // 0.5 and 0.25 under P = 2^-9 (448 · 2^-10 < 0.5 ≤ 448 · 2^-9): codes 256 = 0x78, 128 = 0x70; base 127 - 9 = 118
+        {name: 'w', shape: [2, 5], kind: 'ternary', trits: Int8Array.of(1, -1, 0, 0, 1, -1, -1, 1, 0, 1), scales: Float32Array.of(0.5, 0.25), scaleFormat: 'e4m3', groupSize: 'row', codec: 'base3'},
+        // row 0: max 448 → s = 1 (fp16 0x3c00): 448 → 0x7e, -1 → 0xb8, 0.5 → 0x30; row 1: zeros → s = 2^-14 (0x0400)
+        {name: 'emb', shape: [2, 3], kind: 'float', data: Float32Array.of(448, -1, 0.5, 0, 0, 0), dtype: 'e4m3_row'},
+        // one row (a 1-D tensor): max 56 → s = 56 / 57344 = 2^-10 (0x1400): 57344 → 0x7b, -28672 → 0xf7, 512 → 0x60
+        {name: 'gain', shape: [3], kind: 'float', data: Float32Array.of(56, -28, 0.5), dtype: 'e5m2_row'},
+      ],
+    })
+    const m = new DataView(bytes.buffer).getUint32(7, true)
+    const manifest = JSON.parse(new TextDecoder().decode(bytes.subarray(11, 11 + m)))
+    expect(manifest.tensors.map((t: {codec: string; scale_format?: string; length: number; scales_length: number}) => [t.codec, t.scale_format, t.length, t.scales_length])).toEqual([
+      ['base3', 'e4m3', 2, 3],
+      ['e4m3_row', undefined, 6, 4],
+      ['e5m2_row', undefined, 3, 2],
+    ])
+    const trits = encodeTrits('base3', Int8Array.of(1, -1, 0, 0, 1, -1, -1, 1, 0, 1))
+    expect([...bytes.subarray(11 + m, bytes.length - 4)]).toEqual([...trits, 118, 0x78, 0x70, 0x7e, 0xb8, 0x30, 0, 0, 0, 0x00, 0x3c, 0x00, 0x04, 0x7b, 0xf7, 0x60, 0x00, 0x14])
+    expect(report.ternary.scale_bytes).toBe(3)
+    expect(report.tensors.map((t) => t.bytes)).toEqual([5, 10, 5])
+    const back = readArtifact(bytes)
+    expect(Array.from(back.tensors.get('w')!.scales!)).toEqual([0.5, 0.25])
+    expect(Array.from(back.tensors.get('emb')!.data!)).toEqual([448, -1, 0.5, 0, 0, 0])
+    expect(Array.from(back.tensors.get('gain')!.data!)).toEqual([56, -28, 0.5])
+  })
+
+  it('random tensors read back as the host encoder stores them, bit for bit, every codec and compression', () => {
+    const r = lcg(21)
+    const d = Float32Array.from({length: 24}, () => 0.001 + r() * 0.3)
+    const stored = roundScalesE4m3(d)
+    const emb = Float32Array.from({length: 40 * 16}, (_, i) => (r() - 0.5) * 2 ** ((i >> 4) % 9 - 6))
+    for (const codec of [...TRIT_CODEC_NAMES, 'auto'] as const) {
+      for (const compress of ['none', 'deflate', 'brotli'] as const) {
+        const {bytes} = writeArtifact({
+          model: {},
+          quant: {},
+          compress,
+          tensors: [
+            {name: 'w', shape: [6, 128], kind: 'ternary', trits: randomTrits(768, 0.3, 4), scales: stored, scaleFormat: 'e4m3', groupSize: 32, codec},
+            {name: 'emb', shape: [40, 16], kind: 'float', data: emb, dtype: 'e4m3_row'},
+            {name: 'proj', shape: [16, 40], kind: 'float', data: emb, dtype: 'e5m2_row'},
+            {name: 'scalar', shape: [], kind: 'float', data: Float32Array.of(-0.3), dtype: 'e4m3_row'},
+          ],
+        })
+        const {tensors} = readArtifact(bytes)
+        expect(Buffer.from(tensors.get('w')!.scales!.buffer).equals(Buffer.from(stored.buffer))).toBe(true)
+        for (const [name, rows, cols, fmt] of [['emb', 40, 16, 'e4m3'], ['proj', 16, 40, 'e5m2'], ['scalar', 1, 1, 'e4m3']] as const) {
+          const src = name === 'scalar' ? Float32Array.of(-0.3) : emb
+          const q = quantizeFp8PerRow(src, rows, cols, fmt)
+          const want = dequantizeFp8PerRow(q.codes, q.scales, rows, cols, fmt)
+          expect(Buffer.from(tensors.get(name)!.data!.buffer).equals(Buffer.from(want.buffer))).toBe(true)
+        }
+      }
+    }
+  })
+
+  it('refuses e4m3 scales that are not codes times one power of two', () => {
+    const w = (scales: Float32Array): ArtifactInput => ({
+      model: {},
+      quant: {},
+      compress: 'none',
+      tensors: [{name: 'w', shape: [2, 4], kind: 'ternary', trits: new Int8Array(8), scales, scaleFormat: 'e4m3', groupSize: 'row', codec: 'base3'}],
+    })
+    expect(() => writeArtifact(w(Float32Array.of(1, 0.3)))).toThrow(`tensor "w": scale 1 (${Math.fround(0.3)}) is not exactly an e4m3 code times the tensor's power-of-two base 2^-8`)
+    expect(() => writeArtifact(w(Float32Array.of(448, 0.5)))).not.toThrow()
+    expect(() => writeArtifact(w(Float32Array.of(448, 2 ** -10)))).toThrow(/scale 1 .* is not exactly an e4m3 code/) // below the smallest code under 2^0
+  })
 })

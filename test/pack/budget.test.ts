@@ -35,9 +35,12 @@ describe('budget prediction against real packs', () => {
     expect(Math.abs(p.artifact_bytes - packed.report.artifact_bytes) / packed.report.artifact_bytes).toBeLessThan(0.2)
   }, 60_000)
 
-  it('calibrated from another seed\'s artifact (golf budget --calibrate): the whole artifact within 1%', async () => {
+  it.each([
+    ['fp16', 'fp16', 'f16'],
+    ['e4m3', 'e4m3', 'e4m3_row'],
+  ] as const)('calibrated from another seed\'s artifact (golf budget --calibrate), %s scales, %s floats (%s): the whole artifact within one percent', async (scaleFormat, floatFormat, floatDtype) => {
     // tiny-cpu's shape (~200 kB artifact): at 17 kB two seeds alone differ by ~1% in size
-    const shape = {model: {model_dim: 128, num_heads: 4, num_kv_heads: 2, mlp_mult: 4, unique_blocks: 4}, quant: {group_size: 128}, train: {max_steps: 3, eval_every: 0}}
+    const shape = {model: {model_dim: 128, num_heads: 4, num_kv_heads: 2, mlp_mult: 4, unique_blocks: 4}, quant: {group_size: 128, scale_format: scaleFormat, float_format: floatFormat}, train: {max_steps: 3, eval_every: 0}}
     const data = await tinyDataset(8, 2000)
     const runs = await Promise.all(
       [5, 6].map(async (seed) => {
@@ -47,22 +50,26 @@ describe('budget prediction against real packs', () => {
       }),
     )
     const calibration = calibrationFromArtifact(runs[1].bytes, 'seed6.golf')
-    expect(calibration.float_dtype).toBe('f16')
-    expect(calibration.scale_format).toBe('fp16')
+    expect(calibration.float_dtype).toBe(floatDtype)
+    expect(calibration.scale_format).toBe(scaleFormat)
     const real = runs[0].report.artifact_bytes
     const calibrated = predictArtifact(tinyRecipe(shape), {calibration}).artifact_bytes
     const uncalibrated = predictArtifact(tinyRecipe(shape), {zeroFrac: calibration.zero_frac}).artifact_bytes
     expect(Math.abs(calibrated - real) / real).toBeLessThan(0.01)
     expect(Math.abs(calibrated - real)).toBeLessThan(Math.abs(uncalibrated - real))
     // a calibration stored in other formats is refused, naming the mismatch
-    expect(() => predictArtifact(tinyRecipe({...shape, quant: {group_size: 128, float_format: 'bf16'}}), {calibration})).toThrow(/stores float tensors as f16, the recipe as bf16/)
+    expect(() => predictArtifact(tinyRecipe({...shape, quant: {...shape.quant, float_format: 'bf16'}}), {calibration})).toThrow(`stores float tensors as ${floatDtype}, the recipe as bf16`)
   }, 180_000)
 
-  it('a randomly initialised bigger model: within 1%', async () => {
+  it.each([
+    ['bf16', 'fp16', 'f16'],
+    ['e4m3', 'e4m3', 'e4m3_row'],
+    ['fp16', 'e5m2', 'e5m2_row'],
+  ] as const)('a randomly initialised bigger model, %s scales, %s floats (%s): within one percent', async (scaleFormat, floatFormat, floatDtype) => {
     const recipe = resolveRecipe({
       name: 'budget-test',
       model: {vocab_size: 512, model_dim: 128, num_heads: 4, num_kv_heads: 2, mlp_mult: 3, unique_blocks: 3},
-      quant: {group_size: 64, scale_format: 'bf16', float_format: 'fp16'},
+      quant: {group_size: 64, scale_format: scaleFormat, float_format: floatFormat},
     })
     await initBackend('wasm', {quiet: true})
     const model = buildModel(recipe, 7)
@@ -77,10 +84,13 @@ describe('budget prediction against real packs', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'golf-budget-')), 'random.safetensors')
     writeSafetensors(file, new Map(specs.map((s) => [s.name, {dtype: 'F32' as const, shape: s.shape, data: w.get(s.name)!}])))
     model.dispose()
-    const packed = await packSource(file, {ternary: recipe.quant.targets, groupSize: 64, scaleFormat: 'bf16', floatDtype: 'f16', compress: 'brotli'})
+    const packed = await packSource(file, {ternary: recipe.quant.targets, groupSize: 64, scaleFormat, floatDtype, compress: 'brotli'})
     const p = predictArtifact(recipe, {zeroFrac: zeroFrac(packed.report.tensors)})
     expect(p.params.ternary).toBe(packed.report.ternary.params)
     expect(Math.abs(p.artifact_bytes - packed.report.artifact_bytes) / packed.report.artifact_bytes).toBeLessThan(0.01)
+    // the float tensors' stored bytes (before compression) are exact, per-row scales included
+    const floatBytes = (rows: Array<{kind: string; raw_bytes?: number; bytes?: number}>) => rows.filter((t) => t.kind === 'float').reduce((a, t) => a + (t.raw_bytes ?? t.bytes ?? 0), 0)
+    expect(floatBytes(p.tensors)).toBe(floatBytes(packed.report.tensors))
   }, 60_000)
 })
 

@@ -55,6 +55,19 @@ describe('golf pack | inspect | unpack', () => {
     const sizes = rows.filter((x) => x.artifact_bytes !== null).map((x) => x.artifact_bytes!)
     expect(rows.filter((x) => x.delta_vs_best === 0)).toHaveLength(1)
     expect(Math.min(...sizes)).toBe(rows.find((x) => x.delta_vs_best === 0)!.artifact_bytes)
+    // the storage table: the run's fp16 scales and floats beside the other formats, bytes only
+    const storage = JSON.parse(r.stdout).compare_storage as Array<{variant: string; scale_format: string; float_dtype: string; scale_bytes: number; float_bytes: number; artifact_bytes: number; delta_vs_trained: number}>
+    expect(storage.map((x) => x.variant)).toEqual(['as trained', 'scales bf16', 'scales e4m3', 'floats bf16', 'floats e4m3_row'])
+    const [trained, , e4m3Scales, , e4m3Floats] = storage
+    expect([trained.scale_format, trained.float_dtype, trained.delta_vs_trained]).toEqual(['fp16', 'f16', 0])
+    const groups = trained.scale_bytes / 2
+    const ternaryTensors = JSON.parse(r.stdout).tensors.filter((t: {kind: string}) => t.kind === 'ternary').length
+    expect(e4m3Scales.scale_bytes).toBe(groups + ternaryTensors) // one byte per group + one base byte per tensor
+    expect(e4m3Floats.float_bytes).toBeLessThan(trained.float_bytes)
+    expect(e4m3Scales.delta_vs_trained).toBe(e4m3Scales.artifact_bytes - trained.artifact_bytes)
+    const human = await runCli(['pack', runDir, '--compare'])
+    expect(human.stdout).toMatch(/^storage +scales +floats +scale bytes/m)
+    expect(human.stdout).toMatch(/^scales e4m3 +e4m3 +f16 /m)
   }, 60_000)
 
   it('inspect and unpack read it back', async () => {

@@ -132,7 +132,7 @@ describe('pack any safetensors file', () => {
   it('one-line errors for globs that match nothing, bad group sizes and bad --float', async () => {
     await expect(packSource(file, {ternary: ['nope.*']})).rejects.toThrow(`--ternary nope.*: matches no tensor in ${file}`)
     await expect(packSource(file, {ternary: ['layer.**'], groupSize: 12})).rejects.toThrow(`${file}: tensor "layer.0.fc.weight": ternary: group size 12 does not divide the input dimension 32 of a [8, 32] weight`)
-    expect(() => parseFloatOverride('emb=fp64')).toThrow('--float emb=fp64: unknown dtype "fp64" (expected one of f32, f16, bf16, e4m3, int8_row)')
+    expect(() => parseFloatOverride('emb=fp64')).toThrow('--float emb=fp64: unknown dtype "fp64" (expected one of f32, f16, bf16, e4m3, int8_row, e4m3_row, e5m2_row)')
     expect(() => parseFloatOverride('=f16')).toThrow(InputError)
     await expect(packSource(join(dir, 'missing.safetensors'))).rejects.toThrow(`pack source not found: ${join(dir, 'missing.safetensors')}`)
   })

@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
-import {bf16BitsToF32, decodeBf16, decodeF16, encodeBf16, encodeF16, roundToFormatJs} from '../../src/quant/float-formats.js'
+import {E4M3_MIN_SUBNORMAL, bf16BitsToF32, decodeBf16, decodeF16, decodeScalesE4m3, e4m3BitsToF32, encodeBf16, encodeF16, encodeScalesE4m3, roundScalesE4m3, roundToFormatJs} from '../../src/quant/float-formats.js'
 import {
   type GroupSize,
   type ScaleFormat,
@@ -58,6 +58,10 @@ function expectSameBits(got: Float32Array, want: Float32Array, what: string): vo
 function storeAndLoad(scales: Float32Array, fmt: ScaleFormat): Float32Array {
   if (fmt === 'fp16') return decodeF16(encodeF16(scales))
   if (fmt === 'bf16') return decodeBf16(encodeBf16(scales))
+  if (fmt === 'e4m3') {
+    const {base, codes} = encodeScalesE4m3(scales)
+    return decodeScalesE4m3(base, codes)
+  }
   return Float32Array.from(scales)
 }
 
@@ -177,7 +181,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     })
 
     const groupSizes: GroupSize[] = [4, 32, 128, 'row', 'tensor']
-    const formats: ScaleFormat[] = ['fp16', 'bf16', 'fp32']
+    const formats: ScaleFormat[] = ['fp16', 'bf16', 'fp32', 'e4m3']
     it('deq equals q · d rebuilt on the host from stored trits and stored scale bits, bit for bit', async () => {
       const rows = 48
       const cols = 256
@@ -202,13 +206,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
             const st = ternaryStats(qi)
             expect(st.zeros).toBeGreaterThan(0.1 * qi.length)
             expect(st.zeros).toBeLessThan(0.6 * qi.length)
-            expect(Math.min(...sc)).toBeGreaterThanOrEqual(TERNARY_EPS)
+            expect(Math.min(...sc)).toBeGreaterThanOrEqual(scaleFormat === 'e4m3' ? Number.MIN_VALUE : TERNARY_EPS)
             tf.dispose([q, scales, deq])
             n++
           }
         }
       }
-      expect(n).toBe(30)
+      expect(n).toBe(40)
       w.dispose()
     })
 
@@ -345,4 +349,72 @@ async function expectRoundsLikeHost(x: Float32Array, fmt: 'fp16' | 'bf16'): Prom
   if (bad >= 0) {
     expect.fail(`${fmt}: x = ${x[bad]} → device ${got[bad]}, host RNE ${want(x[bad])}`)
   }
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`8-bit (e4m3) scales on the ${backend} backend`, () => {
+    beforeAll(async () => {
+      expect(await tf.setBackend(backend)).toBe(true)
+      await tf.ready()
+    })
+
+    it('the zero correction is kept: e4m3 scales are the fp32 scales of the same weights, rounded (host reference), same trits', async () => {
+      const rows = 48
+      const cols = 256
+      const w = tf.tensor2d(randomWeights(rows, cols, 99), [rows, cols])
+      for (const groupSize of [32, 128, 'row', 'tensor'] as GroupSize[]) {
+        for (const zeroCorrection of [true, false]) {
+          const f = ternarize(w, {groupSize, scaleFormat: 'fp32', zeroCorrection})
+          const e = ternarize(w, {groupSize, scaleFormat: 'e4m3', zeroCorrection})
+          expectSameBits((await e.q.data()) as Float32Array, (await f.q.data()) as Float32Array, 'q')
+          const want = roundScalesE4m3((await f.scales.data()) as Float32Array)
+          expectSameBits((await e.scales.data()) as Float32Array, want, `${String(groupSize)}/zc=${zeroCorrection} scales`)
+          tf.dispose([f.q, f.scales, f.deq, e.q, e.scales, e.deq])
+        }
+      }
+      w.dispose()
+    })
+
+    it('roundToScaleFormat e4m3: every code × base, every midpoint (ties to even) and either side, as the host rounds them', async () => {
+      const f = new Float32Array(1)
+      const u = new Uint32Array(f.buffer)
+      const around = (x: number) => {
+        f[0] = x
+        const b = u[0]
+        u[0] = b + 1
+        const up = f[0]
+        u[0] = b - 1
+        return [x, up, f[0]]
+      }
+      const probes: number[] = []
+      for (let c = 1; c <= 0x7e; c++) {
+        probes.push(e4m3BitsToF32(c))
+        if (c < 0x7e) probes.push(...around((e4m3BitsToF32(c) + e4m3BitsToF32(c + 1)) / 2))
+      }
+      probes.push(2 ** -10, 2 ** -12, 1e-5) // below the smallest code: clamped to it
+      for (const k of [-22, -9, 0, 7, 40]) {
+        for (const top of [448, 447.9, 300, 224.5]) {
+          const p = 2 ** k
+          const d = Float32Array.from([top * p, ...probes.filter((x) => x <= top).map((x) => x * p)])
+          const t = tf.tensor1d(d)
+          const y = roundToScaleFormat(t, 'e4m3')
+          const got = (await y.data()) as Float32Array
+          tf.dispose([t, y])
+          expectSameBits(got, roundScalesE4m3(d), `2^${k}, max ${top}`)
+          for (const v of got) expect(v).toBeGreaterThanOrEqual(E4M3_MIN_SUBNORMAL * 2 ** (encodeScalesE4m3(got).base - 127))
+        }
+      }
+    })
+
+    it('random scale sets of every spread, 2-D and 3-D, equal the host bit for bit', async () => {
+      const r = xorshift(backend === 'cpu' ? 5 : 6)
+      for (const spread of [0, 1, 4, 12, 30]) {
+        const d = Float32Array.from({length: 3000}, () => Math.max(Math.fround(2 ** (spread * r() - 10) * (1 + r())), TERNARY_EPS))
+        const t = tf.tensor3d(d, [30, 100, 1])
+        const y = roundToScaleFormat(t, 'e4m3')
+        expectSameBits((await y.data()) as Float32Array, roundScalesE4m3(d), `spread 2^${spread}`)
+        tf.dispose([t, y])
+      }
+    })
+  })
 }

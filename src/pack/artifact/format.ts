@@ -27,12 +27,25 @@
  *   guard against intent: anyone can write a file with a valid CRC, which is why the reader
  *   bounds every size it takes from the file (see limits.ts).
  * - Total overhead outside the compressed body: 11 bytes.
- * - Per-tensor payloads: ternary → trit codec bytes (`offset`/`length`) then scales
- *   (`scales_offset`/`scales_length`) as raw fp32/fp16/bf16 bits; float → `f32` 4 bytes,
- *   `f16`/`bf16` 2 bytes, `e4m3` 1 byte per value; `int8_row` → int8 values, scales = one fp16
- *   per row. A tensor of shape [..., cols] is a matrix of prod(shape[:-1]) rows × cols.
+ * - Per-tensor payloads, exactly (n = element count; a tensor of shape [..., cols] is a matrix of
+ *   rows = prod(shape[:-1]) × cols, a scalar 1 × 1, so a 1-D tensor is one row; G = groups):
+ *     ternary     trit codec bytes (`offset`/`length`), then the scales (`scales_offset`/
+ *                 `scales_length`), one per group in row-major group order, as `scale_format`:
+ *                   fp32       4·G bytes, float32 LE
+ *                   fp16/bf16  2·G bytes, the 16-bit patterns LE
+ *                   e4m3       1 + G bytes: byte 0 = the tensor's base as e8m0, b (P =
+ *                              2^(b − 127); 255, e8m0's NaN, is refused), then G fp8 e4m3fn
+ *                              codes; scale g = e4m3(code_g) · P, exact in float32
+ *     float       `codec` names the dtype:
+ *                   f32 4·n bytes LE; f16/bf16 2·n bytes LE; e4m3 n bytes (fp8 e4m3fn, no scale)
+ *                   int8_row   n int8 values, then scales = rows fp16 (2·rows bytes LE):
+ *                              value = q · d_row
+ *                   e4m3_row,  n fp8 codes (e4m3fn / e5m2, row-major), then scales = rows fp16
+ *                   e5m2_row   (2·rows bytes LE): value = fp8(code) · s_row, exact in float32
+ *                              (src/quant/float-formats.ts `quantizeFp8PerRow`)
  * The same input always gives the same bytes.
  */
+import type {FloatStoreFormat} from '../../quant/float-formats.js'
 import type {GroupSize, ScaleFormat} from '../../quant/ternary-host.js'
 import type {TritCodecName} from '../codecs/index.js'
 import {COMPRESS_NAMES, type CompressName} from '../compress.js'
@@ -45,8 +58,18 @@ export const ARTIFACT_OVERHEAD = 11
 export const MAX_RANK = 32
 
 export type {GroupSize, ScaleFormat}
-export const FLOAT_DTYPES = ['f32', 'f16', 'bf16', 'e4m3', 'int8_row'] as const
+export const FLOAT_DTYPES = ['f32', 'f16', 'bf16', 'e4m3', 'int8_row', 'e4m3_row', 'e5m2_row'] as const
 export type FloatDtype = (typeof FLOAT_DTYPES)[number]
+/** Float dtypes that store one fp16 scale per row beside the values. */
+export const ROW_SCALED_DTYPES = ['int8_row', 'e4m3_row', 'e5m2_row'] as const
+export type RowScaledDtype = (typeof ROW_SCALED_DTYPES)[number]
+
+export function isRowScaledDtype(d: unknown): d is RowScaledDtype {
+  return (ROW_SCALED_DTYPES as readonly unknown[]).includes(d)
+}
+
+/** The dtype a golf run's float tensors are stored as, for each `quant.float_format`. */
+export const FLOAT_DTYPE_OF_FORMAT: Record<FloatStoreFormat, FloatDtype> = {fp32: 'f32', fp16: 'f16', bf16: 'bf16', e4m3: 'e4m3_row', e5m2: 'e5m2_row'}
 
 export type ArtifactTensorInput =
   | {
@@ -134,10 +157,8 @@ export function compressionOfId(id: number): CompressName | undefined {
   return COMPRESS_NAMES.find((name) => COMPRESS_IDS[name] === id)
 }
 
-/** Bytes per stored value of the fixed-width float dtypes. */
-export const BYTES_PER_VALUE: Record<Exclude<FloatDtype, 'int8_row'>, number> = {f32: 4, f16: 2, bf16: 2, e4m3: 1}
-/** Bytes per stored scale of a ternary tensor. */
-export const SCALE_BYTES: Record<ScaleFormat, number> = {fp32: 4, fp16: 2, bf16: 2}
+/** Bytes per stored value of the fixed-width float dtypes (row-scaled ones: 1 per value + 2 per row). */
+export const BYTES_PER_VALUE: Record<Exclude<FloatDtype, RowScaledDtype>, number> = {f32: 4, f16: 2, bf16: 2, e4m3: 1}
 
 // --- Shapes ----------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@
 import {InputError} from '../../errors.js'
 import {oneLine} from '../../io/read.js'
 import type {CompressName} from '../compress.js'
-import {ARTIFACT_VERSION, type ArtifactManifest, MAX_RANK} from './format.js'
+import {ARTIFACT_VERSION, type ArtifactManifest, MAX_RANK, isRowScaledDtype} from './format.js'
 import type {ArtifactLimits} from './limits.js'
 
 export function corruptManifest(source: string, what: string): InputError {
@@ -84,7 +84,7 @@ export function parseManifest(body: Uint8Array, compress: CompressName, source: 
     total += n
     if (total > limits.maxTotalElements) throw new InputError(`${source}: the tensors hold more than ${limits.maxTotalElements} elements in all (the limit), passed at tensor ${name}`)
     inside(`tensor ${name}`, t.offset, t.length)
-    if (t.scales_offset !== undefined || t.kind === 'ternary' || t.codec === 'int8_row') inside(`tensor ${name} scales`, t.scales_offset, t.scales_length)
+    if (t.scales_offset !== undefined || t.kind === 'ternary' || isRowScaledDtype(t.codec)) inside(`tensor ${name} scales`, t.scales_offset, t.scales_length)
   }
   return {manifest, payload}
 }

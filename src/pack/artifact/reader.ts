@@ -9,7 +9,8 @@ import {crc32} from 'node:zlib'
 
 import {InputError} from '../../errors.js'
 import {oneLine} from '../../io/read.js'
-import {decodeBf16, decodeE4m3, decodeF16} from '../../quant/float-formats.js'
+import {decodeBf16, decodeE4m3, decodeF16, dequantizeFp8PerRow} from '../../quant/float-formats.js'
+import {SCALE_FORMATS, scaleBytesOf} from '../../quant/ternary-host.js'
 import {decodeTrits, isTritCodecName} from '../codecs/index.js'
 import {type CompressName, DecompressedTooLargeError, decompress} from '../compress.js'
 import {
@@ -19,7 +20,6 @@ import {
   type ArtifactManifest,
   BYTES_PER_VALUE,
   type ReadTensor,
-  SCALE_BYTES,
   compressionOfId,
   elementCount,
   matrixOf,
@@ -109,10 +109,10 @@ export function readArtifact(
       if (t.kind === 'ternary') {
         if (!isTritCodecName(t.codec)) throw fail(`unknown trit codec ${quoteName(String(t.codec))}`)
         const fmt = t.scale_format
-        if (fmt !== 'fp32' && fmt !== 'fp16' && fmt !== 'bf16') throw fail(`unknown scale format ${quoteName(String(fmt))}`)
+        if (fmt === undefined || !SCALE_FORMATS.includes(fmt)) throw fail(`unknown scale format ${quoteName(String(fmt))}`)
         const groupSize = t.group_size ?? 'tensor'
         const {numGroups} = scaleGroups(t.shape, groupSize)
-        if (t.scales_length !== numGroups * SCALE_BYTES[fmt]) throw fail(`${t.scales_length} scale bytes, expected ${numGroups * SCALE_BYTES[fmt]}`)
+        if (t.scales_length !== scaleBytesOf(fmt, numGroups)) throw fail(`${t.scales_length} scale bytes, expected ${scaleBytesOf(fmt, numGroups)}`)
         // The codec checks the byte count against n (base3/2bit exactly, bitmask at least) and
         // n against the cap before it allocates; the entropy coder has only the cap.
         const trits = decodeTrits(t.codec, data, n, {maxTrits: limits.maxTensorElements})
@@ -129,6 +129,10 @@ export function readArtifact(
           const d = decodeF16(readU16le(scaleBytes()))
           values = new Float32Array(n)
           for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) values[r * cols + c] = q[r * cols + c] * d[r]
+        } else if (t.codec === 'e4m3_row' || t.codec === 'e5m2_row') {
+          const [rows, cols] = matrixOf(t.shape)
+          if (t.length !== n || t.scales_length !== 2 * rows) throw fail(`${t.codec} sizes ${t.length}+${String(t.scales_length)}, expected ${n}+${2 * rows}`)
+          values = dequantizeFp8PerRow(data, decodeF16(readU16le(scaleBytes())), rows, cols, t.codec === 'e4m3_row' ? 'e4m3' : 'e5m2')
         } else if (typeof t.codec === 'string' && Object.hasOwn(BYTES_PER_VALUE, t.codec)) {
           const dtype = t.codec as keyof typeof BYTES_PER_VALUE
           if (t.length !== n * BYTES_PER_VALUE[dtype]) throw fail(`${t.length} bytes, ${dtype} × ${n} needs ${n * BYTES_PER_VALUE[dtype]}`)

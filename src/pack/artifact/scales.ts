@@ -3,7 +3,7 @@
  * dequantization (q × d, exactly).
  */
 import {InputError} from '../../errors.js'
-import {bf16BitsToF32, decodeBf16, decodeF16, encodeBf16, encodeF16, f16BitsToF32} from '../../quant/float-formats.js'
+import {bf16BitsToF32, decodeBf16, decodeF16, decodeScalesE4m3, encodeBf16, encodeF16, encodeScalesE4m3, f16BitsToF32} from '../../quant/float-formats.js'
 import {dequantizeTernary as hostDequantize, type GroupSize, type ScaleFormat} from '../../quant/ternary-host.js'
 import {elementCount, f32le, matrixOf, readF32le, readU16le, u16le} from './format.js'
 
@@ -35,9 +35,23 @@ export function dequantizeTernary(trits: Int8Array, scales: Float32Array, shape:
   return hostDequantize(trits, scales, matrixOf(shape), groupSize)
 }
 
-/** Scales as stored bits; each must be exactly representable in the format. */
+/**
+ * Scales as stored bits (format.ts); each must be exactly representable in the format (for
+ * e4m3: all of the tensor's scales are codes times one power of two).
+ */
 export function encodeScales(name: string, scales: Float32Array, fmt: ScaleFormat): Uint8Array {
   if (fmt === 'fp32') return f32le(scales)
+  if (fmt === 'e4m3') {
+    const {base, codes} = encodeScalesE4m3(scales)
+    const back = decodeScalesE4m3(base, codes)
+    for (let i = 0; i < scales.length; i++) {
+      if (back[i] !== scales[i]) throw new InputError(`tensor "${name}": scale ${i} (${scales[i]}) is not exactly an e4m3 code times the tensor's power-of-two base 2^${base - 127}`)
+    }
+    const out = new Uint8Array(1 + codes.length)
+    out[0] = base
+    out.set(codes, 1)
+    return out
+  }
   const bits = fmt === 'fp16' ? encodeF16(scales) : encodeBf16(scales)
   const back = fmt === 'fp16' ? f16BitsToF32 : bf16BitsToF32
   for (let i = 0; i < scales.length; i++) {
@@ -46,8 +60,16 @@ export function encodeScales(name: string, scales: Float32Array, fmt: ScaleForma
   return u16le(bits)
 }
 
-/** Stored scale bits back to float32 (the caller has checked the byte count). */
+/**
+ * Stored scale bits back to float32 (the caller has checked the byte count: for e4m3 at least
+ * the base byte). Throws InputError on an e4m3 base of 255 (e8m0's NaN).
+ */
 export function decodeScales(b: Uint8Array, fmt: ScaleFormat): Float32Array {
   if (fmt === 'fp32') return readF32le(b)
+  if (fmt === 'e4m3') {
+    if (b.length < 1) throw new InputError('e4m3 scales: no base byte')
+    if (b[0] === 255) throw new InputError('e4m3 scales: base byte 255 (e8m0 NaN)')
+    return decodeScalesE4m3(b[0], b.subarray(1))
+  }
   return fmt === 'fp16' ? decodeF16(readU16le(b)) : decodeBf16(readU16le(b))
 }

@@ -5,7 +5,8 @@
 import {crc32} from 'node:zlib'
 
 import {InputError} from '../../errors.js'
-import {decodeBf16, decodeE4m3, decodeF16, encodeBf16, encodeE4m3, encodeF16, f32ToF16Bits, quantizeInt8PerRow} from '../../quant/float-formats.js'
+import {decodeBf16, decodeE4m3, decodeF16, dequantizeFp8PerRow, encodeBf16, encodeE4m3, encodeF16, f32ToF16Bits, quantizeFp8PerRow, quantizeInt8PerRow} from '../../quant/float-formats.js'
+import {SCALE_FORMATS} from '../../quant/ternary-host.js'
 import {
   TRIT_CODEC_NAMES,
   type TritCodecName,
@@ -58,7 +59,7 @@ function checkTensorInput(t: ArtifactTensorInput, seen: Set<string>): void {
   const n = elementCount(t.shape)
   if (t.kind === 'ternary') {
     if (t.trits.length !== n) throw new InputError(`tensor "${t.name}": ${t.trits.length} trits do not fill shape [${t.shape.join(', ')}]`)
-    if (!['fp32', 'fp16', 'bf16'].includes(t.scaleFormat)) throw new InputError(`tensor "${t.name}": unknown scale format "${t.scaleFormat}" (expected fp32, fp16, bf16)`)
+    if (!SCALE_FORMATS.includes(t.scaleFormat)) throw new InputError(`tensor "${t.name}": unknown scale format "${t.scaleFormat}" (expected ${SCALE_FORMATS.join(', ')})`)
     if (t.codec !== 'auto' && !isTritCodecName(t.codec)) throw new InputError(`tensor "${t.name}": unknown trit codec "${t.codec}" (expected one of ${TRIT_CODEC_NAMES.join(', ')}, auto)`)
     const {numGroups} = scaleGroups(t.shape, t.groupSize)
     if (t.scales.length !== numGroups) throw new InputError(`tensor "${t.name}": ${t.scales.length} scales given, groups of ${String(t.groupSize)} need ${numGroups}`)
@@ -70,8 +71,8 @@ function checkTensorInput(t: ArtifactTensorInput, seen: Set<string>): void {
   }
 }
 
-/** Stored bytes of a float tensor, and the values it will read back as (to count zeros). */
-function encodeFloat(t: Extract<ArtifactTensorInput, {kind: 'float'}>): {data: Uint8Array; scales?: Uint8Array; stored: ArrayLike<number>} {
+/** Stored bytes of a float tensor (its scales too, for the row-scaled dtypes), and the values it will read back as. */
+export function encodeFloat(t: Extract<ArtifactTensorInput, {kind: 'float'}>): {data: Uint8Array; scales?: Uint8Array; stored: ArrayLike<number>} {
   switch (t.dtype) {
     case 'f32':
       return {data: f32le(t.data), stored: t.data}
@@ -93,6 +94,13 @@ function encodeFloat(t: Extract<ArtifactTensorInput, {kind: 'float'}>): {data: U
       const bits = new Uint16Array(scales.length)
       for (let i = 0; i < scales.length; i++) bits[i] = f32ToF16Bits(scales[i])
       return {data: new Uint8Array(q.buffer, q.byteOffset, q.length), scales: u16le(bits), stored: q}
+    }
+    case 'e4m3_row':
+    case 'e5m2_row': {
+      const fmt = t.dtype === 'e4m3_row' ? 'e4m3' : 'e5m2'
+      const [rows, cols] = matrixOf(t.shape)
+      const {codes, scales} = quantizeFp8PerRow(t.data, rows, cols, fmt)
+      return {data: codes, scales: u16le(encodeF16(scales)), stored: dequantizeFp8PerRow(codes, scales, rows, cols, fmt)}
     }
   }
 }
