@@ -214,6 +214,13 @@ describe('bad input to writeArtifact', () => {
     expect(() => writeArtifact(w({scales: Float32Array.of(1)}))).toThrow('tensor "w": 1 scales given, groups of row need 2')
     expect(() => writeArtifact(w({groupSize: 3}))).toThrow('group size 3 does not divide the row length 4 of shape [2, 4]')
   })
+  it("what the reader's limits would refuse: a tensor over 2^28 elements, or all of them together", () => {
+    // refused from the shapes alone, before the data is looked at
+    expect(() => writeArtifact(w({shape: [2 ** 14 + 1, 2 ** 14]}))).toThrow('tensor w has 268,451,840 elements: an artifact reader accepts at most 268,435,456 per tensor')
+    const two = w({shape: [2 ** 13, 2 ** 14]})
+    two.tensors.push({...two.tensors[0], name: 'v', shape: [2 ** 13 + 1, 2 ** 14]})
+    expect(() => writeArtifact(two)).toThrow('the tensors have 268,451,840 elements together: an artifact reader accepts at most 268,435,456')
+  })
   it('duplicate names, bad trits, unknown codec', () => {
     const twice = w({})
     twice.tensors.push(twice.tensors[0])

@@ -35,6 +35,7 @@ import {
   u16le,
 } from './format.js'
 import {encodeScales, scaleGroups} from './scales.js'
+import {DEFAULT_ARTIFACT_LIMITS} from './limits.js'
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
 export function canonical(value: unknown): unknown {
@@ -106,12 +107,28 @@ export function encodeFloat(t: Extract<ArtifactTensorInput, {kind: 'float'}>): {
 }
 
 /** Build the artifact bytes and a report of where the bytes went. */
+/**
+ * Refuse to write what the reader (with its default limits, as the counted code reads) would
+ * refuse to decode: a tensor over maxTensorElements, or all of them over maxTotalElements.
+ */
+function checkReadable(tensors: ArtifactInput['tensors']): void {
+  const {maxTensorElements, maxTotalElements} = DEFAULT_ARTIFACT_LIMITS
+  let total = 0
+  for (const t of tensors) {
+    const n = elementCount(t.shape)
+    if (n > maxTensorElements) throw new InputError(`tensor ${t.name} has ${n.toLocaleString('en-US')} elements: an artifact reader accepts at most ${maxTensorElements.toLocaleString('en-US')} per tensor`)
+    total += n
+  }
+  if (total > maxTotalElements) throw new InputError(`the tensors have ${total.toLocaleString('en-US')} elements together: an artifact reader accepts at most ${maxTotalElements.toLocaleString('en-US')}`)
+}
+
 export function writeArtifact(input: ArtifactInput): {bytes: Uint8Array; report: PackReport} {
   const want = input.compress
   if (want !== 'auto' && !isCompressName(want)) throw new InputError(`unknown compression "${want as string}" (expected one of ${COMPRESS_NAMES.join(', ')}, auto)`)
   for (const [key, value] of [['model', input.model], ['quant', input.quant]] as const) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError(`artifact ${key} must be a JSON object`)
   }
+  checkReadable(input.tensors)
   const seen = new Set<string>()
   for (const t of input.tensors) checkTensorInput(t, seen)
 
