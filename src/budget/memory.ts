@@ -122,7 +122,7 @@ export interface MemoryShape {
   /** Glob patterns of the ternary tensors ([] = none: an artifact's model holds plain floats). */
   ternary: readonly string[]
   /** Storage format the float tensors are rounded to while quantization is active. */
-  floatFormat: ResolvedRecipe['quant']['float_format']
+  floatFormat: 'fp32' | 'fp16' | 'bf16'
   /** The forward pass uses q·d and the float storage format (a ternary run once quantization starts). */
   quantActive: boolean
   objective: ObjectiveConfig
@@ -584,20 +584,16 @@ export function estimateTrainMemory(shape: MemoryShape, o: TrainMemoryOptions): 
   const accum = Math.max(1, Math.round(o.batchTokens / o.microBatchTokens))
   const W = Number.isInteger(o.threads) && o.threads > 1 ? o.threads : 1
   // rows of each micro-batch per thread, as parallel.ts rowShares cuts them (thread 0 = main)
-  // rows of each micro-batch per thread and the micro-batches it takes, as parallel.ts
-  // threadShares cuts them (thread 0 = main): row shares, or whole micro-batches when B < W
-  const whole = B < W && accum > 1
-  const shares = Array.from({length: W}, (_, i) => (whole ? (i < accum ? B : 0) : Math.floor(((i + 1) * B) / W) - Math.floor((i * B) / W)))
-  const parts = (i: number) => (whole ? Math.floor(accum / W) + (i < accum % W ? 1 : 0) : accum)
+  const shares = Array.from({length: W}, (_, i) => Math.floor(((i + 1) * B) / W) - Math.floor((i * B) / W))
   const weights: MemoryItem = {name: 'weights (float32 variables)', bytes: 4 * p.total}
   const caches: MemoryItem = {name: 'RoPE tables and attention mask tiles', bytes: 4 * g.cache}
-  const fwdbwd = (rows: number, micro: number): PhaseMemory => {
+  const fwdbwd = (rows: number): PhaseMemory => {
     if (rows <= 0) return phase('forward+backward', [])
     const {copies, grads} = paramCopies(shape, p, true)
     return phase('forward+backward', [
       {name: 'q·d and float-storage copies of the weights (kept by the tape)', bytes: 4 * copies},
       {name: 'gradients', bytes: 4 * grads},
-      {name: `gradients summed over the step's earlier micro-batches (${micro} per step on this thread)`, bytes: micro > 1 ? 4 * p.total : 0},
+      {name: `gradients summed over the step's earlier micro-batches (${accum} per step)`, bytes: accum > 1 ? 4 * p.total : 0},
       ...activations(shape, g, rows, TRAIN, o.recompute ? {layers: 'one', boundary: RECOMPUTE_BOUNDARY} : {layers: 'all', boundary: 0}),
     ])
   }
@@ -609,10 +605,10 @@ export function estimateTrainMemory(shape: MemoryShape, o: TrainMemoryOptions): 
     {name: optimizerName, bytes: Math.max(4 * optimizerPeak(shape, p, o.nsSteps, o.weightDecay), clip)},
   ])
   const mainResident = [weights, {name: 'optimizer state', bytes: 4 * optimizerState(shape, p)}, caches]
-  const stepPhases = [fwdbwd(shares[0], parts(0)), opt]
+  const stepPhases = [fwdbwd(shares[0]), opt]
   const evaluation = o.evalBatchSeqs > 0 ? evalPhase(shape, g, p, o.evalBatchSeqs) : null
   const main = thread('main', shares[0], mainResident, evaluation ? [...stepPhases, evaluation] : stepPhases)
-  const workers = shares.slice(1).map((rows, i) => thread('worker', rows, [weights, caches], [fwdbwd(rows, parts(i + 1))]))
+  const workers = shares.slice(1).map((rows) => thread('worker', rows, [weights, caches], [fwdbwd(rows)]))
   const busiest = workers.reduce<ThreadMemory | null>((a, b) => (a === null || b.peak_bytes > a.peak_bytes ? b : a), null)
   const shared = W > 1 ? 4 * p.total * W : 0 // the pool's weight buffer + one gradient buffer per worker (JS memory)
   const per = busiest ? [main, busiest] : [main]

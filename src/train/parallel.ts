@@ -10,8 +10,7 @@
  *   (`rowShares`); thread i computes Σ_c (rows_i / B) · ∇loss_i(chunk c), the gradient of its
  *   rows' mean loss weighted by its share of the batch, and the main thread sums the W results
  *   in thread order (never in finishing order) and divides by the number of micro-batches —
- *   the same mean `accumulateGrads` takes, up to float summation order. With fewer rows than
- *   threads, whole micro-batches go to the threads instead (`threadShares`);
+ *   the same mean `accumulateGrads` takes, up to float summation order;
  * - Muon's Newton–Schulz (`orthogonalize`): each 2-D update goes to one fixed thread (balanced
  *   by flops, decided once), and the same kernels on the same input give the same bits, so this
  *   part is exact.
@@ -93,25 +92,6 @@ export interface PoolTimings {
 /** Contiguous row ranges [r0, r1) of a batch of B rows over W threads (some may be empty). */
 export function rowShares(B: number, workers: number): Array<[number, number]> {
   return Array.from({length: workers}, (_, i) => [Math.floor((i * B) / workers), Math.floor(((i + 1) * B) / workers)] as [number, number])
-}
-
-/** What one thread computes of a step: rows [r0, r1) of each of the micro-batches `batches`. */
-export interface ThreadShare {
-  batches: number[]
-  rows: [number, number]
-}
-
-/**
- * How a step of `count` micro-batches of B rows is cut over W threads. B ≥ W (or a single
- * micro-batch): every thread takes its `rowShares` rows of every micro-batch. B < W (fewer rows
- * than threads, e.g. one 1,024-token sequence per micro-batch on 2 threads): row shares would
- * leave threads idle, so each thread takes whole micro-batches instead, c ≡ i (mod W). Either
- * way the weighted sums add up to the same mean over the step.
- */
-export function threadShares(B: number, count: number, workers: number): ThreadShare[] {
-  const all = Array.from({length: count}, (_, c) => c)
-  if (B >= workers || count <= 1) return rowShares(B, workers).map((rows) => ({batches: all, rows}))
-  return Array.from({length: workers}, (_, i) => ({batches: all.filter((c) => c % workers === i), rows: [0, B] as [number, number]}))
 }
 
 /**
@@ -263,15 +243,15 @@ export class GradientPool {
   compute(model: GPT, batches: TokenBatch[], zLoss: number): {loss: number; grads: Map<string, tf.Tensor>} {
     this.check()
     const B = batches[0].B
-    const shares = threadShares(B, batches.length, this.workers)
+    const shares = rowShares(B, this.workers)
     let t0 = performance.now()
     this.publishWeights(model)
     const seq = ++this.seq
     this.pool.forEach((w, i) => {
-      // only this thread's micro-batches and rows, copied (postMessage would otherwise copy whole buffers)
-      const {batches: mineIdx, rows: [r0, r1]} = shares[i + 1]
-      const mine = mineIdx.map((c) => {
-        const part = sliceRows(batches[c], r0, r1)
+      // only this thread's rows, copied (postMessage would otherwise copy whole buffers)
+      const [r0, r1] = shares[i + 1]
+      const mine = batches.map((b) => {
+        const part = sliceRows(b, r0, r1)
         return {...part, inputs: part.inputs.slice(), targets: part.targets.slice(), weights: part.weights ? part.weights.slice() : null}
       })
       const msg: GradWorkerMessage = {cmd: 'grads', seq, B, rows: [0, r1 - r0], zLoss, quantActive: model.quantActive, batches: mine}
@@ -279,7 +259,7 @@ export class GradientPool {
     })
     let t1 = performance.now()
     const weightsMs = t1 - t0
-    const own = shareGrads(model, shares[0].batches.map((c) => batches[c]), zLoss, shares[0].rows, B)
+    const own = shareGrads(model, batches, zLoss, shares[0])
     t0 = performance.now()
     const ownMs = t0 - t1
     try {

@@ -20,7 +20,7 @@ import {arTokenBatch} from '../../src/objective/ar.js'
 import {objectiveFor} from '../../src/objective/index.js'
 import {DEFAULT_OBJECTIVE} from '../../src/objective/types.js'
 import {mulberry32} from '../../src/util/random.js'
-import {assignMatrices, GradientPool, PoolWorkerError, resolveWorkers, rowShares, threadShares} from '../../src/train/parallel.js'
+import {assignMatrices, GradientPool, PoolWorkerError, resolveWorkers, rowShares} from '../../src/train/parallel.js'
 import {RunFolder} from '../../src/run/folder.js'
 import {runCli} from '../helpers/cli.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
@@ -59,16 +59,6 @@ describe('work split', () => {
     expect(rowShares(7, 3)).toEqual([[0, 2], [2, 4], [4, 7]])
     expect(rowShares(1, 2)).toEqual([[0, 0], [0, 1]])
     expect(rowShares(4, 1)).toEqual([[0, 4]])
-  })
-
-  it('gives whole micro-batches to the threads when a micro-batch has fewer rows than threads', () => {
-    // enough rows: every thread takes its rows of every micro-batch
-    expect(threadShares(4, 2, 2)).toEqual([{batches: [0, 1], rows: [0, 2]}, {batches: [0, 1], rows: [2, 4]}])
-    // one sequence per micro-batch on 2 threads: micro-batches 0, 2 on the main thread, 1 on the worker
-    expect(threadShares(1, 3, 2)).toEqual([{batches: [0, 2], rows: [0, 1]}, {batches: [1], rows: [0, 1]}])
-    expect(threadShares(2, 2, 3)).toEqual([{batches: [0], rows: [0, 2]}, {batches: [1], rows: [0, 2]}, {batches: [], rows: [0, 2]}])
-    // a single micro-batch cannot be shared out: row shares (the worker takes the one row)
-    expect(threadShares(1, 1, 2)).toEqual([{batches: [0], rows: [0, 0]}, {batches: [0], rows: [0, 1]}])
   })
 
   it('gives each matrix to one thread, largest first to the least loaded, the same every time', () => {
@@ -159,17 +149,6 @@ describe('GradientPool (2 threads, tiny model on wasm)', () => {
       disposeMap(ref.grads)
       disposeMap(par.grads)
     }
-  })
-
-  it('one sequence per micro-batch: whole micro-batches per thread, the same mean as accumulateGrads', () => {
-    const T = 32
-    const chunks = [tokens(T + 1, 31), tokens(T + 1, 32), tokens(T + 1, 33)]
-    const ref = accumulateGrads(model, ar(chunks, 1, T), 1e-4)
-    const par = pool.compute(model, ar(chunks, 1, T), 1e-4)
-    expect(Math.abs(par.loss - ref.loss) / ref.loss).toBeLessThan(1e-6)
-    for (const [k, g] of ref.grads) expect(relDiff(g.dataSync() as Float32Array, par.grads.get(k)!.dataSync() as Float32Array), k).toBeLessThan(1e-5)
-    disposeMap(ref.grads)
-    disposeMap(par.grads)
   })
 
   it('weights the shares by their rows when the batch does not split evenly', () => {
