@@ -122,7 +122,7 @@ export interface MemoryShape {
   /** Glob patterns of the ternary tensors ([] = none: an artifact's model holds plain floats). */
   ternary: readonly string[]
   /** Storage format the float tensors are rounded to while quantization is active. */
-  floatFormat: 'fp32' | 'fp16' | 'bf16'
+  floatFormat: ResolvedRecipe['quant']['float_format']
   /** The forward pass uses q·d and the float storage format (a ternary run once quantization starts). */
   quantActive: boolean
   objective: ObjectiveConfig
