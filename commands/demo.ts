@@ -6,11 +6,12 @@ import {paint, progressReporter} from '../src/cli/output.js'
 import {onInterrupt} from '../src/cli/interrupt.js'
 import {trainEventRenderer} from '../src/cli/train-progress.js'
 import {runDemo, type DemoResult} from '../src/demo.js'
+import {describeCoverage} from '../src/eval/coverage.js'
 import {CheckFailedError} from '../src/errors.js'
 
 export default class Demo extends GolfCommand {
   static override summary = 'Run the whole job on the built-in default: prepare, train tiny-cpu, pack, verify, report.'
-  static override description = `No GPU, no download: the built-in Brown corpus (byte260) is prepared once and cached, the tiny-cpu recipe trains for about 4 minutes on 2 cores, the model is packed, verified against the 16,000,000-byte cap with its exact roundtrip gap, and a submission folder is rendered under submissions/<recipe>-demo (replacing the previous demo's).
+  static override description = `No GPU, no download: the built-in Brown corpus (byte260) is prepared once and cached, the tiny-cpu recipe trains for about 4 minutes on 2 cores, the model is packed, verified against the 16,000,000-byte cap with its exact roundtrip gap, and a submission folder is rendered under submissions/<recipe>-demo (replacing the previous demo's). Every score is on the whole validation split of the built-in corpus (300,269 tokens), as the official metric scores it.
 
 --recipe mdlm-tiny-cpu or bd3lm-tiny-cpu runs the same pipeline for a diffusion model, whose score is its ELBO: an upper bound on the NLL.`
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --set train.max_wallclock_seconds=60 --json', '<%= config.bin %> <%= command.id %> --recipe mdlm-tiny-cpu']
@@ -48,6 +49,7 @@ export default class Demo extends GolfCommand {
         const o = paint()
         const mark = (ok: boolean) => (ok ? o.green('✓') : o.red('✗'))
         this.log(`${o.bold(r.bound ? 'val_bpb ≤' : 'val_bpb')} ${r.val_bpb_before?.toFixed(6) ?? '?'} as trained, ${r.val_bpb_roundtrip?.toFixed(6) ?? '?'} rebuilt from the artifact: gap ${r.roundtrip_gap?.toFixed(6) ?? '?'}${r.bound ? ' (upper bounds: the ELBO, same seeded noise)' : ''}`)
+        if (r.val_coverage) this.log(`  ${r.val_coverage.partial ? o.yellow(describeCoverage(r.val_coverage)) : describeCoverage(r.val_coverage)}`)
         this.log(`${mark(r.within_limit)} ${r.bytes_total?.toLocaleString('en-US') ?? '?'} bytes total (model ${r.bytes_model.toLocaleString('en-US')} + code ${r.bytes_code?.toLocaleString('en-US') ?? '?'}) of ${r.limit.toLocaleString('en-US')}`)
         this.log(`${mark(r.verify_ok)} golf verify ${r.verify_ok ? 'passed' : 'failed'}`)
         this.log(`run: ${r.run_dir}`)

@@ -5,11 +5,12 @@ import {GolfCommand} from '../src/cli/base-command.js'
 import {paint, progressReporter} from '../src/cli/output.js'
 import {InputError} from '../src/errors.js'
 import {evaluateTarget, type EvalReport} from '../src/eval/run-eval.js'
+import {describeCoverage} from '../src/eval/coverage.js'
 import {describeScore, type ScoreMode} from '../src/eval/score.js'
 
 export default class Eval extends GolfCommand {
   static override summary = 'Score a run or an artifact: chunked or sliding (AR), ELBO bound or chain rule (diffusion).'
-  static override description = `Scores on the validation split (or its first --val-tokens tokens) with the official byte table.
+  static override description = `Scores on the whole validation split, as the official metric does, with the official byte table (--val-tokens N: its first N tokens only, a partial figure labelled as one).
 
 AR models: chunked (the official evaluation, the default) or sliding (--stride).
 Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the T-step discrete-time process (--elbo-steps, default 128; 0 = continuous time), an UPPER BOUND on the NLL, estimated by Monte Carlo (--elbo-samples draws per window, --seed; the same seed gives the same number) with its standard error, or computed exactly by enumerating mask patterns (--estimator exact, blocks of at most 12 tokens). chain is the exact log-likelihood of unmasking one token per step in a fixed order (--order left-to-right, or random): a likelihood, not a bound; it costs one forward per token of a block.`
@@ -62,6 +63,8 @@ Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the 
         const out = paint()
         this.log(`${out.bold(describeScore(r))}  val_loss ${r.val_loss.toFixed(4)}${r.bound ? ' (bound)' : ''}`)
         this.log(`${r.objective} model, ${r.mode}: ${r.tokens.toLocaleString('en-US')} tokens, ${r.bytes.toLocaleString('en-US')} bytes, ${r.seconds.toFixed(1)} s (${r.tokens_per_s.toLocaleString('en-US')} tokens/s), ${r.backend}`)
+        // the official metric scores the whole split: a --val-tokens score says it is partial
+        this.log(r.val_coverage.partial ? out.yellow(describeCoverage(r.val_coverage)) : describeCoverage(r.val_coverage))
         if (r.mode === 'elbo' && r.se_method === 'between-window') this.log('standard error from the spread between windows (one draw each): it overstates the Monte-Carlo error; --elbo-samples 2+ measures it within windows')
       }
       return r

@@ -6,6 +6,7 @@ import {formatDuration, paint, progressReporter} from '../src/cli/output.js'
 import {onInterrupt} from '../src/cli/interrupt.js'
 import {trainEventRenderer} from '../src/cli/train-progress.js'
 import {InputError} from '../src/errors.js'
+import {describeCoverage} from '../src/eval/coverage.js'
 import {loadRecipe, resolveRecipe} from '../src/recipe/recipe.js'
 import {readRunConfig} from '../src/run/load.js'
 import {train} from '../src/train/loop.js'
@@ -112,6 +113,8 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
               (s.sliding ? `  sliding(stride ${s.sliding.stride}) val_bpb ${s.sliding.val_bpb.toFixed(4)}` : '') +
               `  steps ${s.steps}  ${formatDuration(s.train_time_ms / 1000)}  ${s.tokens_per_s.toLocaleString('en-US')} tok/s`,
           )
+          // a score on part of the validation split is not the official metric: say so under it
+          if (s.val_coverage?.partial) this.log(out.yellow(describeCoverage(s.val_coverage)))
           this.log(`run folder: ${result.runDir}`)
         }
       }

@@ -6,6 +6,7 @@ import {CheckFailedError, InputError} from '../src/errors.js'
 import {verifyFolder} from '../src/verify/folder.js'
 import {OFFICIAL_LIMIT, parseByteLimit} from '../src/verify/limit.js'
 import {groupDigits, withCounts, type VerifyReport} from '../src/verify/report.js'
+import {describeCoverage} from '../src/eval/coverage.js'
 import {elboName} from '../src/eval/score.js'
 import {verifyRun, type RunVerifyReport} from '../src/verify/run.js'
 
@@ -82,7 +83,7 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
     return report
   }
 
-  private printReport(r: VerifyReport & Partial<Pick<RunVerifyReport, 'elbo'>>): void {
+  private printReport(r: VerifyReport & Partial<Pick<RunVerifyReport, 'elbo' | 'roundtrip_detail'>>): void {
     const c = paint()
     const n = (v: number | null) => (v === null ? '?' : `${groupDigits(v)} bytes`)
     this.log(`bytes_model  ${n(r.bytes_model)}`)
@@ -97,6 +98,8 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
       this.log(`gap             ${rt.gap.toFixed(6)}`)
       if (rt.exact) this.log(c.green('exact: identical logits (max |Δlogit| = 0)'))
       else this.log(`max |Δlogit|    ${rt.max_logit_diff.toExponential(3)}`)
+      const cov = r.roundtrip_detail?.val_coverage
+      if (cov) this.log(`scored on       ${cov.partial ? c.yellow(describeCoverage(cov)) : describeCoverage(cov)}`)
     }
     this.log('')
     for (const check of r.checks) {

@@ -16,6 +16,7 @@ import {train, type TrainEvent} from './train/loop.js'
 import {OFFICIAL_LIMIT} from './verify/limit.js'
 import {verifyRun, type RunVerifyReport} from './verify/run.js'
 import type {BackendName} from './backend/index.js'
+import type {ValCoverage} from './data/stream.js'
 
 export interface DemoOptions {
   /** Folder the demo writes into (runs/ and submissions/ below it). */
@@ -41,6 +42,8 @@ export interface DemoResult {
   val_bpb_before: number | null
   val_bpb_roundtrip: number | null
   roundtrip_gap: number | null
+  /** How much of the validation split verify scored (the whole split unless eval.val_tokens is set); null when interrupted. */
+  val_coverage: ValCoverage | null
   bytes_model: number
   bytes_code: number | null
   bytes_total: number | null
@@ -61,7 +64,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const trained = await train({recipe, seed, outDir: runDir, backend: opts.backend ?? 'auto', onEvent: opts.onEvent, interrupted: opts.interrupted, tags: ['demo']})
   const base = {run_dir: trained.runDir, artifact: '', submission_dir: '', limit: OFFICIAL_LIMIT}
   if (trained.interrupted || !trained.summary) {
-    return {...base, val_bpb: NaN, bound: false, val_bpb_before: null, val_bpb_roundtrip: null, roundtrip_gap: null, bytes_model: 0, bytes_code: null, bytes_total: null, within_limit: false, verify_ok: false, interrupted: true}
+    return {...base, val_bpb: NaN, bound: false, val_bpb_before: null, val_bpb_roundtrip: null, roundtrip_gap: null, val_coverage: null, bytes_model: 0, bytes_code: null, bytes_total: null, within_limit: false, verify_ok: false, interrupted: true}
   }
 
   stage('2/4 pack (auto codec, auto compression)')
@@ -70,7 +73,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   await writeFileAtomic(artifact, packed.bytes)
 
   stage(`3/4 verify --limit 16MB (sizes, exact roundtrip, the counted code run alone)`)
-  // scored on the recipe's eval.val_tokens, as training's final eval and the report are
+  // scored on the recipe's eval.val_tokens (null: the whole split), as training's final eval and the report are
   const verified: RunVerifyReport = await verifyRun({runDir: trained.runDir, artifactPath: artifact, limit: OFFICIAL_LIMIT, backend: opts.backend, valTokens: recipe.eval.val_tokens})
 
   const out = resolve(opts.root, 'submissions', `${recipe.name}-demo`)
@@ -85,6 +88,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     blurb: `${recipe.description}. Trained by golf demo on the built-in Brown corpus (byte260), not FineWeb: a pipeline check, not a leaderboard entry.`,
     track: 'non-record',
     force: true, // the demo's own output from a previous demo run
+    // verify just scored this run and this artifact on the same tokens: not a second time
+    measuredRoundtrip: verified.roundtrip_detail,
     onProgress: (line) => stage(`  ${line}`),
   })
 
@@ -97,6 +102,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     val_bpb_before: verified.roundtrip?.val_bpb_before ?? null,
     val_bpb_roundtrip: verified.roundtrip?.val_bpb_after ?? null,
     roundtrip_gap: verified.roundtrip?.gap ?? null,
+    val_coverage: verified.roundtrip_detail.val_coverage,
     bytes_model: packed.bytes.byteLength,
     bytes_code: verified.bytes_code,
     bytes_total: verified.bytes_total,

@@ -5,7 +5,7 @@
  */
 import {InputError} from '../errors.js'
 import {concatArrays} from '../util/concat.js'
-import {listShards, readShard} from './shard.js'
+import {listShards, readShard, readShardHeader} from './shard.js'
 
 export interface StreamState {
   /** Index into the stream's file list of the shard being read. */
@@ -106,4 +106,35 @@ export function loadValidationTokens(dir: string, opts: {vocabSize?: number; max
     total += keep
   }
   return parts.length === 1 ? parts[0] : concatArrays(parts, (n) => new Uint16Array(n))
+}
+
+/**
+ * How much of the validation split an evaluation read — recorded as `val_coverage` in every
+ * result that carries a score (summary.json, golf eval --json, the roundtrip, submission.json).
+ * The official score reads all of it (openai/parameter-golf README: "Validation always runs on
+ * the full `fineweb_val_*` split"); a recipe's `eval.val_tokens` (or `--val-tokens`) reads only
+ * the first tokens: a partial figure, not the official metric, labelled so wherever it appears
+ * (src/eval/coverage.ts).
+ */
+export interface ValCoverage {
+  /** Tokens read: the whole split, or its first `maxTokens`. */
+  read_tokens: number
+  /** Tokens in the whole validation split (every `fineweb_val_*.bin`). */
+  split_tokens: number
+  /** read_tokens < split_tokens. */
+  partial: boolean
+}
+
+/** Tokens in a dataset's whole validation split, from the shard headers (no tokens are read). */
+export function countValidationTokens(dir: string): number {
+  const files = listShards(dir, 'val')
+  if (files.length === 0) throw new InputError(`no validation shards (fineweb_val_*.bin) in ${dir}`)
+  return files.reduce((n, f) => n + readShardHeader(f).tokenCount, 0)
+}
+
+/** {@link loadValidationTokens}, with how much of the split the tokens are. */
+export function loadValidationSlice(dir: string, opts: {vocabSize?: number; maxTokens?: number | null} = {}): {tokens: Uint16Array; coverage: ValCoverage} {
+  const tokens = loadValidationTokens(dir, {vocabSize: opts.vocabSize, maxTokens: opts.maxTokens ?? undefined})
+  const split = countValidationTokens(dir)
+  return {tokens, coverage: {read_tokens: tokens.length, split_tokens: split, partial: tokens.length < split}}
 }

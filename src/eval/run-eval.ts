@@ -13,7 +13,7 @@
 import {initBackend, type BackendName, type ResolvedBackend} from '../backend/index.js'
 import {assertFitsMemory, estimateMemory, estimateModelEval, type MemoryEstimate, type MemoryShape} from '../budget/memory.js'
 import {openDataset} from '../data/open.js'
-import {loadValidationTokens} from '../data/stream.js'
+import {loadValidationSlice, type ValCoverage} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import type {GPT} from '../model/gpt.js'
 import {isDiffusion, objectiveFor, type Objective} from '../objective/index.js'
@@ -45,6 +45,8 @@ export type EvalReport = ScoreResult & {
   backend: string
   /** Sequences per pass: --batch-seqs, else the recorded eval.batch_seqs lowered to fit the backend's memory. */
   batch_seqs: number
+  /** How much of the validation split was scored: the whole split unless --val-tokens. */
+  val_coverage: ValCoverage
   seconds: number
   tokens_per_s: number
 }
@@ -118,7 +120,7 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
     const dataDir = opts.data ?? l.data
     if (!dataDir && opts.artifact) throw new InputError('--artifact needs --data <dataset folder> to score on')
     const {info, table} = await openDataset(dataDir)
-    const tokens = loadValidationTokens(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens ?? undefined})
+    const {tokens, coverage} = loadValidationSlice(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens})
     if (tokens.length < l.seqLen + 1) throw new InputError(`${opts.valTokens ? `--val-tokens ${opts.valTokens}` : info.dir}: evaluation needs at least seq_len + 1 = ${l.seqLen + 1} validation tokens, got ${tokens.length}`)
     const t0 = performance.now()
     const r = scoreModel(l.model, l.objective, tokens, table, {
@@ -135,7 +137,7 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
     })
     const seconds = (performance.now() - t0) / 1000
     const batchSeqs = opts.batchSeqs ?? fittedBatch ?? l.defaults.batchSeqs
-    return {...r, objective: kind, source: opts.run ?? opts.artifact!, dataset: info.dir, backend: backend.name, batch_seqs: batchSeqs, seconds: Number(seconds.toFixed(3)), tokens_per_s: Math.round(r.tokens / Math.max(seconds, 1e-9))}
+    return {...r, objective: kind, source: opts.run ?? opts.artifact!, dataset: info.dir, backend: backend.name, batch_seqs: batchSeqs, val_coverage: coverage, seconds: Number(seconds.toFixed(3)), tokens_per_s: Math.round(r.tokens / Math.max(seconds, 1e-9))}
   } finally {
     l.model.dispose()
   }

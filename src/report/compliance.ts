@@ -10,6 +10,11 @@
  *                        elsewhere a time is 'unknown' either way, since a slower machine over
  *                        600 s contradicts nothing and a faster one under it confirms nothing
  *   bytes_total ≤ cap    the shipped artifact + the counted code
+ *   whole validation     what each seed's final evaluation (summary.json val_coverage) and the
+ *   split                shipped artifact's roundtrip read: the official metric scores the whole
+ *                        split (openai/parameter-golf README: "Validation always runs on the full
+ *                        `fineweb_val_*` split"), so a partial score fails — it is measured not to
+ *                        be the official metric — and an older run that recorded nothing is unknown
  *   no validation data   the leakage audit (src/data/leakage.ts) run on the dataset the runs
  *   in training          were trained on: every validation document looked up in its train shards
  */
@@ -18,6 +23,8 @@ import {resolve} from 'node:path'
 
 import {GolfError} from '../errors.js'
 import {auditLeakage, describeLeakage, type LeakageProgress, type LeakageResult} from '../data/leakage.js'
+import type {ValCoverage} from '../data/stream.js'
+import {describeCoverage} from '../eval/coverage.js'
 import type {RunRecord} from './ledger.js'
 import type {ComplianceItem} from './readme.js'
 
@@ -134,8 +141,37 @@ export async function leakageCheck(main: readonly RunRecord[], opts: {cwd: strin
   return {name, status, detail: `measured (golf data audit): ${parts.join('; ')}`}
 }
 
+export const COVERAGE_CHECK = 'whole validation split'
+
+/**
+ * The coverage line: every main seed's final evaluation and, when measured, the shipped
+ * artifact's roundtrip. A partial score fails (named with what it read); a seed whose
+ * summary.json records no coverage (an older golf) is unknown, with its recipe's setting.
+ */
+export function coverageCheck(main: readonly RunRecord[], roundtrip: ValCoverage | null = null): ComplianceItem {
+  const name = COVERAGE_CHECK
+  const scores: Array<{who: string; c: ValCoverage | null; asked: number | null}> = [
+    ...main.map((r) => ({who: `seed ${r.summary.seed}`, c: r.summary.val_coverage ?? null, asked: r.config.recipe.eval?.val_tokens ?? null})),
+    ...(roundtrip ? [{who: 'the roundtrip', c: roundtrip, asked: null}] : []),
+  ]
+  const group = (xs: typeof scores, text: (x: (typeof scores)[number]) => string) => {
+    const by = new Map<string, string[]>()
+    for (const x of xs) by.set(text(x), [...(by.get(text(x)) ?? []), x.who])
+    return [...by].map(([t, who]) => `${t} (${who.join(', ')})`).join('; ')
+  }
+  const partial = scores.filter((x) => x.c?.partial)
+  if (partial.length) return {name, status: 'fail', detail: group(partial, (x) => describeCoverage(x.c!))}
+  const missing = scores.filter((x) => x.c === null)
+  if (missing.length) {
+    const asked = (x: (typeof scores)[number]) => `not recorded: summary.json has no val_coverage (a run from an older golf); its recipe's eval.val_tokens is ${x.asked === null ? 'null (the whole split)' : `${x.asked.toLocaleString('en-US')} (the first tokens only, if the split is larger)`}`
+    return {name, status: 'unknown', detail: group(missing, asked)}
+  }
+  // the line's name says "whole validation split": the detail says how many tokens, and whose
+  return {name, status: 'pass', detail: group(scores, (x) => `all ${x.c!.split_tokens.toLocaleString('en-US')} tokens`)}
+}
+
 /** The checklist, in the README's order. */
-export function complianceChecks(main: readonly RunRecord[], bytesTotal: number, limit: number, leakage: ComplianceItem): ComplianceItem[] {
+export function complianceChecks(main: readonly RunRecord[], bytesTotal: number, limit: number, leakage: ComplianceItem, roundtrip: ValCoverage | null = null): ComplianceItem[] {
   const n = main.length
   return [
     {name: '3+ seeds', status: n >= 3 ? 'pass' : 'fail', detail: `${n} seed${n === 1 ? '' : 's'} (${main.map((r) => r.summary.seed).join(', ')})`},
@@ -145,6 +181,7 @@ export function complianceChecks(main: readonly RunRecord[], bytesTotal: number,
       status: bytesTotal <= limit ? 'pass' : 'fail',
       detail: bytesTotal <= limit ? `${bytesTotal.toLocaleString('en-US')} bytes (${(limit - bytesTotal).toLocaleString('en-US')} to spare)` : `${bytesTotal.toLocaleString('en-US')} bytes: over by ${(bytesTotal - limit).toLocaleString('en-US')}`,
     },
+    coverageCheck(main, roundtrip),
     leakage,
   ]
 }

@@ -18,6 +18,7 @@ import {basename, dirname, resolve} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
 import {InputError} from '../errors.js'
+import {isValCoverage} from '../eval/coverage.js'
 import {DEFAULT_OBJECTIVE} from '../objective/types.js'
 import type {RunConfig} from '../run/load.js'
 import {RUN_FILES, type RunSummary} from '../run/folder.js'
@@ -146,6 +147,9 @@ export function loadRun(dir: string): RunRecord {
   const objective = summary.objective ?? config.recipe.objective?.kind ?? 'ar'
   if (!OBJECTIVES.includes(objective)) throw new InputError(`${summaryPath}: objective must be ar, mdlm or bd3lm, got ${JSON.stringify(objective)}`)
   if (summary.bound !== undefined && typeof summary.bound !== 'boolean') throw new InputError(`${summaryPath}: bound must be true or false, got ${JSON.stringify(summary.bound)}`)
+  if (summary.val_coverage !== undefined && !isValCoverage(summary.val_coverage)) {
+    throw new InputError(`${summaryPath}: val_coverage must be {read_tokens, split_tokens, partial} with partial = read_tokens < split_tokens, got ${JSON.stringify(summary.val_coverage)}`)
+  }
   const metricsPath = resolve(abs, RUN_FILES.metrics)
   const logPath = resolve(abs, RUN_FILES.log)
   return {

@@ -11,10 +11,12 @@
  * withdrawn because a loss with dependencies between tokens was presented as a likelihood. A
  * bound against a likelihood gets no verdict: only the side the true Δ lies on is known.
  */
+import type {ValCoverage} from '../data/stream.js'
+import {describeCoverage} from '../eval/coverage.js'
 import {elboName} from '../eval/score.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import type {RunObjective} from './ledger.js'
-import type {Verdict, Significance} from './stats.js'
+import {fmtDof, fmtP, fmtT, LEADERBOARD_ALPHA, type Verdict, type Significance} from './stats.js'
 
 export interface SeedRow {
   seed: number
@@ -87,6 +89,8 @@ export interface ReadmeInput {
   rows: SeedRow[]
   /** The main seeds' val_bpb are upper bounds, estimated so (null: likelihoods). */
   bound: BoundInfo | null
+  /** How much of the validation split the headline score read (null: not recorded). */
+  coverage: ValCoverage | null
   /** The seed whose artifact ships. */
   artifact_seed: number
   artifact_file: string
@@ -110,6 +114,8 @@ export interface ReadmeInput {
   reproduce: {golf: string[]; counted: string[]}
   plot_file: string
   log_files: string[]
+  /** The size lines of the files shipped (golf report's sizes.log). */
+  sizes_file: string
   /** Facts worth a line under the results (e.g. how the roundtrip was measured). */
   notes: string[]
 }
@@ -235,7 +241,7 @@ export function ablationTable(rows: readonly AblationRow[]): string {
   return mdTable(header, body, ['l', 'l', 'r', 'r', 'r', 'l', 'l'])
 }
 
-function architecture(r: ResolvedRecipe, params: ReadmeInput['params'], bound: BoundInfo | null): string[] {
+function architecture(r: ResolvedRecipe, params: ReadmeInput['params'], bound: BoundInfo | null, coverage: ValCoverage | null): string[] {
   const m = r.model
   const q = r.quant
   const o = r.optim
@@ -255,7 +261,7 @@ function architecture(r: ResolvedRecipe, params: ReadmeInput['params'], bound: B
       : `- **Quantizer**: none (float baseline); tensors stored as ${q.float_format}.`,
     `- **Optimizer**: ${o.matrix_optimizer} for block matrices (lr ${o.matrix_lr}${o.matrix_optimizer !== 'adamw' ? `, momentum ${o.muon_momentum_warmup_start} → ${o.muon_momentum} over ${o.muon_momentum_warmup_steps} steps, ${o.muon_ns_steps} Newton–Schulz steps` : ''}); Adam for embeddings (lr ${o.embed_lr}) and scalars (lr ${o.scalar_lr}), β = (${o.beta1}, ${o.beta2}); weight decay ${o.weight_decay}; grad clip ${o.grad_clip ?? 'off'}.`,
     `- **Schedule**: ${fmtInt(t.batch_tokens)} tokens per step (micro-batches of ${fmtInt(t.micro_batch_tokens)}), sequence length ${t.seq_len}${t.seq_len_start !== null ? ` (grown from ${t.seq_len_start} over ${t.seq_len_warmup_steps} steps)` : ''}, at most ${fmtInt(t.max_steps)} steps${t.max_wallclock_seconds !== null ? ` or ${t.max_wallclock_seconds} s of training (warmdown timed to end at the cap)` : ''}; linear warmup ${t.warmup_steps} steps, linear warmdown over the ${warmdown}${t.z_loss > 0 ? `; z-loss ${t.z_loss}` : ''}.`,
-    `- **Evaluation**: ${r.eval.val_tokens === null ? 'the whole validation split' : `the first ${fmtInt(r.eval.val_tokens)} validation tokens`}, sequence length ${t.seq_len}${r.eval.sliding_stride !== null ? `, plus a sliding window with stride ${r.eval.sliding_stride}` : ''}` +
+    `- **Evaluation**: ${coverage ? describeCoverage(coverage) : r.eval.val_tokens === null ? 'the whole validation split (its size not recorded)' : `the first ${fmtInt(r.eval.val_tokens)} validation tokens (the split's size not recorded)`}, sequence length ${t.seq_len}${r.eval.sliding_stride !== null ? `, plus a sliding window with stride ${r.eval.sliding_stride}` : ''}` +
       `${bound ? `, scored by the negative ${elboName(bound.steps)} (an upper bound on the NLL)${bound.estimator === 'exact' ? ', computed exactly' : bound.samples !== null ? `, ${bound.samples} Monte-Carlo draw${bound.samples === 1 ? '' : 's'} per window${bound.seed !== null ? ` with noise seed ${bound.seed}` : ''}` : ''}` : ''}.`,
   ]
 }
@@ -269,6 +275,29 @@ function objectiveLine(r: ResolvedRecipe): string[] {
 }
 
 const STATUS: Record<CheckStatus, string> = {pass: '✅', fail: '❌', unknown: '❔'}
+
+/** The two record rules side by side, each with what was measured and its verdict. */
+export function significanceTable(s: Significance): string {
+  const test = (t: number | null, dof: number | null, p: number | null, none: string) => (p === null || t === null || dof === null ? `no test (${none})` : `t = ${fmtT(t)}, dof ${fmtDof(dof)}, p = ${fmtP(p)}`)
+  const rows = [
+    [
+      `README: Δ ≥ ${s.margin_nats} nats at p < ${s.alpha}`,
+      `Δ = ${s.delta_nats.toFixed(5)} nats (SOTA ${s.sota_bpb} bpb); one-sided ${test(s.t, s.dof, s.p, '1 seed')}`,
+      s.record ? `${STATUS.pass} record` : `${STATUS.fail} not a record`,
+    ],
+  ]
+  const w = s.welch
+  if (w) {
+    rows.push([
+      `leaderboard: one-sided Welch vs the previous record's seeds, p < ${w.alpha}`,
+      `Δ = ${w.delta_bpb >= 0 ? '+' : '−'}${Math.abs(w.delta_bpb).toFixed(5)} bpb (${s.n} vs ${w.sota_seeds_bpb.length} seeds); ${test(w.t, w.dof, w.p, 'fewer than 2 seeds on a side')}`,
+      w.p === null ? `${STATUS.unknown} not tested` : w.passes ? `${STATUS.pass} passes` : `${STATUS.fail} does not pass`,
+    ])
+  } else {
+    rows.push([`leaderboard: one-sided Welch vs the previous record's seeds, p < ${LEADERBOARD_ALPHA}`, 'not run: no `--sota-seeds`', `${STATUS.unknown} not tested`])
+  }
+  return mdTable(['rule', 'measured', 'verdict'], rows.map((r) => r.map(escapeCell)), ['l', 'l', 'l'])
+}
 
 export function renderReadme(d: ReadmeInput): string {
   const vals = d.rows.map((r) => r.val_bpb)
@@ -284,6 +313,8 @@ export function renderReadme(d: ReadmeInput): string {
       `${d.hardware} · ${maxTrain.toFixed(1)} s training wall-clock (longest seed)`,
     '',
   )
+  // a score on part of the split is not the official metric: say so under the number
+  if (d.coverage?.partial) out.push(`**${describeCoverage(d.coverage)}**: every val_bpb below is on that slice.`, '')
   if (d.bound) out.push(boundSentence(d.bound, d.rows.map((r) => r.val_bpb_se)), '')
   if (d.blurb) out.push(d.blurb, '')
   out.push(`Author: ${d.author} (@${d.github_id}) · ${d.date} · track: ${d.track} · data: ${d.dataset} (${d.tokenizer})`, '')
@@ -292,14 +323,14 @@ export function renderReadme(d: ReadmeInput): string {
   out.push(seedTable(d.rows), '')
   out.push(
     `The artifact shipped here (\`${d.artifact_file}\`, ${fmtInt(d.bytes_model)} bytes) is seed ${d.artifact_seed}'s. ` +
-      `Logs: ${d.log_files.map((f) => `[\`${f}\`](${f})`).join(', ')}.`,
+      `Logs: ${d.log_files.map((f) => `[\`${f}\`](${f})`).join(', ')}; sizes: [\`${d.sizes_file}\`](${d.sizes_file}) (the official size lines, measured from the files shipped here).`,
   )
   for (const n of d.notes) out.push('', n)
   out.push('', `![val_bpb and train loss against step](${d.plot_file})`, '')
 
   out.push('## Architecture and training', '')
   out.push(`Generated from the resolved recipe \`${d.recipe.name}\`${d.recipe.description ? ` (${d.recipe.description})` : ''}.`, '')
-  out.push(...architecture(d.recipe, d.params, d.bound), '')
+  out.push(...architecture(d.recipe, d.params, d.bound, d.coverage), '')
 
   out.push('## What did not work (negative results)', '')
   if (d.ablations.length === 0) {
@@ -325,7 +356,8 @@ export function renderReadme(d: ReadmeInput): string {
   out.push('')
 
   out.push('## Significance', '')
-  out.push(d.significance ? d.significance.statement : 'No `--sota` was given, so no record claim is tested.', '')
+  if (!d.significance) out.push('No `--sota` was given, so no record claim is tested.', '')
+  else out.push(significanceTable(d.significance), '', d.significance.statement, ...(d.significance.welch ? ['', d.significance.welch.statement] : []), '')
   if (d.significance && !/fineweb/i.test(d.dataset)) {
     out.push(`Caveat: these runs were evaluated on ${d.dataset}, not the official FineWeb validation split, so a comparison with a leaderboard val_bpb is not like for like.`, '')
   }
@@ -334,8 +366,9 @@ export function renderReadme(d: ReadmeInput): string {
   }
   if (d.significance) {
     out.push(
-      `Method: the SOTA val_bpb is converted to nats with these runs' own ratio val_loss / val_bpb = ${d.significance.nats_per_bpb.toFixed(6)} (ln 2 × bytes per token of the validation split); ` +
-        `a one-sided Welch t-test (against a constant: the one-sample t with n − 1 degrees of freedom) of the seeds' val_loss tests H0: mean ≥ SOTA − 0.005 nats; p < 0.01 is needed for a record.`,
+      `Method. README rule (the official README: beat the SOTA "by at least 0.005 nats" and show "at \`p < 0.01\` that they achieved the required 0.005-nat improvement"): the SOTA val_bpb is converted to nats with these runs' own ratio val_loss / val_bpb = ${d.significance.nats_per_bpb.toFixed(6)} (ln 2 × bytes per token of the validation split); ` +
+        `a one-sided t-test (Welch against a constant: the one-sample t with n − 1 degrees of freedom) of the seeds' val_loss tests H0: mean ≥ SOTA − 0.005 nats; a record needs Δ ≥ 0.005 nats and p < 0.01. ` +
+        `Leaderboard practice: a one-sided Welch t-test of the seeds' val_bpb against the previous record's seeds (Welch–Satterthwaite degrees of freedom, no margin), kept at p < ${LEADERBOARD_ALPHA} (openai/parameter-golf#1902)${d.significance.welch ? '' : '; give the previous record\'s seeds with `--sota-seeds` to run it'}.`,
       '',
     )
   }

@@ -5,7 +5,8 @@
  *        ──pack───▶ model.golf (the first seed's run, or --artifact), per-seed artifact bytes
  *        ──verify─▶ roundtrip val_bpb of the shipped artifact, the counted code train_golf.mjs + .br
  *        ──stats──▶ Mean/Std, ablation verdicts, record significance, compliance
- *        ──render─▶ README.md, submission.json (schema-checked), val_bpb.svg, train_seed<N>.log
+ *        ──render─▶ README.md, submission.json (schema-checked), val_bpb.svg, train_seed<N>.log,
+ *                   sizes.log (the size lines of the files shipped, in the official format)
  *
  * The folder is built in a temporary sibling and renamed into place, so a failure never leaves
  * a half-written submission; an existing non-empty folder is replaced only with `force`.
@@ -16,8 +17,10 @@
  * published masked-diffusion entry used for the variational bound, with `bound: "upper"`,
  * `elbo_steps` and `objective`.
  */
+import {describeCoverage} from '../eval/coverage.js'
 import {elboName} from '../eval/score.js'
-import {copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import type {ValCoverage} from '../data/stream.js'
+import {copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, resolve, sep} from 'node:path'
 
 import {InputError} from '../errors.js'
@@ -25,7 +28,9 @@ import {tempSiblingPath} from '../io/atomic.js'
 import {readInputFile} from '../io/read.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {COUNTED_CODE_FILES} from '../submission/counted-code.js'
+import {sizeLines} from '../submission/size-lines.js'
 import {OFFICIAL_LIMIT} from '../verify/limit.js'
+import type {RoundtripResult} from '../verify/roundtrip.js'
 import {complianceChecks, isRecordHardware, leakageCheck, RECORD_HARDWARE} from './compliance.js'
 import {configDiff, formatChange, groupRuns, loadRuns, scoreKind, type Ablation, type RunObjective, type RunRecord} from './ledger.js'
 import {plotPoints, renderPlotSvg} from './plot.js'
@@ -39,6 +44,12 @@ export const REPORT_FILES = {
   submission: 'submission.json',
   plot: 'val_bpb.svg',
   artifact: 'model.golf',
+  /**
+   * The size lines (`Serialized model golf-artifact: N bytes`, `Code size: N bytes`, `Total
+   * submission size golf-artifact: N bytes`), measured from the files shipped: a run's train.log
+   * is written before packing and is copied as it is, so the sizes get a log of their own.
+   */
+  sizes: 'sizes.log',
   /** The counted code: golf's loader (or the --code file) … */
   code: COUNTED_CODE_FILES.loader,
   /** … and golf's bundle, brotli-compressed, that the loader runs (src/verify/bundle.ts). */
@@ -57,8 +68,10 @@ export interface ReportOptions {
   name?: string
   blurb?: string
   track?: 'record' | 'non-record'
-  /** Current best val_bpb: enables the record significance test. */
+  /** Current best val_bpb: enables the record significance test (default: the mean of sotaSeeds). */
   sota?: number
+  /** The previous record's per-seed val_bpb: adds the leaderboard's one-sided Welch test. */
+  sotaSeeds?: number[]
   /** Byte cap (default 16,000,000). */
   limit?: number
   /** Also write `<out>.tar.gz`. */
@@ -75,6 +88,11 @@ export interface ReportOptions {
   noiseFloor?: number
   /** Measure the shipped artifact's roundtrip val_bpb (default true; needs the run's checkpoint). */
   roundtrip?: boolean
+  /**
+   * The roundtrip of the first seed's run and this very artifact, already measured (golf demo
+   * passes golf verify's, on the same tokens): used instead of scoring both models again.
+   */
+  measuredRoundtrip?: RoundtripResult
   /** Run the leakage audit on the runs' dataset for the compliance line (default true). */
   dataAudit?: boolean
   cwd?: string
@@ -199,6 +217,25 @@ function nonRecordReason(main: RunRecord[], compliance: ComplianceItem[], signif
   return reasons.join('; ')
 }
 
+/** submission.json's significance: the README rule's fields (flat, as before) and the leaderboard's Welch test. */
+function submissionSignificance(s: Significance): NonNullable<Submission['significance']> {
+  const w = s.welch
+  // a degenerate test (no spread) has t = ±Infinity: JSON has no such number
+  const finite = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null)
+  return {
+    sota_bpb: s.sota_bpb,
+    threshold_loss: s.threshold_loss,
+    delta_nats: s.delta_nats,
+    margin_nats: s.margin_nats,
+    alpha: s.alpha,
+    t: finite(s.t),
+    dof: s.dof,
+    p: s.p,
+    record: s.record,
+    ...(w ? {welch: {sota_seeds_bpb: w.sota_seeds_bpb, delta_bpb: w.delta_bpb, t: finite(w.t), dof: w.dof, p: w.p, alpha: w.alpha, passes: w.passes}} : {}),
+  }
+}
+
 /** Names golf report writes into a submission folder (README, submission.json, plot, artifact, code, logs). */
 function isReportFile(name: string): boolean {
   return (Object.values(REPORT_FILES) as string[]).includes(name) || /^train_seed\d+(_\d+)?\.log$/.test(name)
@@ -252,6 +289,11 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
   const limit = opts.limit ?? OFFICIAL_LIMIT
   const floor = opts.noiseFloor ?? DEFAULT_NOISE_FLOOR_BPB
   if (opts.sota !== undefined && !(opts.sota > 0 && Number.isFinite(opts.sota))) throw new InputError(`--sota ${opts.sota}: expected a positive val_bpb`)
+  const sotaSeeds = opts.sotaSeeds && opts.sotaSeeds.length > 0 ? opts.sotaSeeds : undefined
+  const bad = sotaSeeds?.find((x) => !(x > 0 && Number.isFinite(x)))
+  if (bad !== undefined) throw new InputError(`--sota-seeds: ${bad} is not a positive val_bpb`)
+  // the README rule compares with the published SOTA; given only its seeds, with their mean
+  const sota = opts.sota ?? (sotaSeeds ? mean(sotaSeeds) : undefined)
   if (!(floor > 0)) throw new InputError(`--noise-floor ${floor}: expected a positive bpb`)
 
   const runs = await loadRuns(opts.runs, {cwd})
@@ -298,18 +340,24 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     const notes: string[] = []
     let roundtripBpb: number | null = null
     let roundtripLoss: number | null = null
+    let roundtripCoverage: ValCoverage | null = null
     if (opts.roundtrip !== false && first.hasCheckpoint) {
-      progress(`roundtrip: evaluating ${first.id} and the model rebuilt from the artifact`)
-      const {roundtrip} = await import('../verify/roundtrip.js')
-      const backend = first.config.backend === 'wasm' || first.config.backend === 'cpu' ? first.config.backend : undefined
-      const rt = await roundtrip({runDir: first.dir, artifactPath, valTokens: recipe.eval.val_tokens, backend})
+      let rt: RoundtripResult
+      if (opts.measuredRoundtrip) rt = opts.measuredRoundtrip
+      else {
+        progress(`roundtrip: evaluating ${first.id} and the model rebuilt from the artifact`)
+        const {roundtrip} = await import('../verify/roundtrip.js')
+        const backend = first.config.backend === 'wasm' || first.config.backend === 'cpu' ? first.config.backend : undefined
+        rt = await roundtrip({runDir: first.dir, artifactPath, valTokens: recipe.eval.val_tokens, backend})
+      }
       roundtripBpb = rt.val_bpb_after
       roundtripLoss = rt.val_loss_after
+      roundtripCoverage = rt.val_coverage
       const le = rt.bound ? '≤ ' : ''
       const same = rt.bound && bound ? `both the negative ${elboName(bound.steps)} with the same noise${bound.seed !== null ? `, seed ${bound.seed}` : ''}; ` : ''
       notes.push(
         `Roundtrip: seed ${first.summary.seed}'s model rebuilt from \`${REPORT_FILES.artifact}\` scores val_bpb ${le}${rt.val_bpb_after.toFixed(6)} against ${le}${rt.val_bpb_before.toFixed(6)} before packing ` +
-          `(${same}gap ${rt.gap.toFixed(6)}; ${rt.exact ? 'exact: identical logits' : `max |Δlogit| = ${rt.max_logit_diff.toExponential(2)}`}) on ${rt.tokens.toLocaleString('en-US')} validation tokens.`,
+          `(${same}gap ${rt.gap.toFixed(6)}; ${rt.exact ? 'exact: identical logits' : `max |Δlogit| = ${rt.max_logit_diff.toExponential(2)}`}) on ${rt.tokens.toLocaleString('en-US')} validation targets (${describeCoverage(rt.val_coverage)}).`,
       )
     } else {
       notes.push(
@@ -352,6 +400,16 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     }
     if (logFiles.length === 0) throw new InputError(`no train.log in any main run (${main.map((r) => r.id).join(', ')}): a submission needs its training logs`)
 
+    // Sizes: measured from the files shipped, in the official script's size lines. golf train
+    // writes train.log before anything is packed, and a run's log is copied as it is (never
+    // rewritten), so the sizes get a file of their own for golf verify to check the claims with.
+    const shippedModel = statSync(artifactPath).size
+    const shippedCode = counted.files.reduce((n, f) => n + statSync(join(tmp, f.name)).size, 0)
+    if (shippedModel !== bytesModel || shippedCode !== counted.bytes) throw new Error(`the files written (${shippedModel} + ${shippedCode} bytes) are not the bytes counted (${bytesModel} + ${counted.bytes})`)
+    // the header names the seed whose artifact ships, so golf verify reads these sizes as that seed's too
+    const sizeHeader = `golf report: the sizes of the files this folder ships, ${REPORT_FILES.artifact} (the artifact of seed ${first.summary.seed}) and the counted code ${counted.files.map((f) => f.name).join(' + ')}, measured when it was written`
+    writeFileSync(join(tmp, REPORT_FILES.sizes), [sizeHeader, ...sizeLines(shippedModel, shippedCode)].join('\n') + '\n')
+
     // Numbers.
     const rows: SeedRow[] = main.map((r) => ({
       seed: r.summary.seed,
@@ -372,17 +430,20 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     const valStd = sampleStd(vals)
     const ablationRows = ablations.map((a) => ablationRow(a, valStd, floor))
     const leakage = await leakageCheck(main, {cwd, audit: opts.dataAudit, onProgress: progress})
-    const compliance = complianceChecks(main, bytesTotal, limit, leakage)
+    const compliance = complianceChecks(main, bytesTotal, limit, leakage, roundtripCoverage)
+    // the headline's: the shipped artifact's roundtrip when measured, else the first seed's final eval
+    const coverage = roundtripCoverage ?? first.summary.val_coverage ?? null
     const significance =
-      opts.sota !== undefined
+      sota !== undefined
         ? recordSignificance(
             main.map((r) => r.summary.val_loss),
             vals,
-            opts.sota,
+            sota,
+            {sotaSeedsBpb: sotaSeeds},
           )
         : null
     const track = opts.track ?? 'non-record'
-    if (track === 'record' && significance && !significance.record) warnings.push(`track record, but the improvement over --sota ${opts.sota} is not significant (p = ${significance.p ?? 'n/a'})`)
+    if (track === 'record' && significance && !significance.record) warnings.push(`track record, but the improvement over --sota ${sota} does not meet the README rule (Δ ${significance.delta_nats.toFixed(5)} nats, p = ${significance.p ?? 'n/a'})`)
     if (track === 'record' && !significance) warnings.push('track record without --sota: the README makes no significance claim')
     if (track === 'record' && !main.every((r) => isRecordHardware(r.summary.hardware))) warnings.push(`track record, but the runs were not timed on ${RECORD_HARDWARE} (${first.summary.hardware}): the time limits are not confirmed`)
 
@@ -411,6 +472,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       bytes_total: bytesTotal,
       bytes_code: counted.bytes,
       bytes_model: bytesModel,
+      ...(coverage ? {val_coverage: coverage} : {}),
       ...(main.length >= 2 ? {val_bpb_mean: valMean, val_bpb_std: valStd!} : {}),
       ...(track === 'non-record'
         ? {
@@ -430,7 +492,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
             val_bpb_std: valStd ?? 0,
           }
         : {}),
-      ...(significance ? {significance: {sota_bpb: significance.sota_bpb, threshold_loss: significance.threshold_loss, p: significance.p, record: significance.record}} : {}),
+      ...(significance ? {significance: submissionSignificance(significance)} : {}),
     }
     const problems = validateSubmission(submission)
     if (problems.length > 0) throw new InputError(`submission.json would not validate: ${problems.join('; ')}`)
@@ -448,6 +510,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       track,
       rows,
       bound,
+      coverage,
       artifact_seed: first.summary.seed,
       artifact_file: REPORT_FILES.artifact,
       bytes_model: bytesModel,
@@ -468,6 +531,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       reproduce: await reproduceCommands(main, recipe),
       plot_file: REPORT_FILES.plot,
       log_files: logFiles,
+      sizes_file: REPORT_FILES.sizes,
       notes,
     })
     writeFileSync(join(tmp, REPORT_FILES.readme), readme)

@@ -3,7 +3,8 @@
  * name, blurb, date (ISO 8601), val_loss, val_bpb, bytes_total, bytes_code; non-record entries
  * add seeds, seed_results, step_stop, wallclock_seconds, hardware, non_record_reason and
  * val_bpb_std. Extra keys are allowed (entries add their own, e.g. bytes_model); the ones golf
- * writes are typed here.
+ * writes are typed here, among them `val_coverage` (how much of the validation split the score
+ * read: a partial one is not the official metric) and `significance` (both record rules).
  *
  * A diffusion entry's val_bpb / val_loss are its negative ELBO, an upper bound on the NLL; it
  * says so with `bound: "upper"`, `elbo_steps` and `objective`, and repeats the number as
@@ -52,10 +53,30 @@ export interface Submission {
   wallclock_seconds?: number
   hardware?: string
   non_record_reason?: string
-  significance?: {sota_bpb: number; threshold_loss: number; p: number | null; record: boolean}
+  /** How much of the validation split the headline val_bpb was scored on (absent: not recorded). */
+  val_coverage?: {read_tokens: number; split_tokens: number; partial: boolean}
+  /**
+   * The record rules (with --sota): the README's (Δ ≥ margin_nats at p < alpha: `record`) and,
+   * with the previous record's seeds, the leaderboard's one-sided Welch test (`welch.passes`).
+   */
+  significance?: {
+    sota_bpb: number
+    threshold_loss: number
+    delta_nats: number
+    margin_nats: number
+    alpha: number
+    t: number | null
+    dof: number | null
+    p: number | null
+    record: boolean
+    welch?: {sota_seeds_bpb: number[]; delta_bpb: number; t: number | null; dof: number | null; p: number | null; alpha: number; passes: boolean}
+  }
 }
 
 const num = {type: 'number'}
+const numOrNull = {anyOf: [num, {type: 'null'}]}
+const probability = {type: 'number', minimum: 0, maximum: 1}
+const probabilityOrNull = {anyOf: [probability, {type: 'null'}]}
 const nonNegInt = {type: 'integer', minimum: 0}
 const nonEmpty = {type: 'string', minLength: 1}
 /** ISO 8601 date or date-time: 2026-03-19, 2026-03-19T08:45:00Z, 2026-03-19T08:45:00.000+01:00. */
@@ -103,10 +124,30 @@ export const SUBMISSION_SCHEMA = {
     wallclock_seconds: {type: 'number', minimum: 0},
     hardware: {type: 'string'},
     non_record_reason: {type: 'string'},
+    val_coverage: {
+      type: 'object',
+      required: ['read_tokens', 'split_tokens', 'partial'],
+      properties: {read_tokens: nonNegInt, split_tokens: nonNegInt, partial: {type: 'boolean'}},
+    },
     significance: {
       type: 'object',
-      required: ['sota_bpb', 'threshold_loss', 'p', 'record'],
-      properties: {sota_bpb: num, threshold_loss: num, p: {anyOf: [num, {type: 'null'}]}, record: {type: 'boolean'}},
+      required: ['sota_bpb', 'threshold_loss', 'delta_nats', 'margin_nats', 'alpha', 't', 'dof', 'p', 'record'],
+      properties: {
+        sota_bpb: num,
+        threshold_loss: num,
+        delta_nats: num,
+        margin_nats: num,
+        alpha: probability,
+        t: numOrNull,
+        dof: numOrNull,
+        p: probabilityOrNull,
+        record: {type: 'boolean'},
+        welch: {
+          type: 'object',
+          required: ['sota_seeds_bpb', 'delta_bpb', 't', 'dof', 'p', 'alpha', 'passes'],
+          properties: {sota_seeds_bpb: {type: 'array', items: {type: 'number', exclusiveMinimum: 0}, minItems: 1}, delta_bpb: num, t: numOrNull, dof: numOrNull, p: probabilityOrNull, alpha: probability, passes: {type: 'boolean'}},
+        },
+      },
     },
   },
   // a non-record entry carries its seeds and how it was run
@@ -130,6 +171,9 @@ export function validateSubmission(doc: unknown): string[] {
   const d = doc as Partial<Submission> | null
   if (problems.length === 0 && d && typeof d.bytes_model === 'number' && d.bytes_total !== d.bytes_code! + d.bytes_model) {
     problems.push(`bytes_total ${d.bytes_total} is not bytes_code ${d.bytes_code} + bytes_model ${d.bytes_model}`)
+  }
+  if (problems.length === 0 && d && d.val_coverage && d.val_coverage.partial !== d.val_coverage.read_tokens < d.val_coverage.split_tokens) {
+    problems.push(`val_coverage.partial ${d.val_coverage.partial} does not match read_tokens ${d.val_coverage.read_tokens} of split_tokens ${d.val_coverage.split_tokens}`)
   }
   if (problems.length === 0 && d && d.val_var_bpb !== undefined && d.val_var_bpb !== d.val_bpb) problems.push(`val_var_bpb ${d.val_var_bpb} is not val_bpb ${d.val_bpb} (both are the bound)`)
   if (problems.length === 0 && d && typeof d.date === 'string' && Number.isNaN(Date.parse(d.date))) problems.push(`date ${JSON.stringify(d.date)} is not a real date`)

@@ -3,7 +3,8 @@
  *
  *   config.json              the fully resolved recipe (plus data, seed, backend)
  *   train.log                official-style lines: `step:S/N train_loss:X train_time:Tms step_avg:Ams`,
- *                            `step:S/N val_loss:X val_bpb:Y train_time:Tms step_avg:Ams`
+ *                            `step:S/N val_loss:X val_bpb:Y train_time:Tms step_avg:Ams`, a score
+ *                            on part of the validation split ending `partial_val_tokens:read/split`
  *   metrics.jsonl            one JSON object per logged step / evaluation
  *   checkpoint.safetensors   float32 weights (+ checkpoint.json sidecar, optimizer.safetensors)
  *   summary.json             the result: val_loss, val_bpb, steps, params, …
@@ -11,6 +12,7 @@
 import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
+import type {ValCoverage} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import {removeStaleTemps, writeFileAtomicSync} from '../io/atomic.js'
 
@@ -38,8 +40,11 @@ export interface RunSummary {
   tokens_per_s: number
   val_loss: number
   val_bpb: number
+  /** Targets scored (the official eval trims the split to whole windows). */
   val_tokens: number
   val_bytes: number
+  /** How much of the validation split the final evaluation read (absent in runs from before it was recorded). */
+  val_coverage?: ValCoverage
   /** The objective trained (absent in runs from before objectives: ar). */
   objective?: 'ar' | 'mdlm' | 'bd3lm'
   /** True when val_loss / val_bpb are upper bounds (a diffusion model's negative ELBO). */

@@ -21,12 +21,14 @@ import {parseArgs} from 'node:util'
 
 import type {BackendName} from '../backend/index.js'
 import {GolfError, InputError} from '../errors.js'
+import {coverageLogField} from '../eval/coverage.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {packSource} from '../pack/pack-model.js'
 import {train} from '../train/loop.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {loaderCountedBytes} from './counted-code.js'
 import {evaluateArtifact, roundtripLine} from './rebuild.js'
+import {sizeLines} from './size-lines.js'
 import type {ScoreResult} from '../eval/score.js'
 
 /** What the bundle embeds: the resolved recipe and the seed of the submitted run. */
@@ -79,9 +81,11 @@ async function evalCommand(args: string[], embedded: EmbeddedSubmission | undefi
     batchSeqs: embedded?.recipe.eval.batch_seqs,
     backend: (values.backend ?? 'auto') as BackendName,
   })
-  out(`Serialized model golf-artifact: ${r.artifact_bytes} bytes`)
-  out(roundtripLine(r.score))
-  if (r.sliding) out(slidingLine(r.sliding))
+  for (const line of sizeLines(r.artifact_bytes, null)) out(line)
+  // a score on part of the validation split (--val-tokens) says so on its line
+  const partial = coverageLogField(r.val_coverage)
+  out(roundtripLine(r.score) + partial)
+  if (r.sliding) out(slidingLine(r.sliding) + partial)
   if (values.json) {
     const s = r.sliding
     const sc = r.score
@@ -94,6 +98,7 @@ async function evalCommand(args: string[], embedded: EmbeddedSubmission | undefi
         tokens: sc.tokens,
         bytes: sc.bytes,
         artifact_bytes: r.artifact_bytes,
+        val_coverage: r.val_coverage,
         backend: r.backend,
         sliding: s ? {stride: s.mode === 'sliding' ? s.stride : null, val_loss: s.val_loss, val_bpb: s.val_bpb} : null,
       }),
@@ -133,13 +138,10 @@ async function trainCommand(args: string[], embedded: EmbeddedSubmission | undef
   await writeFileAtomic(artifactPath, bytes)
   const r = await evaluateArtifact({artifact: artifactPath, dataDir, valTokens: recipe.eval.val_tokens, slidingStride: recipe.eval.sliding_stride, batchSeqs: recipe.eval.batch_seqs, backend})
   const code = ownSize()
-  out(`Serialized model golf-artifact: ${bytes.length} bytes`)
-  if (code !== null) {
-    out(`Code size: ${code} bytes`)
-    out(`Total submission size golf-artifact: ${bytes.length + code} bytes`)
-  }
-  out(roundtripLine(r.score))
-  if (r.sliding) out(slidingLine(r.sliding))
+  for (const line of sizeLines(bytes.length, code)) out(line)
+  const partial = coverageLogField(r.val_coverage)
+  out(roundtripLine(r.score) + partial)
+  if (r.sliding) out(slidingLine(r.sliding) + partial)
 }
 
 function slidingLine(r: ScoreResult): string {

@@ -10,7 +10,7 @@
  * precision are simulated in training), so its logits are identical.
  */
 import {initBackend, type BackendName} from '../backend/index.js'
-import {loadValidationTokens} from '../data/stream.js'
+import {loadValidationSlice, type ValCoverage} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import {readInputFile} from '../io/read.js'
 import {recordedScoreOptions, scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
@@ -79,6 +79,8 @@ export interface ArtifactEvalResult {
   score: ScoreResult
   sliding: ScoreResult | null
   artifact_bytes: number
+  /** How much of the validation split was scored (the whole split unless valTokens). */
+  val_coverage: ValCoverage
   info: ArtifactModelInfo
   backend: string
 }
@@ -102,7 +104,7 @@ export async function evaluateArtifact(opts: ArtifactEvalOptions): Promise<Artif
     if ((data.vocabSize ?? 0) > info.vocab_size) {
       throw new InputError(`${source}: the model has ${info.vocab_size} data token ids, the dataset ${opts.dataDir} has ${data.vocabSize}`)
     }
-    const tokens = loadValidationTokens(data.dir, {vocabSize: data.vocabSize ?? undefined, maxTokens: opts.valTokens ?? undefined})
+    const {tokens, coverage} = loadValidationSlice(data.dir, {vocabSize: data.vocabSize ?? undefined, maxTokens: opts.valTokens})
     if (tokens.length < info.seq_len + 1) {
       throw new InputError(`${opts.valTokens ? `--val-tokens ${opts.valTokens}` : opts.dataDir}: evaluation needs at least seq_len + 1 = ${info.seq_len + 1} validation tokens, got ${tokens.length}`)
     }
@@ -111,7 +113,7 @@ export async function evaluateArtifact(opts: ArtifactEvalOptions): Promise<Artif
     const score = scoreModel(model, objective, tokens, table, {...base, onProgress: progress('roundtrip eval')})
     const stride = objective.diffusion ? null : opts.slidingStride === undefined ? (info.eval?.sliding_stride ?? null) : opts.slidingStride
     const sliding = stride ? scoreModel(model, objective, tokens, table, {...base, mode: 'sliding', stride, onProgress: progress(`sliding eval (stride ${stride})`)}) : null
-    return {score, sliding, artifact_bytes: bytes.length, info, backend: backend.name}
+    return {score, sliding, artifact_bytes: bytes.length, val_coverage: coverage, info, backend: backend.name}
   } finally {
     model.dispose()
   }

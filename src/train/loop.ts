@@ -22,8 +22,9 @@ import {cpus, totalmem} from 'node:os'
 import {assertFitsMemory, estimateMemory, gib} from '../budget/memory.js'
 import {describeBackend, initBackend, type BackendInfo, type BackendName} from '../backend/index.js'
 import {openDataset} from '../data/open.js'
-import {loadValidationTokens, TokenStream} from '../data/stream.js'
+import {loadValidationSlice, TokenStream} from '../data/stream.js'
 import {GolfError, InputError} from '../errors.js'
+import {coverageLogField} from '../eval/coverage.js'
 import {scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
 import {countParams} from '../model/config.js'
 import type {GPT} from '../model/gpt.js'
@@ -153,7 +154,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (pool) emit({kind: 'info', message: `${workers} threads (data parallel)`})
   const optimizer: Optimizer = buildOptimizers(paramRefs(model), recipe.optim, pool ? {orthogonalize: (us, n) => pool.orthogonalize(us, n)} : {})
   const stream = new TokenStream(info.files.train, {vocabSize: vocab})
-  const valDuring = loadValidationTokens(info.dir, {vocabSize: vocab, maxTokens: t.val_tokens ?? undefined})
+  // in-training evals may read only train.val_tokens: their lines say so (partial_val_tokens:read/split)
+  const {tokens: valDuring, coverage: duringCoverage} = loadValidationSlice(info.dir, {vocabSize: vocab, maxTokens: t.val_tokens})
   const startedAt = new Date().toISOString()
 
   let step = 0
@@ -269,10 +271,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       if (t.eval_every > 0 && step % t.eval_every === 0 && !shouldStop(step, trainMs, sched)) {
         const ev = evaluate(valDuring, `eval step ${step}`, null)
-        const line = valLogLine(step, t.max_steps, ev.val_loss, ev.val_bpb, trainMs, stepAvg())
+        const line = valLogLine(step, t.max_steps, ev.val_loss, ev.val_bpb, trainMs, stepAvg()) + coverageLogField(duringCoverage)
         run.log(line)
         emit({kind: 'log', line})
-        run.metric({step, val_loss: ev.val_loss, val_bpb: ev.val_bpb, val_tokens: ev.tokens, train_time_ms: Math.round(trainMs)})
+        run.metric({step, val_loss: ev.val_loss, val_bpb: ev.val_bpb, val_tokens: ev.tokens, val_coverage: duringCoverage, train_time_ms: Math.round(trainMs)})
       }
       if (t.checkpoint_every > 0 && step % t.checkpoint_every === 0) checkpoint()
     }
@@ -299,29 +301,31 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     return {runDir: run.dir, summary: null, interrupted: true, stepsDone: step}
   }
 
-  // Final score: the whole validation split (or eval.val_tokens), as the official eval does.
+  // Final score: the whole validation split, as the official eval does (eval.val_tokens: its first
+  // tokens only, a partial figure that every line and the summary label as one).
   const evalStart = performance.now()
-  const valFinal = loadValidationTokens(info.dir, {vocabSize: vocab, maxTokens: recipe.eval.val_tokens ?? undefined})
+  const {tokens: valFinal, coverage} = loadValidationSlice(info.dir, {vocabSize: vocab, maxTokens: recipe.eval.val_tokens})
+  const partial = coverageLogField(coverage)
   const final = evaluate(valFinal, 'final eval', null)
-  const finalLine = valLogLine(step, t.max_steps, final.val_loss, final.val_bpb, trainMs, stepAvg())
+  const finalLine = valLogLine(step, t.max_steps, final.val_loss, final.val_bpb, trainMs, stepAvg()) + partial
   run.log(finalLine)
   emit({kind: 'log', line: finalLine})
   const elbo = final.mode === 'elbo' ? {steps: final.elbo_steps ?? 0, samples: final.samples, seed: final.seed, estimator: final.estimator as 'mc' | 'exact', val_bpb_se: final.val_bpb_se, se_method: final.se_method} : null
   if (elbo) {
     // the number above is an upper bound on the NLL, not a likelihood: say so in the log
-    const line = `final_elbo bound:upper steps:${elbo.steps} samples:${elbo.samples} seed:${elbo.seed} val_loss:${final.val_loss.toFixed(4)} val_bpb:${final.val_bpb.toFixed(4)} val_bpb_se:${elbo.val_bpb_se.toFixed(4)}`
+    const line = `final_elbo bound:upper steps:${elbo.steps} samples:${elbo.samples} seed:${elbo.seed} val_loss:${final.val_loss.toFixed(4)} val_bpb:${final.val_bpb.toFixed(4)} val_bpb_se:${elbo.val_bpb_se.toFixed(4)}${partial}`
     run.log(line)
     emit({kind: 'log', line})
   }
-  run.metric({step, val_loss: final.val_loss, val_bpb: final.val_bpb, val_tokens: final.tokens, val_bytes: final.bytes, bound: final.bound, final: true})
+  run.metric({step, val_loss: final.val_loss, val_bpb: final.val_bpb, val_tokens: final.tokens, val_bytes: final.bytes, val_coverage: coverage, bound: final.bound, final: true})
   let sliding: RunSummary['sliding'] = null
   if (recipe.eval.sliding_stride) {
     const sl = evaluate(valFinal, `sliding eval (stride ${recipe.eval.sliding_stride})`, recipe.eval.sliding_stride)
     sliding = {stride: recipe.eval.sliding_stride, val_loss: sl.val_loss, val_bpb: sl.val_bpb}
-    const line = `final_sliding_window stride:${recipe.eval.sliding_stride} val_loss:${sl.val_loss.toFixed(4)} val_bpb:${sl.val_bpb.toFixed(4)}`
+    const line = `final_sliding_window stride:${recipe.eval.sliding_stride} val_loss:${sl.val_loss.toFixed(4)} val_bpb:${sl.val_bpb.toFixed(4)}${partial}`
     run.log(line)
     emit({kind: 'log', line})
-    run.metric({step, sliding_stride: recipe.eval.sliding_stride, val_loss: sl.val_loss, val_bpb: sl.val_bpb, final: true})
+    run.metric({step, sliding_stride: recipe.eval.sliding_stride, val_loss: sl.val_loss, val_bpb: sl.val_bpb, val_coverage: coverage, final: true})
   }
 
   const evalMs = performance.now() - evalStart
@@ -340,6 +344,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     val_bpb: final.val_bpb,
     val_tokens: final.tokens,
     val_bytes: final.bytes,
+    val_coverage: coverage,
     objective: objectiveCfg.kind,
     bound: final.bound,
     elbo,

@@ -97,9 +97,11 @@ function matchScore(claimed: number, metric: 'val_bpb' | 'val_loss', logs: reado
     const h = bestOf(hits)
     return out('pass', `${le}${claimed} = ${showPrinted(get(h.v)!)} (${where(h.file, h.v)}${o.bound ? ', an upper bound' : ''})`, h)
   }
-  if (o.allowMean && logs.length > 1) {
+  // a log without scores (golf report's sizes.log) is no seed of a mean
+  const scoring = logs.filter((l) => l.log.val.length > 0)
+  if (o.allowMean && scoring.length > 1) {
     // several seeds: the headline is usually their mean, of one kind of score (the first runs, not reruns)
-    const pool = logs.some((l) => !l.rerun) ? logs.filter((l) => !l.rerun) : logs
+    const pool = scoring.some((l) => !l.rerun) ? scoring.filter((l) => !l.rerun) : scoring
     for (const kind of ['roundtrip', 'ttt', 'sliding', 'final', 'step'] as const) {
       const finals = pool.flatMap(({file}) => {
         const mine = right.filter((x) => x.file === file && x.v.kind === kind)

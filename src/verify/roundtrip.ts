@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core'
 
 import {assertFitsMemory, estimateMemory} from '../budget/memory.js'
 import {initRecordedBackend, type BackendName} from '../backend/index.js'
-import {loadValidationTokens} from '../data/stream.js'
+import {loadValidationSlice, type ValCoverage} from '../data/stream.js'
 import {CheckFailedError, InputError} from '../errors.js'
 import {scoreModel, type ScoreResult} from '../eval/score.js'
 import {diffusionWindows, windowBatch} from '../eval/denoise.js'
@@ -79,6 +79,8 @@ export interface RoundtripResult {
   backends: {trained: string; artifact: string; here: string; why: string | null}
   tokens: number
   bytes: number
+  /** How much of the validation split both sides were scored on (the whole split unless valTokens). */
+  val_coverage: ValCoverage
   /** Was the run's quantizer active at its checkpoint (false: a float model, the gap is not 0). */
   quant_active: boolean
   backend: string
@@ -202,7 +204,7 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     // the recipe's batch, lowered to what two models and a pass leave room for
     const batchSeqs = memory.verify.batch_seqs
     const {table, info} = await openDataset(config.data)
-    const tokens = loadValidationTokens(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens ?? undefined})
+    const {tokens, coverage} = loadValidationSlice(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens})
     if (tokens.length < T + 1) throw new InputError(`--val-tokens ${opts.valTokens}: evaluation needs at least seq_len + 1 = ${T + 1} validation tokens`)
 
     const bytes = readArtifactFile(opts.artifactPath)
@@ -221,6 +223,15 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     const objective = objectiveFor(objCfg, before.meta.model.vocab_size)
     // the artifact's own scoring settings (what the counted code runs), with the same noise seed
     const scoreOpts = (label: string) => ({...defaultScoreOptions(rebuilt.info, objective, batchSeqs), onProgress: (d: number, t: number) => opts.onProgress?.(d, t, label)})
+    // the bundled file runs in its own process: started first, it scores on the other core while
+    // this one scores both models (a whole-split pass is ~45 s for tiny-cpu on wasm)
+    let bundleRun: ReturnType<typeof runBundle> | null = null
+    if (opts.bundleCode !== undefined) {
+      const args = ['eval', '--artifact', resolve(opts.artifactPath), '--data', info.dir, '--json', '--stride', '0', '--backend', backendPref(backend.name)]
+      if (opts.valTokens) args.push('--val-tokens', String(opts.valTokens))
+      bundleRun = runBundle(opts.bundleCode, args)
+      bundleRun.catch(() => {}) // awaited below; a failure must not go unhandled while this thread scores
+    }
     const b: ScoreResult = scoreModel(before.model, objective, tokens, table, scoreOpts('eval (run)'))
     const a: ScoreResult = scoreModel(after, rebuilt.objective, tokens, table, scoreOpts('eval (artifact)'))
     const maxDiff = maxLogitDiff(before.model, after, objective, tokens, T, batchSeqs)
@@ -228,10 +239,8 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     const weights = weightDiff(before.model.dequantizedWeights(), after.weights())
 
     let bundle: RoundtripResult['bundle'] = null
-    if (opts.bundleCode !== undefined) {
-      const args = ['eval', '--artifact', resolve(opts.artifactPath), '--data', info.dir, '--json', '--stride', '0', '--backend', backendPref(backend.name)]
-      if (opts.valTokens) args.push('--val-tokens', String(opts.valTokens))
-      const res = await runBundle(opts.bundleCode, args)
+    if (bundleRun) {
+      const res = await bundleRun
       const jsonLine = res.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'))
       if (res.code !== 0 || !jsonLine) {
         const why = res.stderr.trim().split('\n').find((l) => l.startsWith('error:')) ?? res.stderr.trim().split('\n')[0] ?? ''
@@ -256,6 +265,7 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
       backends: {trained, artifact: artifactBackend, here: backend.name, why: be.why},
       tokens: a.tokens,
       bytes: a.bytes,
+      val_coverage: coverage,
       quant_active: before.model.quantActive,
       backend: backend.name,
       bundle,

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {shardFileName, writeShard} from '../../src/data/shard.js'
-import {loadValidationTokens, TokenStream} from '../../src/data/stream.js'
+import {countValidationTokens, loadValidationSlice, loadValidationTokens, TokenStream} from '../../src/data/stream.js'
 
 let dir: string
 let files: string[]
@@ -82,6 +82,17 @@ describe('loadValidationTokens', () => {
   it('truncates to maxTokens', () => {
     expect(Array.from(loadValidationTokens(dir, {maxTokens: 4}))).toEqual([1, 5, 6, 7])
     expect(Array.from(loadValidationTokens(dir, {maxTokens: 2}))).toEqual([1, 5])
+  })
+
+  it('says how much of the split it read: the whole split, or partial', () => {
+    expect(countValidationTokens(dir)).toBe(6)
+    const whole = loadValidationSlice(dir)
+    expect([Array.from(whole.tokens), whole.coverage]).toEqual([[1, 5, 6, 7, 8, 9], {read_tokens: 6, split_tokens: 6, partial: false}])
+    expect(loadValidationSlice(dir, {maxTokens: null}).coverage.partial).toBe(false)
+    expect(loadValidationSlice(dir, {maxTokens: 6}).coverage).toEqual({read_tokens: 6, split_tokens: 6, partial: false})
+    expect(loadValidationSlice(dir, {maxTokens: 100}).coverage).toEqual({read_tokens: 6, split_tokens: 6, partial: false})
+    const part = loadValidationSlice(dir, {maxTokens: 4})
+    expect([Array.from(part.tokens), part.coverage]).toEqual([[1, 5, 6, 7], {read_tokens: 4, split_tokens: 6, partial: true}])
   })
 
   it('errors without val shards', () => {

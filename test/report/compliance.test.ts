@@ -1,6 +1,7 @@
 /**
- * The compliance lines measure: times are judged only on 8×H100 SXM, and "no validation data in
- * training" is the leakage audit of the runs' dataset ('unknown' with the reason when it cannot run).
+ * The compliance lines measure: times are judged only on 8×H100 SXM, "whole validation split" is
+ * what the seeds' final evaluations and the roundtrip read, and "no validation data in training"
+ * is the leakage audit of the runs' dataset ('unknown' with the reason when it cannot run).
  */
 import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -8,7 +9,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ShardWriter} from '../../src/data/shard.js'
-import {complianceChecks, isRecordHardware, leakageCheck, timeChecks} from '../../src/report/compliance.js'
+import {complianceChecks, coverageCheck, isRecordHardware, leakageCheck, timeChecks} from '../../src/report/compliance.js'
 import {loadRun, type RunRecord} from '../../src/report/ledger.js'
 import {FIXTURE_RUNS} from './fixtures.js'
 
@@ -126,7 +127,36 @@ describe('no validation data in training', () => {
       ['train ≤ 600 s', 'unknown'],
       ['eval ≤ 600 s', 'unknown'],
       ['bytes_total ≤ 16,000,000', 'pass'],
+      ['whole validation split', 'unknown'],
       ['no validation data in training', 'pass'],
     ])
+  })
+})
+
+describe('the whole-validation-split line', () => {
+  const whole = {read_tokens: 300_269, split_tokens: 300_269, partial: false}
+  const part = {read_tokens: 65_536, split_tokens: 300_269, partial: true}
+
+  it('passes when every seed (and the roundtrip) read the whole split', () => {
+    expect(coverageCheck(runs({val_coverage: whole}), whole)).toEqual({name: 'whole validation split', status: 'pass', detail: 'all 300,269 tokens (seed 7, seed 42, seed 1337, the roundtrip)'})
+  })
+
+  it('fails on a partial score: measured not to be the official metric', () => {
+    expect(coverageCheck(runs({val_coverage: part}), part)).toEqual({
+      name: 'whole validation split',
+      status: 'fail',
+      detail: 'partial: first 65,536 of 300,269 validation tokens — not the official metric (seed 7, seed 42, seed 1337, the roundtrip)',
+    })
+    // one partial score among whole ones is enough
+    expect(coverageCheck(runs({val_coverage: whole}), part)).toMatchObject({status: 'fail', detail: 'partial: first 65,536 of 300,269 validation tokens — not the official metric (the roundtrip)'})
+  })
+
+  it('is unknown for runs that recorded nothing (an older golf), with what their recipe asked', () => {
+    // the fixture runs have no val_coverage and eval.val_tokens 65536
+    expect(coverageCheck(runs())).toEqual({
+      name: 'whole validation split',
+      status: 'unknown',
+      detail: "not recorded: summary.json has no val_coverage (a run from an older golf); its recipe's eval.val_tokens is 65,536 (the first tokens only, if the split is larger) (seed 7, seed 42, seed 1337)",
+    })
   })
 })

@@ -1,4 +1,4 @@
-import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -58,6 +58,21 @@ describe('loadRuns + groupRuns on the fixture runs', () => {
       expect((err as Error).message).toBe(`run folder ${join(dir, 'run')} has no summary.json (did the run finish?)`)
       writeFileSync(join(dir, 'run', 'summary.json'), '{"seed": 1, "steps": "many"}')
       await expect(loadRuns(['run'], {cwd: dir})).rejects.toThrow(/summary\.json: steps must be a number, got "many"$/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('reads val_coverage when recorded, and refuses one that contradicts itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'golf-ledger-'))
+    try {
+      cpSync(join(FIXTURE_RUNS, 'tiny-cpu-s7'), join(dir, 'run'), {recursive: true})
+      const path = join(dir, 'run', 'summary.json')
+      const summary = JSON.parse(readFileSync(path, 'utf8'))
+      writeFileSync(path, JSON.stringify({...summary, val_coverage: {read_tokens: 65536, split_tokens: 300269, partial: true}}))
+      expect((await loadRuns(['run'], {cwd: dir}))[0].summary.val_coverage).toEqual({read_tokens: 65536, split_tokens: 300269, partial: true})
+      writeFileSync(path, JSON.stringify({...summary, val_coverage: {read_tokens: 65536, split_tokens: 300269, partial: false}}))
+      await expect(loadRuns(['run'], {cwd: dir})).rejects.toThrow(/summary\.json: val_coverage must be \{read_tokens, split_tokens, partial\} with partial = read_tokens < split_tokens, got \{"read_tokens":65536,"split_tokens":300269,"partial":false\}$/)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

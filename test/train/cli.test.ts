@@ -49,6 +49,16 @@ describe('golf train / golf sample (built CLI)', () => {
     expect(typeof sample.text).toBe('string')
     const again = JSON.parse((await runCli(['sample', '--run', out, '--prompt', 'The ', '--tokens', '20', '--backend', 'wasm', '--json'])).stdout)
     expect(again.tokens).toEqual(sample.tokens) // seeded sampling
+
+    // the recipe scored the first 256 validation tokens: summary.json and golf eval say partial
+    expect(result.summary.val_coverage).toMatchObject({read_tokens: 256, partial: true})
+    const e = await runCli(['eval', '--run', out, '--val-tokens', '256', '--backend', 'wasm'])
+    expect(e.code, e.stderr).toBe(0)
+    expect(e.stdout).toMatch(/^partial: first 256 of [\d,]+ validation tokens — not the official metric$/m)
+    const whole = await runCli(['eval', '--run', out, '--backend', 'wasm', '--json'])
+    expect(whole.code, whole.stderr).toBe(0)
+    const cov = JSON.parse(whole.stdout).val_coverage
+    expect(cov).toEqual({read_tokens: result.summary.val_coverage.split_tokens, split_tokens: result.summary.val_coverage.split_tokens, partial: false})
   })
 
   it.concurrent.each([

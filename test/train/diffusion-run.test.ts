@@ -55,7 +55,10 @@ describe.each(Object.entries(objectives))('%s run', (kind, over) => {
     // the model embeds the 260 byte260 ids and one [MASK]
     expect(wa.meta.model.vocab_size).toBe(261)
     const log = readFileSync(join(a, 'train.log'), 'utf8')
-    expect(log).toMatch(/^final_elbo bound:upper steps:16 samples:1 seed:0 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} val_bpb_se:\d+\.\d{4}$/m)
+    // eval.val_tokens VAL of the split: the bound's line says it is partial
+    const cov = full.summary!.val_coverage!
+    expect(cov).toMatchObject({read_tokens: VAL, partial: true})
+    expect(log).toMatch(new RegExp(`^final_elbo bound:upper steps:16 samples:1 seed:0 val_loss:\\d+\\.\\d{4} val_bpb:\\d+\\.\\d{4} val_bpb_se:\\d+\\.\\d{4} partial_val_tokens:${VAL}/${cov.split_tokens}$`, 'm'))
   })
 
   it('packs with an exact roundtrip on the bound, and the counted code prints the same bound', async () => {

@@ -32,7 +32,12 @@ describe('golf train loop', () => {
     expect(s.sliding?.stride).toBe(16)
     const log = readFileSync(join(out, 'train.log'), 'utf8').split('\n')
     expect(log.some((l) => /^step:1\/20 train_loss:\d+\.\d{4} train_time:\d+ms step_avg:\d+\.\d{2}ms$/.test(l))).toBe(true)
-    expect(log.some((l) => /^step:20\/20 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} train_time:\d+ms step_avg:\d+\.\d{2}ms$/.test(l))).toBe(true)
+    // eval.val_tokens 1024 of the split: the final line says it is partial, as summary.json does
+    const split = s.val_coverage!.split_tokens
+    expect(s.val_coverage).toEqual({read_tokens: 1024, split_tokens: split, partial: true})
+    expect(split).toBeGreaterThan(1024)
+    expect(log.some((l) => new RegExp(`^step:20/20 val_loss:\\d+\\.\\d{4} val_bpb:\\d+\\.\\d{4} train_time:\\d+ms step_avg:\\d+\\.\\d{2}ms partial_val_tokens:1024/${split}$`).test(l))).toBe(true)
+    expect(log.some((l) => new RegExp(`^final_sliding_window stride:16 val_loss:\\S+ val_bpb:\\S+ partial_val_tokens:1024/${split}$`).test(l))).toBe(true)
     const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.train_loss !== undefined)
     expect(losses.at(-1).train_loss).toBeLessThan(losses[0].train_loss - 1)
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))
@@ -40,6 +45,22 @@ describe('golf train loop', () => {
     expect(summary.eval_time_ms).toBeGreaterThanOrEqual(0) // the final evaluation's wall time, for the 10-minute eval rule
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
     expect(config.recipe.model.model_dim).toBe(32)
+  })
+
+  it('scores the whole validation split by default; in-training evals on train.val_tokens are labelled partial', async () => {
+    const out = join(tmp(), 'run')
+    const r = await train({recipe: tinyRecipe({train: {max_steps: 2, eval_every: 1, val_tokens: 512}, eval: {val_tokens: null, sliding_stride: null}}), dataDir: data, outDir: out, seed: 1, backend: 'wasm'})
+    const cov = r.summary!.val_coverage!
+    expect(cov.partial).toBe(false)
+    expect(cov.read_tokens).toBe(cov.split_tokens)
+    // every target of the whole split in windows of 32 (the official trim to whole sequences)
+    expect(r.summary!.val_tokens).toBe(Math.floor((cov.split_tokens - 1) / 32) * 32)
+    const vals = readFileSync(join(out, 'train.log'), 'utf8').split('\n').filter((l) => /val_bpb:/.test(l))
+    expect(vals).toHaveLength(2)
+    expect(vals[0]).toMatch(new RegExp(`^step:1/2 val_loss:\\S+ val_bpb:\\S+ train_time:\\d+ms step_avg:\\S+ms partial_val_tokens:512/${cov.split_tokens}$`))
+    expect(vals[1]).toMatch(/^step:2\/2 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} train_time:\d+ms step_avg:\d+\.\d{2}ms$/)
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.val_bpb !== undefined)
+    expect(metrics.map((m) => m.val_coverage.partial)).toEqual([true, false])
   })
 
   it('resume continues bit for bit: interrupted + resumed = uninterrupted', async () => {

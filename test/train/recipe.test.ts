@@ -37,6 +37,12 @@ describe('recipes', () => {
     expect(tiny.ternary).toBe(4 * (128 * 128 * 2 + 2 * 64 * 128 + 2 * 512 * 128))
   })
 
+  it('every built-in recipe scores the whole validation split at the end, as the official metric does', () => {
+    for (const name of builtinRecipeNames()) expect(loadRecipe(name).eval.val_tokens, name).toBeNull()
+    // the demo recipes' in-training evals stay on a slice (their log lines say partial)
+    for (const name of ['tiny-cpu', 'mdlm-tiny-cpu', 'bd3lm-tiny-cpu']) expect(loadRecipe(name).train.val_tokens, name).toBe(32768)
+  })
+
   it('--set overrides parse YAML values and nest keys', () => {
     expect(parseOverrides(['model.model_dim=128', 'quant.group_size=row', 'train.max_wallclock_seconds=null', 'quant.targets=[a, b]'])).toEqual({
       model: {model_dim: 128},

@@ -64,14 +64,35 @@ describe("golf verify on golf report's own folders", () => {
     expect(r.checks.filter((c) => !c.ok)).toEqual([])
     expect(r.bound).toBe(false)
     expect(r.seeds!.map((s) => [s.seed, s.logs, s.val_bpb?.status])).toEqual([
-      [7, ['train_seed7.log'], 'pass'],
+      [7, ['sizes.log', 'train_seed7.log'], 'pass'],
       [42, ['train_seed42.log'], 'pass'],
       [1337, ['train_seed1337.log'], 'pass'],
     ])
     expect(r.checks.find((c) => c.name === 'artifact model.golf')).toMatchObject({ok: true, confirmed: true})
     expect(r.checks.find((c) => c.name === 'bytes_code matches code')!.detail).toBe('submission.json bytes_code 985 = train_golf.mjs raw')
-    // golf train's log prints no sizes: those claims are not confirmed (not failed)
-    expect(r.checks.find((c) => c.name === 'bytes_total matches logs')).toMatchObject({ok: true, confirmed: false})
+    // golf train's log is written before packing; the report's sizes.log carries the size lines,
+    // measured from the files shipped, so the byte claims are confirmed against a log
+    const sub = JSON.parse(readFileSync(join(out, 'submission.json'), 'utf8'))
+    expect(readFileSync(join(out, 'sizes.log'), 'utf8').split('\n').slice(1)).toEqual([
+      `Serialized model golf-artifact: ${sub.bytes_model} bytes`,
+      'Code size: 985 bytes',
+      `Total submission size golf-artifact: ${sub.bytes_total} bytes`,
+      '',
+    ])
+    expect(r.checks.find((c) => c.name === 'bytes_total matches logs')).toMatchObject({ok: true, confirmed: true, detail: `${sub.bytes_total.toLocaleString('en-US')} (sizes.log:4 Total submission size golf-artifact)`})
+    expect(r.checks.find((c) => c.name === 'bytes_code matches logs')).toMatchObject({ok: true, confirmed: true, detail: '985 (sizes.log:3 Code size)'})
+    // sizes.log names the seed whose artifact ships: that seed's bytes_model is confirmed by it
+    expect(r.checks.find((c) => c.name === 'train log')!.detail).toBe('sizes.log (seed 7), train_seed1337.log (seed 1337), train_seed42.log (seed 42), train_seed7.log (seed 7)')
+    expect(r.checks.find((c) => c.name === 'seed 7 bytes_model matches log')).toMatchObject({ok: true, confirmed: true, detail: `${sub.bytes_model} (sizes.log:2 Serialized model golf-artifact)`})
+
+    // a tampered bytes_total fails, naming the claim and the logged size
+    const claimed = sub.bytes_total + 1000
+    writeFileSync(join(out, 'submission.json'), JSON.stringify({...sub, bytes_total: claimed}, null, 2))
+    const t = verifyFolder(out, {limit: LIMIT})
+    const bad = t.checks.find((c) => c.name === 'bytes_total matches logs')!
+    expect(bad).toMatchObject({ok: false})
+    expect(bad.detail).toBe(`submission.json says ${claimed.toLocaleString('en-US')}, the logs report ${sub.bytes_total.toLocaleString('en-US')} (sizes.log:4 Total submission size golf-artifact)`)
+    expect(t.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['bytes add up', 'bytes_total matches logs'])
   })
 
   it('a diffusion report passes as an upper bound against the logs’ bound lines; a tampered bound fails', async () => {

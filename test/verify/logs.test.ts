@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {sizeLines} from '../../src/submission/size-lines.js'
 import {agreesAtPrecision, finalScore, parseLog, reportedTotal, scoreLines, sizeAgrees, sizeAgreesAsMiB, totalReadings} from '../../src/verify/logs.js'
 
 // Line formats of the official train_gpt.py and of popular forks (numbers made up).
@@ -173,5 +174,16 @@ describe('agreesAtPrecision', () => {
     expect(agreesAtPrecision(1.2035, {value: 1.20286685, decimals: 8})).toBe(false)
     expect(agreesAtPrecision(1.21687994, {value: 1.2243657, decimals: 8})).toBe(false)
     expect(agreesAtPrecision(1.22436571, {value: 1.2243657, decimals: 8})).toBe(false)
+  })
+})
+
+describe("golf's own size lines (src/submission/size-lines.ts)", () => {
+  it('read as the official ones: model, code and total', () => {
+    const log = parseLog(['golf report: the sizes of the files this folder ships, model.golf (the artifact of seed 42) and the counted code train_golf.mjs + train_golf.br, measured when it was written', ...sizeLines(15_000_000, 57_271)].join('\n'))
+    expect(log.models).toEqual([{line: 2, label: 'Serialized model golf-artifact', bytes: 15_000_000, tolerance: 0}])
+    expect(log.code).toEqual([{line: 3, label: 'Code size', bytes: 57_271, tolerance: 0, form: null}])
+    expect(reportedTotal(log)).toEqual({line: 4, label: 'Total submission size golf-artifact', bytes: 15_057_271, tolerance: 0})
+    expect([log.val, log.seed]).toEqual([[], 42])
+    expect(sizeLines(1234, null)).toEqual(['Serialized model golf-artifact: 1234 bytes'])
   })
 })

@@ -160,10 +160,11 @@ describe('the counted code bundle', () => {
         expect(res.code).toBe(0)
         const lines = res.stdout.trim().split('\n')
         expect(lines[0]).toBe(`Serialized model golf-artifact: ${artifactBytes} bytes`)
-        expect(lines[1]).toBe(`final_roundtrip val_loss:${inProcess.score.val_loss.toFixed(8)} val_bpb:${inProcess.score.val_bpb.toFixed(8)}`)
+        expect(lines[1]).toBe(`final_roundtrip val_loss:${inProcess.score.val_loss.toFixed(8)} val_bpb:${inProcess.score.val_bpb.toFixed(8)} partial_val_tokens:${VAL}/${inProcess.val_coverage.split_tokens}`)
         const json = JSON.parse(lines[lines.length - 1])
         expect(json.val_bpb).toBe(inProcess.score.val_bpb)
         expect(json.val_loss).toBe(inProcess.score.val_loss)
+        expect(json.val_coverage).toEqual({read_tokens: VAL, split_tokens: inProcess.val_coverage.split_tokens, partial: true})
       }
       // bad input reaches the bundle through the loader: its own one line, exit 2
       expect(runLoader(dir, ['eval', '--data', data])).toMatchObject({code: 2, stderr: 'error: --artifact is required (see --help)\n'})
