@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {paint, progressReporter} from '../src/cli/output.js'
 import {CheckFailedError, InputError} from '../src/errors.js'
@@ -38,6 +39,7 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
     limit: Flags.string({description: 'Size cap: bytes, or 16MB (decimal, the rule), 16MiB, 15.5MB.', default: '16MB'}),
     'val-tokens': Flags.integer({description: 'Score only the first N validation tokens (quick check); default the whole split.', min: 2}),
     'no-bundle-run': Flags.boolean({description: 'Skip running the bundled counted code as a subprocess.'}),
+    backend: Flags.string({description: "Compute backend for --run mode (default: the run's own, when it loads here; a comparison on another is reported as crossing backends).", options: [...BACKEND_NAMES]}),
   }
 
   async run(): Promise<VerifyReport> {
@@ -57,6 +59,7 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
           codeFiles: flags.code,
           valTokens: flags['val-tokens'],
           confirmBundle: !flags['no-bundle-run'],
+          backend: flags.backend as BackendName | undefined,
           onProgress: (d, t, label) => progress.update(`${label}: ${d.toLocaleString('en-US')}/${t.toLocaleString('en-US')} tokens`),
         })
       } finally {
@@ -66,6 +69,7 @@ Exit 0 when every check passes, 1 when one fails, 2 for bad input.`
       if (!args.folder) throw new InputError('give a submission folder, or --run <run dir> --artifact <file>')
       if (flags.code) throw new InputError('--code applies to --run mode; in folder mode the code is the folder\'s')
       if (flags['val-tokens']) throw new InputError('--val-tokens applies to --run mode')
+      if (flags.backend) throw new InputError('--backend applies to --run mode (folder mode computes nothing)')
       report = verifyFolder(args.folder, {limit})
     }
     report = withCounts(report)

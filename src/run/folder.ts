@@ -126,6 +126,29 @@ export class RunFolder {
     appendFileSync(this.path('metrics'), JSON.stringify(obj) + '\n')
   }
 
+  /**
+   * On resume from the checkpoint of `step`: the metrics lines the resumed run will write again
+   * are dropped, so metrics.jsonl holds each step once, as an uninterrupted run's does: lines
+   * of later steps, the final evaluation's (written after the last checkpoint), and a line a
+   * kill tore in half. Rewritten atomically, and only when something is dropped.
+   */
+  dropMetricsAfter(step: number): number {
+    const p = this.path('metrics')
+    if (!existsSync(p)) return 0
+    const lines = readFileSync(p, 'utf8').split('\n').filter((l) => l !== '')
+    const kept = lines.filter((l) => {
+      let m: {step?: unknown; final?: unknown}
+      try {
+        m = JSON.parse(l) as typeof m
+      } catch {
+        return false // torn by a kill mid-write
+      }
+      return !(m.final === true || (typeof m.step === 'number' && m.step > step))
+    })
+    if (kept.length !== lines.length) writeFileAtomicSync(p, kept.map((l) => l + '\n').join(''))
+    return lines.length - kept.length
+  }
+
   writeJson(file: 'config' | 'summary' | 'checkpointMeta', value: unknown): void {
     writeFileAtomicSync(this.path(file), JSON.stringify(value, null, 2) + '\n')
   }

@@ -181,6 +181,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return {runDir: run.dir, summary: run.readJson<RunSummary>('summary'), interrupted: false, stepsDone: step, alreadyFinished: true}
     }
     run.log(`resume from step:${step}`)
+    run.dropMetricsAfter(step) // the steps after the checkpoint run again and log again
     emit({kind: 'info', message: `resumed ${run.dir} at step ${step}`})
   } else {
     if (opts.initFrom) {

@@ -221,6 +221,14 @@ describe('golf train survives SIGKILL at any moment; --resume ends bit for bit w
     expect(sb.steps).toBe(MAX_STEPS)
     // nothing half-done is left behind once a save has run
     expect(readdirSync(out).filter((n) => /\.pending$|\.tmp-/.test(n))).toEqual([])
+    // metrics.jsonl holds every step once, with the uninterrupted run's values
+    const scores = (dir: string) =>
+      readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as {step: number; train_loss?: number; val_loss?: number; final?: boolean})
+        .map((m) => [m.step, m.train_loss ?? null, m.val_loss ?? null, m.final ?? false])
+    expect(scores(out)).toEqual(scores(reference))
 
     const tried = [...tally.values()].reduce((s, t) => s + t.tried, 0)
     const survived = [...tally.values()].reduce((s, t) => s + t.survived, 0)

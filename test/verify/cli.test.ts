@@ -43,5 +43,7 @@ describe('golf verify <folder>', () => {
   it('bad input exits 2 with one line', async () => {
     const r = await runCli(['verify', join(root, 'nope')])
     expect([r.code, r.stderr]).toEqual([2, `golf: submission folder not found: ${join(root, 'nope')}\n`])
+    const b = await runCli(['verify', laterRecord(root), '--backend', 'cpu'])
+    expect([b.code, b.stderr]).toEqual([2, 'golf: --backend applies to --run mode (folder mode computes nothing)\n'])
   })
 })

@@ -1,0 +1,34 @@
+import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {RunFolder} from '../../src/run/folder.js'
+
+describe('RunFolder.dropMetricsAfter: a resumed run logs each step once', () => {
+  const lines = [
+    {step: 1, train_loss: 5},
+    {step: 10, train_loss: 4},
+    {step: 10, val_loss: 4.2, val_bpb: 6},
+    {step: 20, train_loss: 3},
+    {step: 25, val_loss: 3.1, final: true},
+  ]
+
+  it('drops the later steps, the final evaluation and a line torn by a kill; keeps the rest as written', () => {
+    const run = RunFolder.create(join(mkdtempSync(join(tmpdir(), 'golf-metrics-')), 'run'))
+    const path = run.path('metrics')
+    writeFileSync(path, lines.map((l) => JSON.stringify(l) + '\n').join('') + '{"step":30,"train_lo')
+    expect(run.dropMetricsAfter(10)).toBe(3)
+    expect(readFileSync(path, 'utf8')).toBe(lines.slice(0, 3).map((l) => JSON.stringify(l) + '\n').join(''))
+  })
+
+  it('leaves the file untouched when nothing is dropped, and a run without metrics alone', () => {
+    const run = RunFolder.create(join(mkdtempSync(join(tmpdir(), 'golf-metrics-')), 'run'))
+    expect(run.dropMetricsAfter(5)).toBe(0)
+    const path = run.path('metrics')
+    writeFileSync(path, lines.slice(0, 2).map((l) => JSON.stringify(l) + '\n').join(''))
+    const before = statSync(path).mtimeMs
+    expect(run.dropMetricsAfter(10)).toBe(0)
+    expect(statSync(path).mtimeMs).toBe(before)
+  })
+})
