@@ -8,6 +8,7 @@ import {floatStoreSTE, floatStoreSTEMany, roundToFloatFormat} from '../../src/qu
 import {FP8_INFO, bf16BitsToF32, dequantizeFp8PerRow, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, fp8BitsToF32, f32ToFp8Bits, quantizeFp8PerRow} from '../../src/quant/float-formats.js'
 import {roundToFp8} from '../../src/quant/ternary.js'
 import {xorshift32} from '../helpers/random.js'
+import {withFloat32Neighbours} from '../helpers/float32.js'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -100,16 +101,7 @@ function f32Bits(a: Float32Array): Uint32Array {
 /** Every fp8 value, every midpoint and the float32 values either side, both signs, plus saturation and tiny values. */
 function fp8Probes(fmt: 'e4m3' | 'e5m2'): Float32Array {
   const out: number[] = []
-  const f = new Float32Array(1)
-  const u = new Uint32Array(f.buffer)
-  const around = (x: number) => {
-    f[0] = x
-    const b = u[0]
-    u[0] = b + 1
-    const up = f[0]
-    u[0] = b - 1
-    return [x, up, f[0]]
-  }
+  const around = withFloat32Neighbours
   for (let c = 0; c <= FP8_MAX_CODE[fmt]; c++) {
     const a = fp8BitsToF32(c, fmt)
     out.push(a)

@@ -21,6 +21,7 @@ import {
   ternaryWeightSTE,
 } from '../../src/quant/ternary.js'
 import {xorshift32} from '../helpers/random.js'
+import {withFloat32Neighbours} from '../helpers/float32.js'
 
 /** Uniform numbers in [0, 1) from the shared xorshift32 stream. */
 function xorshift(seed: number): () => number {
@@ -376,16 +377,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     })
 
     it('roundToScaleFormat e4m3: every code × base, every midpoint (ties to even) and either side, as the host rounds them', async () => {
-      const f = new Float32Array(1)
-      const u = new Uint32Array(f.buffer)
-      const around = (x: number) => {
-        f[0] = x
-        const b = u[0]
-        u[0] = b + 1
-        const up = f[0]
-        u[0] = b - 1
-        return [x, up, f[0]]
-      }
+      const around = withFloat32Neighbours
       const probes: number[] = []
       for (let c = 1; c <= 0x7e; c++) {
         probes.push(e4m3BitsToF32(c))
