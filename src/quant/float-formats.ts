@@ -109,15 +109,24 @@ export function bf16BitsToF32(h: number): number {
 
 // --- fp8 e4m3fn ------------------------------------------------------------------------------
 
-/** Float32 value → fp8 e4m3fn bits (RNE, saturating to ±448 (inf too), NaN → 0x7f | sign). */
-export function f32ToE4m3Bits(x: number): number {
+/**
+ * Float32 value → the bits of a saturating fp8 format (sign, then `mantBits` mantissa bits under
+ * exponent `bias`): RNE, anything beyond the largest finite code `maxCode` (inf too) saturates to
+ * it, NaN → `nanCode` | sign.
+ */
+function saturatingFp8Bits(x: number, mantBits: number, bias: number, maxCode: number, nanCode: number): number {
   const b = f32Bits(x)
   const sign = (b >>> 24) & 0x80
   const mag = b & 0x7fffffff
-  if (mag > 0x7f800000) return sign | 0x7f
-  if (mag === 0x7f800000) return sign | 0x7e
-  const code = roundMagnitude(mag, 3, 7)
-  return sign | (code > 0x7e ? 0x7e : code)
+  if (mag > 0x7f800000) return sign | nanCode
+  if (mag === 0x7f800000) return sign | maxCode
+  const code = roundMagnitude(mag, mantBits, bias)
+  return sign | (code > maxCode ? maxCode : code)
+}
+
+/** Float32 value → fp8 e4m3fn bits (RNE, saturating to ±448 (inf too), NaN → 0x7f | sign). */
+export function f32ToE4m3Bits(x: number): number {
+  return saturatingFp8Bits(x, 3, 7, 0x7e, 0x7f)
 }
 
 /** fp8 e4m3fn bits → the value. */
@@ -134,13 +143,7 @@ export function e4m3BitsToF32(h: number): number {
 
 /** Float32 value → fp8 e5m2 bits (RNE, saturating to ±57344 (inf too), NaN → 0x7e | sign). */
 export function f32ToE5m2Bits(x: number): number {
-  const b = f32Bits(x)
-  const sign = (b >>> 24) & 0x80
-  const mag = b & 0x7fffffff
-  if (mag > 0x7f800000) return sign | 0x7e
-  if (mag === 0x7f800000) return sign | 0x7b
-  const code = roundMagnitude(mag, 2, 15)
-  return sign | (code > 0x7b ? 0x7b : code)
+  return saturatingFp8Bits(x, 2, 15, 0x7b, 0x7e)
 }
 
 /** fp8 e5m2 bits → the value (0x7c is inf, 0x7d-0x7f NaN, as fp16's top byte). */
