@@ -300,12 +300,12 @@ export function builtinRecipeNames(): string[] {
 /** A recipe argument is a built-in name or a path to a YAML file. */
 export function locateRecipe(nameOrPath: string): string {
   if (/\.ya?ml$/i.test(nameOrPath) || nameOrPath.includes('/') || nameOrPath.includes('\\')) {
-    if (!existsSync(nameOrPath)) throw new InputError(`recipe file not found: ${nameOrPath}`)
+    if (!existsSync(nameOrPath)) throw new InputError(`recipe file not found: ${oneLine(nameOrPath)}`)
     return nameOrPath
   }
   const path = join(recipesDir(), `${nameOrPath}.yaml`)
   if (!existsSync(path)) {
-    throw new InputError(`unknown recipe "${nameOrPath}" (built-in: ${builtinRecipeNames().join(', ')}; or give a path to a .yaml file)`)
+    throw new InputError(`unknown recipe "${oneLine(nameOrPath)}" (built-in: ${builtinRecipeNames().join(', ')}; or give a path to a .yaml file)`)
   }
   return path
 }

@@ -66,6 +66,9 @@ describe('recipes', () => {
     expect(fails(() => loadRecipe('tiny-cpu', ['quant.group_size=96']))).toMatch(/quant\.group_size 96 must divide/)
     expect(fails(() => loadRecipe('nope'))).toMatch(/^unknown recipe "nope" \(built-in: .*tiny-cpu/)
     expect(fails(() => loadRecipe('missing/file.yaml'))).toBe('recipe file not found: missing/file.yaml')
+    // a name with a control character (a flipped bit in a recipe's extends: found by the fuzz test) stays one line
+    expect(fails(() => loadRecipe('tiny\rcpu'))).toMatch(/^unknown recipe "tiny\\rcpu" \(built-in: /)
+    expect(fails(() => loadRecipe('missing/fi\nle.yaml'))).toBe('recipe file not found: missing/fi\\nle.yaml')
     expect(fails(() => parseOverrides(['novalue']))).toMatch(/expected key=value/)
     expect(fails(() => parseOverrides(['flat=1']))).toMatch(/must name a section and a setting/)
   })
