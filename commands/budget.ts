@@ -8,6 +8,7 @@ import {InputError} from '../src/errors.js'
 import {type BudgetPrediction, type SolveResult, DEFAULT_ZERO_FRAC, predictBudget, solveBudget, calibrationFromArtifact} from '../src/pack/budget.js'
 import {TRIT_CODEC_NAMES, type TritCodecName} from '../src/pack/codecs/index.js'
 import {loadRecipe} from '../src/recipe/recipe.js'
+import {describeKV} from '../src/quant/kv-cache.js'
 import {parseByteLimit} from '../src/verify/limit.js'
 
 export type BudgetResult = BudgetPrediction & {solve?: SolveResult; memory: MemoryReport}
@@ -62,6 +63,7 @@ export default class Budget extends GolfCommand {
     const c = paint()
     const n = (x: number) => x.toLocaleString('en-US')
     this.log(`recipe ${r.recipe}: ${n(r.params.total)} params (${n(r.params.ternary)} ternary), zero fraction ${r.zero_frac.toFixed(4)}, codec ${r.codec}`)
+    this.log(`activations: ${r.activations}; ${r.kv_cache ? `evaluated also with a ${describeKV(r.kv_cache)}` : 'KV cache: not quantized (golf eval --kv-bits measures it)'}`)
     const comp = r.components
     this.log(
       table(

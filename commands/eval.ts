@@ -7,18 +7,23 @@ import {InputError} from '../src/errors.js'
 import {evaluateTarget, type EvalReport} from '../src/eval/run-eval.js'
 import {describeCoverage} from '../src/eval/coverage.js'
 import {describeScore, type ScoreMode} from '../src/eval/score.js'
+import {describeKV, kvQuantConfig} from '../src/quant/kv-cache.js'
 
 export default class Eval extends GolfCommand {
   static override summary = 'Score a run or an artifact: chunked or sliding (AR), ELBO bound or chain rule (diffusion).'
   static override description = `Scores on the whole validation split, as the official metric does, with the official byte table (--val-tokens N: its first N tokens only, a partial figure labelled as one).
 
 AR models: chunked (the official evaluation, the default) or sliding (--stride).
-Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the T-step discrete-time process (--elbo-steps, default 128; 0 = continuous time), an UPPER BOUND on the NLL, estimated by Monte Carlo (--elbo-samples draws per window, --seed; the same seed gives the same number) with its standard error, or computed exactly by enumerating mask patterns (--estimator exact, blocks of at most 12 tokens). chain is the exact log-likelihood of unmasking one token per step in a fixed order (--order left-to-right, or random): a likelihood, not a bound; it costs one forward per token of a block.`
+Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the T-step discrete-time process (--elbo-steps, default 128; 0 = continuous time), an UPPER BOUND on the NLL, estimated by Monte Carlo (--elbo-samples draws per window, --seed; the same seed gives the same number) with its standard error, or computed exactly by enumerating mask patterns (--estimator exact, blocks of at most 12 tokens). chain is the exact log-likelihood of unmasking one token per step in a fixed order (--order left-to-right, or random): a likelihood, not a bound; it costs one forward per token of a block.
+
+--kv-bits 2|3|4: score through a KV cache quantized as KIVI does (keys per channel, values per token, in groups of --kv-group; the last --kv-residual tokens exact), or 16 (fp16); reports the cache's bytes per token beside the score. AR models: sliding mode (the default under it). BD3-LM models: elbo or chain, each block denoised over a cache of the clean blocks before it, as the sampler reads them (two forwards per block). MDLM has no clean blocks to cache.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --run runs/mdlm-tiny-cpu-s1337-… --mode elbo --elbo-steps 128',
     '<%= config.bin %> <%= command.id %> --run runs/bd3lm-tiny-cpu-s1337-… --mode chain --val-tokens 16384 --json',
     '<%= config.bin %> <%= command.id %> --artifact model.golf --data data/brown --mode sliding --stride 64',
+    '<%= config.bin %> <%= command.id %> --run runs/tiny-cpu-s1337-… --kv-bits 2 --stride 64',
+    '<%= config.bin %> <%= command.id %> --run runs/bd3lm-tiny-cpu-s1337-… --kv-bits 2 --kv-group 16 --mode chain',
   ]
 
   static override flags = {
@@ -34,12 +39,16 @@ Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the 
     order: Flags.string({description: 'chain: unmasking order.', options: ['left-to-right', 'random']}),
     seed: Flags.integer({description: 'Seed of the ELBO noise / random chain orders (default: the recipe\'s eval.elbo_seed).', min: 0}),
     'batch-seqs': Flags.integer({description: 'Sequences per forward pass.', min: 1}),
+    'kv-bits': Flags.integer({description: 'sliding (AR), elbo or chain (BD3-LM): quantize the KV cache to 2, 3 or 4 bits (KIVI), or 16 (fp16).'}),
+    'kv-group': Flags.integer({description: 'KV quantization group: tokens per key group, channels per value group (default 32).'}),
+    'kv-residual': Flags.integer({description: 'Most recent tokens kept exact in the KV cache (default 32).'}),
     backend: Flags.string({description: 'Compute backend.', options: [...BACKEND_NAMES], default: 'auto'}),
   }
 
   async run(): Promise<EvalReport> {
     const {flags} = await this.parse(Eval)
     if (!flags.run && !flags.artifact) throw new InputError('golf eval needs --run <run folder> or --artifact <file>')
+    const kv = kvQuantConfig({bits: flags['kv-bits'], group: flags['kv-group'], residual: flags['kv-residual']})
     const progress = progressReporter({quiet: this.jsonEnabled()})
     try {
       const r = await evaluateTarget({
@@ -55,6 +64,7 @@ Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the 
         order: flags.order as 'left-to-right' | 'random' | undefined,
         seed: flags.seed,
         batchSeqs: flags['batch-seqs'],
+        kv,
         backend: flags.backend as BackendName,
         onProgress: (d, t) => progress.update(`eval: ${d.toLocaleString('en-US')}/${t.toLocaleString('en-US')}`),
       })
@@ -62,6 +72,7 @@ Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the 
       if (!this.jsonEnabled()) {
         const out = paint()
         this.log(`${out.bold(describeScore(r))}  val_loss ${r.val_loss.toFixed(4)}${r.bound ? ' (bound)' : ''}`)
+        if (r.kv) this.log(describeKV(r.kv))
         this.log(`${r.objective} model, ${r.mode}: ${r.tokens.toLocaleString('en-US')} tokens, ${r.bytes.toLocaleString('en-US')} bytes, ${r.seconds.toFixed(1)} s (${r.tokens_per_s.toLocaleString('en-US')} tokens/s), ${r.backend}`)
         // the official metric scores the whole split: a --val-tokens score says it is partial
         this.log(r.val_coverage.partial ? out.yellow(describeCoverage(r.val_coverage)) : describeCoverage(r.val_coverage))

@@ -8,6 +8,8 @@ export default class DataInspect extends GolfCommand {
   static override summary = 'Count shards, tokens, documents and metric bytes of a dataset or shard.'
   static override description = `Per split: shard files, tokens, documents (BOS count) and the bytes the official metric credits to the split's targets (every token but the first of the split's stream). The tokenizer comes from --tokenizer, else the dataset's dataset.json, else byte260 when every id fits.
 
+A dataset with byte sidecars (fineweb_val_bytes_*.bin, written by CaseOps tokenizers) has its validation bytes counted from them, as every golf score of it is: the listing says so and gives the byte table's count beside them (--json: byte_sidecars, splits.val.bytes_table).
+
 --audit also decodes every document with the tokenizer and compares the byte table with the decoded UTF-8 length. A non-zero difference is reported (in colour on a terminal) but is information, not a failure: the exit code stays 0.`
 
   static override examples = [
@@ -45,6 +47,16 @@ export default class DataInspect extends GolfCommand {
           }),
         ),
       )
+      const sc = result.byte_sidecars
+      if (sc) {
+        const files = `${sc.files.length === 1 ? sc.files[0] : `${sc.files[0]} … ${sc.files.at(-1)}`} (${sc.counts} byte counts)`
+        const tableBytes = result.splits.val.bytes_table
+        this.log(
+          sc.used
+            ? `val bytes: from the byte sidecars ${files}, as every score of this dataset counts them${tableBytes === undefined ? '' : `; the byte table would count ${tableBytes}`}`
+            : `byte sidecars ${files} beside this shard: the bytes above are the byte table's; inspect the dataset folder for the sidecars' count`,
+        )
+      }
       if (flags.audit) {
         for (const s of splits) {
           const a = result.splits[s].audit

@@ -17,7 +17,7 @@ import {tempSiblingPath, writeFileAtomic} from '../io/atomic.js'
 import {oneLine, readInputFile, statInput} from '../io/read.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import {brownDocuments} from './brown.js'
-import {DEFAULT_SHARD_TOKENS, listShards, ShardWriter, type Split} from './shard.js'
+import {DEFAULT_SHARD_TOKENS, listByteSidecars, listShards, ShardWriter, type Split} from './shard.js'
 
 export const DATASET_FILE = 'dataset.json'
 /** Largest `dataset.json` read (a real one is under 1 KB): refused before reading. */
@@ -55,6 +55,8 @@ export interface DatasetInfo {
   tokenizerPath: string | null
   /** Absolute shard paths per split, in stream order. */
   files: {train: string[]; val: string[]}
+  /** Absolute paths of the validation byte sidecars (`fineweb_val_bytes_*.bin`, CaseOps datasets), sorted; [] when none. */
+  byteSidecars: string[]
 }
 
 const datasetSchema = {
@@ -120,6 +122,7 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   if (files.train.length === 0 && files.val.length === 0) {
     throw new InputError(`no shards (fineweb_train_*.bin / fineweb_val_*.bin) in ${dir}`)
   }
+  const byteSidecars = listByteSidecars(abs)
   const jsonPath = join(abs, DATASET_FILE)
   if (existsSync(jsonPath)) {
     const text = readInputFile(jsonPath, 'dataset file', {shown: join(dir, DATASET_FILE), maxBytes: MAX_DATASET_JSON_BYTES}).toString('utf8')
@@ -132,6 +135,7 @@ export function readDatasetInfo(dir: string): DatasetInfo {
       tokenizer: meta.tokenizer,
       tokenizerPath: meta.tokenizer_path === null ? null : resolve(abs, meta.tokenizer_path),
       files,
+      byteSidecars,
     }
   }
   // An official download without dataset.json: `<root>/datasets/fineweb10B_sp1024/` with the
@@ -148,7 +152,7 @@ export function readDatasetInfo(dir: string): DatasetInfo {
       tokenizerPath = candidate
     }
   }
-  return {dir: abs, meta: null, vocabSize, bosId: 1, tokenizer, tokenizerPath, files}
+  return {dir: abs, meta: null, vocabSize, bosId: 1, tokenizer, tokenizerPath, files, byteSidecars}
 }
 
 // ---------------------------------------------------------------------------------------------

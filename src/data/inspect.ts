@@ -4,25 +4,32 @@
  * the shards concatenated in order; every token but the stream's first is a target, and a
  * target's previous token may sit in the previous shard. With `audit`, the byte table is also
  * checked against the tokenizer's own decoding, document by document.
+ *
+ * A dataset with byte sidecars (`fineweb_val_bytes_*.bin`, CaseOps) has its validation bytes
+ * counted from them, as every score of it is (src/data/stream.ts `loadValidationByteCounts`,
+ * with the same checks), and the table's count beside them.
  */
 import {basename, dirname, resolve} from 'node:path'
 import {InputError} from '../errors.js'
 import {statInput} from '../io/read.js'
-import {countTargetBytes} from '../metric/bpb.js'
+import {countTargetBytes, withStreamBytes} from '../metric/bpb.js'
 import {auditByteCounts, type ByteAudit} from '../tokenizer/audit.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import type {Tokenizer} from '../tokenizer/types.js'
 import {concatArrays} from '../util/concat.js'
 import {readDatasetInfo, type DatasetInfo} from './dataset.js'
-import {readShard, readShardHeader, splitOfShard, type Split} from './shard.js'
+import {isByteSidecar, listByteSidecars, readShard, readShardHeader, splitOfShard, type Split} from './shard.js'
+import {loadValidationByteCounts, loadValidationTokens} from './stream.js'
 
 export interface SplitReport {
   files: number
   tokens: number
   /** Documents: number of BOS ids. */
   docs: number
-  /** Target bytes by the official byte table. */
+  /** Target bytes: by the official byte table, or the byte sidecars' counts (`byte_sidecars.used`). */
   bytes: number
+  /** With the byte sidecars used: the target bytes the official byte table would count. */
+  bytes_table?: number
   /** With audit: UTF-8 bytes of the tokenizer's decoding of each document. */
   bytes_decoded?: number
   audit?: ByteAudit
@@ -37,6 +44,12 @@ export interface InspectResult {
   vocab_size: number
   bos_id: number
   splits: Record<Split, SplitReport>
+  /**
+   * The validation byte sidecars (`fineweb_val_bytes_*.bin`, file names) beside the shards, and
+   * how many counts they hold, or null when there are none. `used`: the val split's `bytes` are
+   * theirs (a dataset folder); a single shard is counted by the table.
+   */
+  byte_sidecars: {files: string[]; counts: number; used: boolean} | null
 }
 
 export interface InspectOptions {
@@ -118,6 +131,7 @@ export async function inspectData(target: string, opts: InspectOptions = {}): Pr
     info = readDatasetInfo(abs)
     files = info.files
   } else {
+    if (isByteSidecar(basename(abs))) throw new InputError(`${target} is a validation byte sidecar (a byte count per validation token, not tokens): inspect its dataset folder, ${dirname(target)}`)
     readShardHeader(abs) // fail early, with the shard's own message, on a file that is not a shard
     const split = splitOfShard(basename(abs)) ?? 'train'
     files = {train: [], val: []}
@@ -140,5 +154,19 @@ export async function inspectData(target: string, opts: InspectOptions = {}): Pr
     train: inspectSplit(files.train, tokenizer, vocabSize, bosId, Boolean(opts.audit)),
     val: inspectSplit(files.val, tokenizer, vocabSize, bosId, Boolean(opts.audit)),
   }
-  return {path: abs, kind: st.isDirectory() ? 'dataset' : 'shard', tokenizer: tokenizer.name, vocab_size: vocabSize, bos_id: bosId, splits}
+  const sidecars = info ? listByteSidecars(info.dir) : []
+  let byteSidecars: InspectResult['byte_sidecars'] = null
+  if (sidecars.length > 0) {
+    const counts = sidecars.reduce((n, f) => n + readShardHeader(f).tokenCount, 0)
+    const used = st.isDirectory()
+    if (used) {
+      // the metric's bytes: the sidecars' counts of the val stream's targets (every token but the first)
+      const tokens = loadValidationTokens(abs, {vocabSize})
+      const perToken = loadValidationByteCounts(abs, tokens, {bosId})!
+      splits.val.bytes_table = splits.val.bytes
+      splits.val.bytes = countTargetBytes(withStreamBytes(tokenizer.byteTable(), tokens, perToken), tokens, 1, tokens.length)
+    }
+    byteSidecars = {files: sidecars.map((f) => basename(f)), counts, used}
+  }
+  return {path: abs, kind: st.isDirectory() ? 'dataset' : 'shard', tokenizer: tokenizer.name, vocab_size: vocabSize, bos_id: bosId, splits, byte_sidecars: byteSidecars}
 }

@@ -7,6 +7,11 @@
  *
  * File size is exactly 1024 + 2·N. Names are `fineweb_{train|val}_NNNNNN.bin` (6-digit index);
  * readers take the files of a split in sorted order (the official `sorted(glob(...))`).
+ *
+ * CaseOps datasets add byte sidecars `fineweb_val_bytes_NNNNNN.bin` beside the validation shards:
+ * the same format, each uint16 the original UTF-8 byte count of the validation token at that
+ * position (see src/data/stream.ts `loadValidationByteCounts`). They are not tokens: the
+ * validation listing leaves them out, as the records' `fineweb_val_[0-9]*.bin` pattern does.
  */
 import {closeSync, fstatSync, openSync, readdirSync, readSync} from 'node:fs'
 import {endianness} from 'node:os'
@@ -279,26 +284,45 @@ export function shardFileName(split: Split, index: number): string {
   return `fineweb_${split}_${String(index).padStart(6, '0')}.bin`
 }
 
-/**
- * The shards of one split in `dir`, as full paths: every `fineweb_{split}_*.bin` in sorted
- * (code point) order, like the official `sorted(glob.glob(pattern))`. Missing dir → InputError.
- */
-export function listShards(dir: string, split: Split): string[] {
+/** File names in `dir` that start with `prefix` and end in `.bin`, sorted by code point, as full paths. */
+function listBin(dir: string, prefix: string, exclude?: string): string[] {
   let names: string[]
   try {
     names = readdirSync(dir)
   } catch (err) {
     throw describeFsError(err, dir, 'dataset folder')
   }
-  const prefix = `fineweb_${split}_`
   return names
-    .filter((n) => n.startsWith(prefix) && n.endsWith('.bin') && n.length > prefix.length + 4)
+    .filter((n) => n.startsWith(prefix) && n.endsWith('.bin') && n.length > prefix.length + 4 && !(exclude && n.startsWith(exclude)))
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     .map((n) => join(dir, n))
 }
 
-/** The split a shard file name belongs to, or null if it is not an official shard name. */
+/** Name prefix of the validation byte sidecars (`fineweb_val_bytes_NNNNNN.bin`). */
+export const BYTE_SIDECAR_PREFIX = 'fineweb_val_bytes_'
+
+/**
+ * The shards of one split in `dir`, as full paths: every `fineweb_{split}_*.bin` in sorted
+ * (code point) order, like the official `sorted(glob.glob(pattern))`, except the validation byte
+ * sidecars (`fineweb_val_bytes_*.bin`), which hold byte counts, not tokens. Missing dir → InputError.
+ */
+export function listShards(dir: string, split: Split): string[] {
+  return listBin(dir, `fineweb_${split}_`, BYTE_SIDECAR_PREFIX)
+}
+
+/** The validation byte sidecars in `dir` (`fineweb_val_bytes_*.bin`), sorted, as full paths; [] when none. */
+export function listByteSidecars(dir: string): string[] {
+  return listBin(dir, BYTE_SIDECAR_PREFIX)
+}
+
+/** Is this file name a validation byte sidecar (`fineweb_val_bytes_*.bin`)? */
+export function isByteSidecar(fileName: string): boolean {
+  return /(?:^|[\\/])fineweb_val_bytes_[^\\/]*\.bin$/.test(fileName)
+}
+
+/** The split a shard file name belongs to, or null if it is not an official shard name (a byte sidecar is not a shard of tokens). */
 export function splitOfShard(fileName: string): Split | null {
+  if (isByteSidecar(fileName)) return null
   const m = /(?:^|[\\/])fineweb_(train|val)_[^\\/]*\.bin$/.exec(fileName)
   return m ? (m[1] as Split) : null
 }

@@ -3,9 +3,12 @@
  * in order, one at a time, and the stream wraps around to the first shard after the last.
  * Its position `{file, pos}` is plain JSON, so a resumed run continues bit for bit.
  */
+import {basename, join} from 'node:path'
 import {InputError} from '../errors.js'
+import {withStreamBytes, type StreamByteTable} from '../metric/bpb.js'
+import type {ByteTable} from '../tokenizer/types.js'
 import {concatArrays} from '../util/concat.js'
-import {listShards, readShard, readShardHeader} from './shard.js'
+import {listByteSidecars, listShards, readShard, readShardHeader} from './shard.js'
 
 export interface StreamState {
   /** Index into the stream's file list of the shard being read. */
@@ -87,8 +90,9 @@ export class TokenStream {
 }
 
 /**
- * All validation tokens of a dataset folder: every `fineweb_val_*.bin` in sorted order,
- * concatenated (the official `load_validation_tokens`, before its trim to whole sequences).
+ * All validation tokens of a dataset folder: every `fineweb_val_*.bin` in sorted order but the
+ * byte sidecars (`fineweb_val_bytes_*.bin`), concatenated (the official `load_validation_tokens`,
+ * before its trim to whole sequences).
  * `maxTokens` keeps only the first tokens (and reads no more shards than needed).
  */
 export function loadValidationTokens(dir: string, opts: {vocabSize?: number; maxTokens?: number} = {}): Uint16Array {
@@ -132,9 +136,97 @@ export function countValidationTokens(dir: string): number {
   return files.reduce((n, f) => n + readShardHeader(f).tokenCount, 0)
 }
 
-/** {@link loadValidationTokens}, with how much of the split the tokens are. */
-export function loadValidationSlice(dir: string, opts: {vocabSize?: number; maxTokens?: number | null} = {}): {tokens: Uint16Array; coverage: ValCoverage} {
+/**
+ * The most bytes a byte sidecar may give one token: 2,048 = 512 × 4. SentencePiece's trainer
+ * refuses pieces longer than 512 characters (`max_sentencepiece_length` must be in [1, 512],
+ * trainer_interface.cc), a character is at most 4 bytes of UTF-8, and the CaseOps writer counts a
+ * token's original bytes over the characters of its piece (`prepare_caseops_data.py` `_byte_counts`).
+ * A larger count is not a byte count of these tokens (a token shard taken for a sidecar, say).
+ */
+export const MAX_TOKEN_BYTES = 2048
+
+/** One line naming the sidecar files: the file itself when there is one. */
+function sidecarName(dir: string, files: readonly string[]): string {
+  return files.length === 1 ? files[0] : `${join(dir, 'fineweb_val_bytes_*.bin')} (${files.length} files)`
+}
+
+/**
+ * The byte sidecars' counts for the validation tokens `tokens` (the split's first tokens.length,
+ * as {@link loadValidationTokens} returns them), aligned position for position, or null when the
+ * dataset has no sidecars: the official `load_validation_token_bytes` (every
+ * `fineweb_val_bytes_*.bin` in sorted order, concatenated, cut to the tokens). Checked before
+ * use, each failure an InputError of one line naming the file: every sidecar's header (magic,
+ * version, size, by the shard reader, before anything is allocated); one count per token of
+ * the whole validation split, at least; every count used at most MAX_TOKEN_BYTES; and, with
+ * `bosId`, 0 bytes at every BOS (the writer gives a document's BOS no bytes: a count there says
+ * the sidecar is not aligned with the tokens).
+ */
+export function loadValidationByteCounts(dir: string, tokens: Uint16Array, opts: {bosId?: number} = {}): Uint16Array | null {
+  const files = listByteSidecars(dir)
+  if (files.length === 0) return null
+  const counts = files.map((f) => readShardHeader(f).tokenCount)
+  const have = counts.reduce((a, b) => a + b, 0)
+  const need = countValidationTokens(dir)
+  if (have < need) {
+    throw new InputError(`byte sidecar ${sidecarName(dir, files)}: ${have} byte counts for the ${need} validation tokens; it needs one count per validation token`)
+  }
+  const out = new Uint16Array(tokens.length)
+  let filled = 0
+  for (let f = 0; f < files.length && filled < out.length; f++) {
+    if (counts[f] === 0) continue
+    const part = readShard(files[f])
+    const n = Math.min(part.length, out.length - filled)
+    for (let i = 0; i < n; i++) {
+      const v = part[i]
+      if (v > MAX_TOKEN_BYTES) {
+        throw new InputError(`byte sidecar ${files[f]}: position ${i} gives a token ${v} bytes, more than any token holds (at most ${MAX_TOKEN_BYTES}: 512 characters of 4 UTF-8 bytes); not a byte sidecar of ${basename(dir)}'s validation tokens`)
+      }
+      if (v !== 0 && tokens[filled + i] === opts.bosId) {
+        throw new InputError(`byte sidecar ${files[f]}: position ${i} is a document's BOS but is given ${v} bytes; the counts are not aligned with the validation tokens`)
+      }
+    }
+    out.set(n === part.length ? part : part.subarray(0, n), filled)
+    filled += n
+  }
+  return out
+}
+
+export interface ValidationSliceOptions {
+  vocabSize?: number
+  maxTokens?: number | null
+  /** The dataset's byte table (from openDataset): the slice then says how to count its targets' bytes. */
+  table?: ByteTable
+  /** The dataset's BOS id: byte sidecars are checked to give every BOS 0 bytes. */
+  bosId?: number
+}
+
+export interface ValidationSlice {
+  tokens: Uint16Array
+  coverage: ValCoverage
+  /** The byte sidecars the targets' bytes come from (full paths), [] when the dataset has none. */
+  byteSidecars: string[]
+  /** Their counts, aligned with `tokens` (see loadValidationByteCounts), or null. */
+  tokenBytes: Uint16Array | null
+}
+
+/**
+ * {@link loadValidationTokens}, with how much of the split the tokens are and, when the dataset
+ * has byte sidecars, their counts for the tokens. With `table`, also `byteTable`: what every
+ * score of these tokens counts bytes with — `table` itself, or, with sidecars, `table` bound to
+ * the counts of these tokens (src/metric/bpb.ts `withStreamBytes`).
+ */
+export function loadValidationSlice(dir: string, opts: ValidationSliceOptions & {table: ByteTable}): ValidationSlice & {byteTable: StreamByteTable}
+export function loadValidationSlice(dir: string, opts?: ValidationSliceOptions): ValidationSlice
+export function loadValidationSlice(dir: string, opts: ValidationSliceOptions = {}): ValidationSlice & {byteTable?: StreamByteTable} {
   const tokens = loadValidationTokens(dir, {vocabSize: opts.vocabSize, maxTokens: opts.maxTokens ?? undefined})
   const split = countValidationTokens(dir)
-  return {tokens, coverage: {read_tokens: tokens.length, split_tokens: split, partial: tokens.length < split}}
+  const tokenBytes = loadValidationByteCounts(dir, tokens, {bosId: opts.bosId})
+  const slice: ValidationSlice = {
+    tokens,
+    coverage: {read_tokens: tokens.length, split_tokens: split, partial: tokens.length < split},
+    byteSidecars: tokenBytes ? listByteSidecars(dir) : [],
+    tokenBytes,
+  }
+  if (!opts.table) return slice
+  return {...slice, byteTable: tokenBytes ? withStreamBytes(opts.table, tokens, tokenBytes) : opts.table}
 }

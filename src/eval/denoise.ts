@@ -71,7 +71,7 @@ export function diffusionResult(table: ByteTable, w: Windows, totalNats: number,
   return {val_loss, val_bpb: bitsPerByte(val_loss, tokens, bytes), tokens, bytes, seq_len: w.T, ...fields, val_bpb_se: seNats / Math.LN2 / bytes}
 }
 
-/** Target tokens and bytes of the first `count` windows (the official table). */
+/** Target tokens and bytes of the first `count` windows (the official table, or the byte sidecars it is bound to). */
 export function windowTotals(table: ByteTable, w: Windows): {tokens: number; bytes: number} {
   const end = 1 + w.count * w.T
   return {tokens: w.count * w.T, bytes: countTargetBytes(table, w.tokens, 1, end)}

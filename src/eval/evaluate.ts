@@ -12,7 +12,8 @@
  *   least T − stride tokens of context. GOLF.md: lowers BPB by ~0.02–0.03 at T = 1024.
  *
  * Bytes come from the official table through `metric/bpb.ts` (the previous token of a target is
- * the token before it in the stream), and sums are float64 on the host.
+ * the token before it in the stream), or from the dataset's byte sidecars when the table is bound
+ * to them (CaseOps; src/data/stream.ts), and sums are float64 on the host.
  */
 import * as tf from '@tensorflow/tfjs-core'
 
@@ -39,7 +40,7 @@ export interface EvalResult extends BpbResult {
 }
 
 /** One window: inputs start at `start`; targets at stream positions start+1 .. start+T; score those ≥ `scoreFrom`. */
-interface Window {
+export interface Window {
   start: number
   scoreFrom: number
 }
@@ -62,14 +63,49 @@ function slidingWindows(n: number, T: number, stride: number): Window[] {
   return out
 }
 
+/**
+ * The losses (B·T) of a batch of B windows of T tokens, inputs x and targets y (B, T) row-major:
+ * loss[i·T + t] is the nll of target t of window i. Offsets before `context` (every window's
+ * first scored target offset, when the batches keep one per batch) are not read.
+ */
+export type WindowScorer = (x: Int32Array, y: Int32Array, B: number, context: number) => Float32Array
+
+/** A model's full forward pass as a WindowScorer: every target of every window. */
+function forwardScorer(model: ScoringModel, T: number): WindowScorer {
+  return (x, y, B) => {
+    const nll = tf.tidy(() => model.lossPerToken(tf.tensor2d(x, [B, T], 'int32'), tf.tensor2d(y, [B, T], 'int32')))
+    const losses = nll.dataSync() as Float32Array
+    nll.dispose()
+    return losses
+  }
+}
+
+/** Context tokens of a window: inputs before its first scored target's. */
+function contextOf(w: Window): number {
+  return w.scoreFrom - 1 - w.start
+}
+
+/**
+ * Batches of at most batchSeqs consecutive windows; `sameContext`: a batch also never mixes
+ * windows of different context lengths (a KV cache holds one length for all its rows).
+ */
+function batchesOf(windows: Window[], batchSeqs: number, sameContext: boolean): Window[][] {
+  const out: Window[][] = []
+  for (const w of windows) {
+    const last = out.at(-1)
+    if (last && last.length < batchSeqs && (!sameContext || contextOf(last[0]) === contextOf(w))) last.push(w)
+    else out.push([w])
+  }
+  return out
+}
+
 /** Score windows in batches; losses summed in float64, bytes by the official table. */
-function scoreWindows(model: ScoringModel, tokens: Uint16Array, table: ByteTable, windows: Window[], opts: EvalOptions): BpbResult {
+function scoreWindows(score: WindowScorer, tokens: Uint16Array, table: ByteTable, windows: Window[], opts: EvalOptions, sameContext = false): BpbResult {
   const T = opts.seqLen
   const acc = new BpbAccumulator()
   const total = windows.reduce((a, w) => a + (w.start + T - w.scoreFrom + 1), 0)
   let done = 0
-  for (let b = 0; b < windows.length; b += opts.batchSeqs) {
-    const batch = windows.slice(b, b + opts.batchSeqs)
+  for (const batch of batchesOf(windows, opts.batchSeqs, sameContext)) {
     const B = batch.length
     const x = new Int32Array(B * T)
     const y = new Int32Array(B * T)
@@ -79,9 +115,7 @@ function scoreWindows(model: ScoringModel, tokens: Uint16Array, table: ByteTable
         y[i * T + t] = tokens[w.start + t + 1]
       }
     })
-    const nll = tf.tidy(() => model.lossPerToken(tf.tensor2d(x, [B, T], 'int32'), tf.tensor2d(y, [B, T], 'int32')))
-    const losses = nll.dataSync() as Float32Array
-    nll.dispose()
+    const losses = score(x, y, B, contextOf(batch[0]))
     batch.forEach((w, i) => {
       // target at stream position p sits at window offset p - start - 1
       let lossSum = 0
@@ -98,15 +132,23 @@ function scoreWindows(model: ScoringModel, tokens: Uint16Array, table: ByteTable
 /** The official non-overlapping evaluation. */
 export function evaluateChunked(model: ScoringModel, tokens: Uint16Array, table: ByteTable, opts: EvalOptions): EvalResult {
   if (tokens.length < opts.seqLen + 1) throw new Error(`evaluation needs at least seq_len + 1 = ${opts.seqLen + 1} validation tokens, got ${tokens.length}`)
-  return {...scoreWindows(model, tokens, table, chunkedWindows(tokens.length, opts.seqLen), opts), mode: 'chunked', seq_len: opts.seqLen, stride: null}
+  return {...scoreWindows(forwardScorer(model, opts.seqLen), tokens, table, chunkedWindows(tokens.length, opts.seqLen), opts), mode: 'chunked', seq_len: opts.seqLen, stride: null}
 }
 
 /** Sliding-window evaluation with the given stride (1 ≤ stride ≤ seq_len). */
 export function evaluateSliding(model: ScoringModel, tokens: Uint16Array, table: ByteTable, opts: EvalOptions & {stride: number}): EvalResult {
+  return scoreSliding(forwardScorer(model, opts.seqLen), tokens, table, opts, false)
+}
+
+/**
+ * The sliding-window windows scored by `score`: the bookkeeping of evaluateSliding, shared by
+ * the KV-cached evaluator (src/eval/kv-sliding.ts), which asks for `sameContext` batches.
+ */
+export function scoreSliding(score: WindowScorer, tokens: Uint16Array, table: ByteTable, opts: EvalOptions & {stride: number}, sameContext: boolean): EvalResult {
   if (!(opts.stride >= 1 && opts.stride <= opts.seqLen)) throw new Error(`sliding stride must be in [1, ${opts.seqLen}], got ${opts.stride}`)
   if (tokens.length < opts.seqLen + 1) throw new Error(`evaluation needs at least seq_len + 1 = ${opts.seqLen + 1} validation tokens, got ${tokens.length}`)
   return {
-    ...scoreWindows(model, tokens, table, slidingWindows(tokens.length, opts.seqLen, opts.stride), opts),
+    ...scoreWindows(score, tokens, table, slidingWindows(tokens.length, opts.seqLen, opts.stride), opts, sameContext),
     mode: 'sliding',
     seq_len: opts.seqLen,
     stride: opts.stride,

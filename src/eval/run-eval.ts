@@ -9,22 +9,29 @@
  * naming --batch-seqs, instead of failing inside the backend minutes later. Without --batch-seqs,
  * the recorded eval.batch_seqs is lowered to the largest batch that fits (the scores do not
  * depend on the batching).
+ *
+ * --kv-bits scores through a KIVI-quantized KV cache and reports the cache's storage cost beside
+ * the score: AR models in sliding mode (the default under it; src/eval/kv-sliding.ts), BD3-LM
+ * models in elbo (their default) or chain mode over a cache of clean blocks
+ * (src/eval/kv-denoise.ts).
  */
 import {initBackend, type BackendName, type ResolvedBackend} from '../backend/index.js'
 import {assertFitsMemory, estimateMemory, estimateModelEval, type MemoryEstimate, type MemoryShape} from '../budget/memory.js'
 import {openDataset} from '../data/open.js'
 import {loadValidationSlice, type ValCoverage} from '../data/stream.js'
 import {InputError} from '../errors.js'
+import {modelDims} from '../model/config.js'
 import type {GPT} from '../model/gpt.js'
 import {isDiffusion, objectiveFor, type Objective} from '../objective/index.js'
 import {DEFAULT_OBJECTIVE} from '../objective/types.js'
 import {readArtifactManifest} from '../pack/artifact.js'
 import {artifactModelInfo} from '../pack/model-info.js'
+import {checkKVQuant, kvReport, type KVQuantConfig, type KVReport} from '../quant/kv-cache.js'
 import {objectiveConfigOf} from '../recipe/recipe.js'
 import {loadRunModel, readRunConfig} from '../run/load.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
 import {EXACT_MAX_BLOCK} from './elbo.js'
-import {recordedScoreOptions, scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
+import {kvScoreModes, recordedScoreOptions, scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
 
 /** What to score and how: ScoreOptions, each defaulting to the run's or artifact's settings. */
 export interface EvalTargetOptions extends Partial<Omit<ScoreOptions, 'mode' | 'seqLen'>> {
@@ -47,6 +54,8 @@ export type EvalReport = ScoreResult & {
   batch_seqs: number
   /** How much of the validation split was scored: the whole split unless --val-tokens. */
   val_coverage: ValCoverage
+  /** --kv-bits: the quantized KV cache the evaluation read, and its storage cost at seq_len. */
+  kv?: KVReport
   seconds: number
   tokens_per_s: number
 }
@@ -99,6 +108,19 @@ function load(opts: EvalTargetOptions, artifactBytes: Uint8Array | null): Loaded
   return {model, objective, seqLen: info.seq_len, data: undefined, defaults: recordedScoreOptions(info.eval ?? {})}
 }
 
+/**
+ * Refuse (InputError) a KV-cache quantization the target cannot be scored with (the modes that
+ * read a KV cache: `kvScoreModes`); returns the mode to score, the first of them by default. A
+ * mode the objective does not have at all is left to the general check.
+ */
+function checkKVTarget(kv: KVQuantConfig, l: Loaded, mode: ScoreMode | undefined): ScoreMode {
+  const kvModes = kvScoreModes(l.objective, l.seqLen)
+  if (kvModes.length === 0) throw new InputError(`--kv-bits: ${l.objective.config.kind} models denoise the whole sequence as one bidirectional block; there is no KV cache to quantize`)
+  if (mode !== undefined && scoreModes(l.objective).includes(mode) && !kvModes.includes(mode)) throw new InputError(`--kv-bits needs --mode ${kvModes.join(' or ')}: ${mode} evaluation scores each window in one full pass, with no KV cache`)
+  checkKVQuant(kv, modelDims(l.model.cfg).Dh)
+  return mode ?? kvModes[0]
+}
+
 export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalReport> {
   if (opts.run && opts.artifact) throw new InputError('give --run or --artifact, not both')
   const backend = await initBackend(opts.backend ?? 'auto', {quiet: true})
@@ -107,7 +129,8 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
   const l = load(opts, artifactBytes)
   try {
     const modes = scoreModes(l.objective)
-    const mode = opts.mode ?? modes[0]
+    const kv = opts.kv ?? null
+    const mode = kv ? checkKVTarget(kv, l, opts.mode) : (opts.mode ?? modes[0])
     const kind = l.objective.config.kind
     if (!modes.includes(mode)) throw new InputError(`--mode ${mode} does not apply to ${kind} models (their modes: ${modes.join(', ')})`)
     const stride = opts.stride ?? l.defaults.stride
@@ -120,14 +143,15 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
     const dataDir = opts.data ?? l.data
     if (!dataDir && opts.artifact) throw new InputError('--artifact needs --data <dataset folder> to score on')
     const {info, table} = await openDataset(dataDir)
-    const {tokens, coverage} = loadValidationSlice(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens})
+    const {tokens, coverage, byteTable} = loadValidationSlice(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens, table, bosId: info.bosId})
     if (tokens.length < l.seqLen + 1) throw new InputError(`${opts.valTokens ? `--val-tokens ${opts.valTokens}` : info.dir}: evaluation needs at least seq_len + 1 = ${l.seqLen + 1} validation tokens, got ${tokens.length}`)
     const t0 = performance.now()
-    const r = scoreModel(l.model, l.objective, tokens, table, {
+    const r = scoreModel(l.model, l.objective, tokens, byteTable, {
       mode,
       seqLen: l.seqLen,
       batchSeqs: opts.batchSeqs ?? fittedBatch ?? l.defaults.batchSeqs,
       stride,
+      kv,
       elboSteps: opts.elboSteps ?? l.defaults.elboSteps,
       elboSamples: opts.elboSamples ?? l.defaults.elboSamples,
       seed: opts.seed ?? l.defaults.seed,
@@ -137,7 +161,7 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
     })
     const seconds = (performance.now() - t0) / 1000
     const batchSeqs = opts.batchSeqs ?? fittedBatch ?? l.defaults.batchSeqs
-    return {...r, objective: kind, source: opts.run ?? opts.artifact!, dataset: info.dir, backend: backend.name, batch_seqs: batchSeqs, val_coverage: coverage, seconds: Number(seconds.toFixed(3)), tokens_per_s: Math.round(r.tokens / Math.max(seconds, 1e-9))}
+    return {...r, ...(kv ? {kv: kvReport(kv, modelDims(l.model.cfg), l.seqLen)} : {}), objective: kind, source: opts.run ?? opts.artifact!, dataset: info.dir, backend: backend.name, batch_seqs: batchSeqs, val_coverage: coverage, seconds: Number(seconds.toFixed(3)), tokens_per_s: Math.round(r.tokens / Math.max(seconds, 1e-9))}
   } finally {
     l.model.dispose()
   }

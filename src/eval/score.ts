@@ -6,6 +6,7 @@
  */
 import type {GPT} from '../model/gpt.js'
 import {isDiffusion, type Objective} from '../objective/types.js'
+import type {KVQuantConfig} from '../quant/kv-cache.js'
 import {DEFAULT_EVAL} from '../recipe/recipe.js'
 import type {ByteTable} from '../tokenizer/types.js'
 import {evaluateChain} from './chain.js'
@@ -13,6 +14,8 @@ import {gptScorer} from './denoise.js'
 import {type DiffusionEvalResult} from './denoise.js'
 import {evaluateElbo} from './elbo.js'
 import {evaluateChunked, evaluateSliding, type EvalResult} from './evaluate.js'
+import {cachedScorer} from './kv-denoise.js'
+import {evaluateSlidingCached} from './kv-sliding.js'
 
 export type ScoreMode = 'chunked' | 'sliding' | 'elbo' | 'chain'
 export type ScoreResult = (EvalResult & {bound: false}) | DiffusionEvalResult
@@ -23,6 +26,12 @@ export interface ScoreOptions {
   batchSeqs: number
   /** sliding: the stride. */
   stride?: number | null
+  /**
+   * Score through a KV cache stored this way, in the modes `kvScoreModes` names (AR sliding:
+   * src/eval/kv-sliding.ts; block diffusion elbo and chain: src/eval/kv-denoise.ts); absent or
+   * null: the full forward.
+   */
+  kv?: KVQuantConfig | null
   /** elbo: denoising steps (0 = continuous time), draws per window, seed, estimator. */
   elboSteps?: number
   elboSamples?: number
@@ -58,16 +67,39 @@ export function scoreModes(objective: Objective): ScoreMode[] {
   return isDiffusion(objective) ? ['elbo', 'chain'] : ['chunked', 'sliding']
 }
 
+/**
+ * The modes that can score through a (quantized) KV cache at sequence length seqLen; the first is
+ * the default under one. AR: sliding (chunked windows are one full pass each). Block diffusion:
+ * elbo and chain, over a cache of the clean blocks before each block. One block spanning the
+ * sequence (MDLM) has no clean block to cache: none.
+ */
+export function kvScoreModes(objective: Objective, seqLen: number): ScoreMode[] {
+  if (!isDiffusion(objective)) return ['sliding']
+  return objective.blockSize(seqLen) < seqLen ? ['elbo', 'chain'] : []
+}
+
 export function scoreModel(model: GPT, objective: Objective, tokens: Uint16Array, table: ByteTable, opts: ScoreOptions): ScoreResult {
   const modes = scoreModes(objective)
   if (!modes.includes(opts.mode)) throw new Error(`mode ${opts.mode} does not apply to ${objective.config.kind} models (modes: ${modes.join(', ')})`)
   const base = {seqLen: opts.seqLen, batchSeqs: opts.batchSeqs, onProgress: opts.onProgress}
+  if (opts.kv) {
+    const kvModes = kvScoreModes(objective, opts.seqLen)
+    if (kvModes.length === 0) throw new Error(`a quantized KV cache needs clean blocks to cache: ${objective.config.kind} denoises the whole sequence of ${opts.seqLen} as one block`)
+    if (!kvModes.includes(opts.mode)) throw new Error(`a quantized KV cache applies to ${kvModes.join(' and ')} evaluation only, not ${opts.mode}`)
+  }
   if (isDiffusion(objective)) {
-    if (opts.mode === 'chain') return evaluateChain(gptScorer(model), objective, tokens, table, {...base, order: opts.order, seed: opts.seed})
-    return evaluateElbo(gptScorer(model), objective, tokens, table, {...base, steps: opts.elboSteps ?? 128, samples: opts.elboSamples, seed: opts.seed, estimator: opts.estimator})
+    const cached = opts.kv ? cachedScorer(model, opts.kv) : null
+    const scorer = cached ?? gptScorer(model)
+    try {
+      if (opts.mode === 'chain') return evaluateChain(scorer, objective, tokens, table, {...base, order: opts.order, seed: opts.seed})
+      return evaluateElbo(scorer, objective, tokens, table, {...base, steps: opts.elboSteps ?? 128, samples: opts.elboSamples, seed: opts.seed, estimator: opts.estimator})
+    } finally {
+      cached?.dispose()
+    }
   }
   if (opts.mode === 'sliding') {
     if (!opts.stride) throw new Error('sliding evaluation needs a stride')
+    if (opts.kv) return {...evaluateSlidingCached(model, tokens, table, {...base, stride: opts.stride, kv: opts.kv}), bound: false}
     return {...evaluateSliding(model, tokens, table, {...base, stride: opts.stride}), bound: false}
   }
   return {...evaluateChunked(model, tokens, table, base), bound: false}

@@ -22,7 +22,9 @@ import * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
 import {namedRandom} from '../util/random.js'
+import {FLOAT_ACTIVATIONS, quantizeActivations, type ActivationSites} from '../quant/activations.js'
 import {floatStoreSTE, floatStoreSTEMany, type FloatStoreFormat} from '../quant/float-store.js'
+import {checkKVQuant, quantizedPrefix, quantizeKeys, quantizeValues, type KVQuantConfig} from '../quant/kv-cache.js'
 import {groupLayout, ternaryWeightSTE, type TernaryConfig} from '../quant/ternary.js'
 import {modelDims, numel, paramSpecs, type ModelConfig, type ParamSpec} from './config.js'
 import {recomputed} from './recompute.js'
@@ -264,9 +266,12 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: 
   return tf.concat(ys, 2) as tf.Tensor4D // (B, H, T, Dh)
 }
 
-/** The official relu² MLP: proj(relu(fc(x))²). x (N, D) → (N, D). */
-export function mlp(x: tf.Tensor2D, fc: tf.Tensor2D, proj: tf.Tensor2D): tf.Tensor2D {
-  return linear(tf.square(tf.relu(linear(x, fc))), proj)
+/**
+ * The official relu² MLP: proj(relu(fc(x))²). x (N, D) → (N, D). `down` maps the hidden
+ * activations (N, M) before proj (the activation quantizer of that site; default identity).
+ */
+export function mlp(x: tf.Tensor2D, fc: tf.Tensor2D, proj: tf.Tensor2D, down: (h: tf.Tensor2D) => tf.Tensor2D = (h) => h): tf.Tensor2D {
+  return linear(down(tf.square(tf.relu(linear(x, fc)))), proj)
 }
 
 /** cap·tanh(x/cap); cap null or 0 = identity. */
@@ -389,6 +394,12 @@ export class GPT {
    * that holds one layer's activations instead of all of them. No effect outside training.
    */
   recompute = false
+  /**
+   * What each block's matrix products see of their inputs (src/quant/activations.ts): float, or
+   * 8/4-bit per token, optionally sparsified. Part of the forward pass everywhere (training,
+   * evaluation, sampling); staged runs change it between steps.
+   */
+  activations: ActivationSites = FLOAT_ACTIVATIONS
   private readonly ternaryConfig: TernaryConfig
   private readonly floatFormat: FloatStoreFormat
   private readonly dims: ReturnType<typeof modelDims>
@@ -517,8 +528,9 @@ export class GPT {
       x = tf.add(tf.mul(m0, x), tf.mul(m1, x0))
     }
 
+    const act = this.activations
     // attention
-    const h = rmsNorm(x)
+    const h = quantizeActivations(rmsNorm(x), act.attn_in)
     const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, Dh]), [0, 2, 1, 3]) as tf.Tensor4D // (B, n, T, Dh)
     let q = heads(linear(h, p('attn.c_q.weight') as tf.Tensor2D), H) // (B, H, T, Dh)
     let k = heads(linear(h, p('attn.c_k.weight') as tf.Tensor2D), KV) // (B, KV, T, Dh)
@@ -531,11 +543,11 @@ export class GPT {
     k = applyRotary(k, rope.cos, rope.sin)
     q = tf.mul(q, tf.reshape(p('attn.q_gain'), [1, H, 1, 1]))
     const y = attend(q, k, v) // (B, H, T, Dh)
-    const y2 = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D // (N, D)
+    const y2 = quantizeActivations(tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D, act.attn_out) // (N, D)
     x = tf.add(x, tf.mul(p('attn_scale'), linear(y2, p('attn.proj.weight') as tf.Tensor2D)))
 
     // MLP
-    const m = mlp(rmsNorm(x), p('mlp.fc.weight') as tf.Tensor2D, p('mlp.proj.weight') as tf.Tensor2D)
+    const m = mlp(quantizeActivations(rmsNorm(x), act.ffn_in), p('mlp.fc.weight') as tf.Tensor2D, p('mlp.proj.weight') as tf.Tensor2D, (a) => quantizeActivations(a, act.ffn_down))
     return tf.add(x, tf.mul(p('mlp_scale'), m))
   }
 
@@ -729,9 +741,12 @@ export class GPT {
   /**
    * An empty KV cache bound to this model and to the weights the forward pass uses NOW (the
    * ternary q·d computed once here, not at every call): changing the weights or quantActive
-   * afterwards leaves the cache stale. Dispose it when done.
+   * afterwards leaves the cache stale. Dispose it when done. `quant`: keys and values are kept
+   * as KIVI stores them (src/quant/kv-cache.ts; what each query reads: `QuantizedPlan`).
    */
-  newKVCache(): KVCache {
+  newKVCache(opts: {quant?: KVQuantConfig | null} = {}): KVCache {
+    const quant = opts.quant ?? null
+    if (quant) checkKVQuant(quant, this.dims.Dh)
     const weights = new Map<string, tf.Tensor>()
     const owned: tf.Tensor[] = []
     tf.tidy(() => {
@@ -741,7 +756,7 @@ export class GPT {
         weights.set(name, t)
       }
     })
-    return new LayerCache(this, this.dims.L, weights, owned)
+    return new LayerCache(this, this.dims.L, weights, owned, quant)
   }
 
   /**
@@ -751,7 +766,7 @@ export class GPT {
    * matching mask (causal prefix → causal; clean blocks → the block-diffusion x_0 half; a noisy
    * block over clean ones → its x_t half). `commit` appends the new tokens' keys and values of
    * every layer application to the cache; without it the cache is left as it was (a denoising
-   * step of a block that is not final yet).
+   * step of a block that is not final yet). A quantized cache is read as `QuantizedPlan` says.
    */
   forwardCached(tokens: tf.Tensor2D, cache: KVCache, opts: CachedForwardOptions): tf.Tensor3D {
     if (tokens.dtype !== 'int32') throw new Error(`GPT.forwardCached: tokens must be int32, got ${tokens.dtype}`)
@@ -770,12 +785,18 @@ export class GPT {
         const cos = tf.tensor2d(table.cos.subarray(P * half), [Tn, half])
         const sin = tf.tensor2d(table.sin.subarray(P * half), [Tn, half])
         const allowed = cachedPattern(P, Tn, opts.within)
-        const mask = allowed ? tf.tensor2d(Float32Array.from(allowed, (a) => (a ? 0 : MASKED)), [Tn, P + Tn]) : null // (Tn, P+Tn)
+        const plan = cache.quant ? quantizedPlan(P, Tn, opts.within, cache.quant) : null
+        const mask = allowed && !plan ? tf.tensor2d(Float32Array.from(allowed, (a) => (a ? 0 : MASKED)), [Tn, P + Tn]) : null // (Tn, P+Tn)
         // application j attends over its cached keys/values, then the new ones
         const attend = (j: number): Attend => (q, k, v) => {
           const past = cache.entry(j)
           const kAll = past ? (tf.concat([past.k, k], 2) as tf.Tensor4D) : k // (B, KV, P+Tn, Dh)
           const vAll = past ? (tf.concat([past.v, v], 2) as tf.Tensor4D) : v
+          if (plan) {
+            const r = quantizedAttention(q, kAll, vAll, plan)
+            if (opts.commit) fresh.push({k: tf.keep(r.k), v: tf.keep(r.v)})
+            return r.y // (B, H, Tn, Dh)
+          }
           if (opts.commit) fresh.push({k: tf.keep(kAll), v: tf.keep(vAll)})
           return prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
         }
@@ -792,7 +813,7 @@ export class GPT {
 }
 
 // ---------------------------------------------------------------------------------------------
-// KV cache (incremental decoding for the samplers)
+// KV cache (incremental decoding: the samplers, the cached sliding evaluation)
 
 /**
  * How Tn new tokens attend to each other in GPT.forwardCached (they always see every cached
@@ -814,6 +835,10 @@ export interface CachedForwardOptions {
 export interface KVCache {
   /** Cached positions: the RoPE position of the next new token. */
   readonly length: number
+  /** How keys and values are stored (null: float32 as computed). */
+  readonly quant: KVQuantConfig | null
+  /** Application j's keys and values (B, KV, length, Dh) as stored, null while empty; the cache's own. */
+  entry(j: number): {k: tf.Tensor4D; v: tf.Tensor4D} | null
   /** Drop every cached position (the weights stay bound): a re-prefill starts from here. */
   reset(): void
   dispose(): void
@@ -852,6 +877,92 @@ export function prefixAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   return tf.reshape(tf.matMul(att, v3), [B, H, Tq, Dh]) as tf.Tensor4D
 }
 
+/**
+ * How Tn new queries over P cached tokens read a quantized cache (src/quant/kv-cache.ts). A
+ * query reads the cache as it stands once its block is written — causal: the query's own
+ * token; {blockCausal: bs}: its block; bidirectional: all Tn tokens (write, then read: the order
+ * of a decoding step) — so with its block ending at `end`, it sees
+ * tokens before quantizedPrefix(end) quantized and the rest exact. A causal query thus reads
+ * what decoding one token at a time would show it, whatever the sizes of the calls: the keys,
+ * the logits and the cache do not depend on how the tokens arrived.
+ *
+ * Queries are taken in runs that read the same keys: rows [r0, r1) read keys [0, keys), those
+ * before `prefix` quantized, under `mask` (rows × keys, additive; null: all visible). A row that
+ * sees only quantized keys (prefix = its end) joins the next row's run, whose larger prefix
+ * changes nothing it sees: fp16, quantizing every key, is one run.
+ */
+interface QuantizedPlan {
+  cfg: KVQuantConfig
+  /** Tokens stored quantized before the call (Q(P)) and after it (Q(P + Tn)). */
+  held: number
+  after: number
+  runs: {r0: number; r1: number; prefix: number; keys: number; mask: tf.Tensor2D | null}[]
+}
+
+/** The runs of a call (see QuantizedPlan); its masks are new tensors. */
+function quantizedPlan(P: number, Tn: number, within: CachedWithin, cfg: KVQuantConfig): QuantizedPlan {
+  const bs = within === 'causal' ? 1 : within === 'bidirectional' ? Tn : within.blockCausal
+  const end = (r: number) => P + (Math.floor(r / bs) + 1) * bs // row r sees keys [0, end): cachedPattern
+  const seen = (r: number) => quantizedPrefix(end(r), cfg)
+  const runs: QuantizedPlan['runs'] = []
+  const close = (r0: number, r1: number, prefix: number) => {
+    const keys = end(r1 - 1)
+    let mask: tf.Tensor2D | null = null
+    if (end(r0) < keys) {
+      const m = new Float32Array((r1 - r0) * keys)
+      for (let r = r0; r < r1; r++) m.fill(MASKED, (r - r0) * keys + end(r), (r - r0 + 1) * keys)
+      mask = tf.tensor2d(m, [r1 - r0, keys])
+    }
+    runs.push({r0, r1, prefix, keys, mask})
+  }
+  let r0 = 0
+  let prefix = seen(0)
+  let onlyQuantized = prefix === end(0) // every row of the run sees quantized keys only
+  for (let r = 1; r < Tn; r++) {
+    const p = seen(r)
+    if (p === prefix || onlyQuantized) {
+      prefix = p
+      onlyQuantized = onlyQuantized && p === end(r)
+      continue
+    }
+    close(r0, r, prefix)
+    r0 = r
+    prefix = p
+    onlyQuantized = p === end(r)
+  }
+  close(r0, Tn, prefix)
+  return {cfg, held: quantizedPrefix(P, cfg), after: quantizedPrefix(P + Tn, cfg), runs}
+}
+
+/**
+ * Attention of new queries q (B, H, Tn, Dh) over k/v (B, KV, P+Tn, Dh): the cache as stored
+ * (tokens before plan.held quantized), then the new tokens exact; each run reads them as the
+ * plan says. Returns the outputs (B, H, Tn, Dh) and the keys and values the cache holds after
+ * the call (tokens before plan.after quantized). Tokens [held, after) leave the residual here:
+ * they are quantized once, from their exact values.
+ */
+function quantizedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, plan: QuantizedPlan): {y: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D} {
+  const [B, H, , Dh] = q.shape
+  const [, KV, Tk] = k.shape
+  const {held, after, cfg} = plan
+  const span = (x: tf.Tensor4D, t0: number, t1: number) => (t0 === 0 && t1 === x.shape[2] ? x : (tf.slice(x, [0, 0, t0, 0], [B, KV, t1 - t0, Dh]) as tf.Tensor4D))
+  const kq = after > held ? quantizeKeys(span(k, held, after), cfg) : null // (B, KV, after − held, Dh)
+  const vq = after > held ? quantizeValues(span(v, held, after), cfg) : null
+  // tokens [0, extent) with those before `prefix` quantized (held ≤ prefix ≤ after, prefix ≤ extent)
+  const view = (x: tf.Tensor4D, xq: tf.Tensor4D | null, prefix: number, extent: number): tf.Tensor4D => {
+    if (prefix === held) return span(x, 0, extent)
+    const parts = [held > 0 ? span(x, 0, held) : null, span(xq!, 0, prefix - held), prefix < extent ? span(x, prefix, extent) : null].filter((t) => t !== null)
+    return parts.length === 1 ? parts[0] : (tf.concat(parts, 2) as tf.Tensor4D)
+  }
+  const ys = plan.runs.map((run) =>
+    tf.tidy(() => {
+      const qr = plan.runs.length === 1 ? q : (tf.slice(q, [0, 0, run.r0, 0], [B, H, run.r1 - run.r0, Dh]) as tf.Tensor4D)
+      return prefixAttention(qr, view(k, kq, run.prefix, run.keys), view(v, vq, run.prefix, run.keys), run.mask) // (B, H, r1 − r0, Dh)
+    }),
+  )
+  return {y: ys.length === 1 ? ys[0] : (tf.concat(ys, 2) as tf.Tensor4D), k: view(k, kq, after, Tk), v: view(v, vq, after, Tk)}
+}
+
 /** The KVCache GPT.newKVCache makes; only GPT.forwardCached reads and grows it. */
 class LayerCache implements KVCache {
   private entries: ({k: tf.Tensor4D; v: tf.Tensor4D} | null)[]
@@ -865,6 +976,7 @@ class LayerCache implements KVCache {
     /** The forward pass's weights at creation; `owned` are the computed ones this cache frees. */
     readonly weights: ReadonlyMap<string, tf.Tensor>,
     private readonly owned: tf.Tensor[],
+    readonly quant: KVQuantConfig | null,
   ) {
     this.entries = new Array(layers).fill(null)
   }

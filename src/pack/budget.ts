@@ -27,9 +27,11 @@
 import {brotliCompressSync, constants} from 'node:zlib'
 
 import {InputError} from '../errors.js'
-import {type ModelConfig, type ParamSpec, numel, paramSpecs} from '../model/config.js'
+import {type ModelConfig, type ParamSpec, modelDims, numel, paramSpecs} from '../model/config.js'
 import {initialValue} from '../model/gpt.js'
+import {describeActivationStages} from '../quant/activations.js'
 import {roundScalesE4m3, roundToFormatJs} from '../quant/float-formats.js'
+import {kvReport, type KVReport} from '../quant/kv-cache.js'
 import {groupLayout, type ScaleFormat, scaleBytesOf} from '../quant/ternary-host.js'
 import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
 import {modelVocabFor} from '../objective/types.js'
@@ -89,6 +91,10 @@ export interface ArtifactPrediction {
   params: {total: number; ternary: number; float: number}
   /** How the scales (null: no ternary tensors) and the float tensors are stored. */
   formats: {scale_format: ScaleFormat | null; float_dtype: FloatDtype}
+  /** The activation precision plan in words (`float`, or `a8 from the start, then a4.8 from 70%`): it costs no bytes. */
+  activations: string
+  /** The KV cache the final evaluation also scores through (eval.kv_cache), its bytes per token at seq_len; null: none. */
+  kv_cache: KVReport | null
   /** Everything but the counted code. */
   artifact_bytes: number
   components: Omit<BudgetComponents, 'counted_code'>
@@ -296,6 +302,8 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
     codec,
     params: {total: ternaryParams + floatParams, ternary: ternaryParams, float: floatParams},
     formats: {scale_format: ternaryParams > 0 ? recipe.quant.scale_format : null, float_dtype: floatDtype},
+    activations: describeActivationStages(recipe.activations ?? []),
+    kv_cache: recipe.eval.kv_cache ? kvReport(recipe.eval.kv_cache, modelDims(recipe.model), recipe.train.seq_len) : null,
     artifact_bytes: artifact,
     components,
     tensors,

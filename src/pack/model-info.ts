@@ -7,6 +7,7 @@
 import {InputError} from '../errors.js'
 import {validateModelConfig, type ModelConfig} from '../model/config.js'
 import {DEFAULT_OBJECTIVE, type ObjectiveConfig} from '../objective/types.js'
+import {allFloat, FLOAT_ACTIVATIONS, parseSites, type ActivationSites} from '../quant/activations.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import type {ArtifactManifest} from './artifact.js'
 
@@ -20,6 +21,11 @@ export interface ArtifactModelInfo {
   tokenizer?: string
   /** The training objective; absent in artifacts from before objectives existed (= ar). */
   objective?: ObjectiveConfig
+  /**
+   * Activation precision of the forward pass (src/quant/activations.ts), as at the end of
+   * training; absent: float activations (and in artifacts from before activation quantization).
+   */
+  activations?: ActivationSites
   /** Evaluation settings recorded by the packer (sliding stride, batch, the ELBO's). */
   eval?: {sliding_stride?: number | null; batch_seqs?: number; elbo_steps?: number; elbo_samples?: number; elbo_seed?: number}
 }
@@ -28,12 +34,18 @@ export interface ArtifactModelInfo {
  * The model section for a recipe's model `config` (vocab_size = the dataset's ids). AR models
  * carry no objective (the reader's default), so their artifacts are as before objectives.
  */
-export function modelInfoOf(recipe: ResolvedRecipe, config: ModelConfig, vocabSize: number, tokenizer: string): ArtifactModelInfo {
+export function modelInfoOf(recipe: ResolvedRecipe, config: ModelConfig, vocabSize: number, tokenizer: string, activations: ActivationSites = finalSites(recipe)): ArtifactModelInfo {
   const e = recipe.eval
   const objective = recipe.objective ?? DEFAULT_OBJECTIVE
-  const base = {config, recipe: recipe.name, seq_len: recipe.train.seq_len, vocab_size: vocabSize, tokenizer}
+  const base = {config, recipe: recipe.name, seq_len: recipe.train.seq_len, vocab_size: vocabSize, tokenizer, ...(allFloat(activations) ? {} : {activations})}
   if (objective.kind === 'ar') return {...base, eval: {sliding_stride: e.sliding_stride, batch_seqs: e.batch_seqs}}
   return {...base, objective, eval: {sliding_stride: null, batch_seqs: e.batch_seqs, elbo_steps: e.elbo_steps, elbo_samples: e.elbo_samples, elbo_seed: e.elbo_seed}}
+}
+
+/** The activation sites a recipe ends its run with (its last stage; float without stages). */
+function finalSites(recipe: ResolvedRecipe): ActivationSites {
+  const stages = recipe.activations ?? []
+  return stages.length ? stages[stages.length - 1].sites : FLOAT_ACTIVATIONS
 }
 
 /** The model section of a golf artifact's manifest, checked. */
@@ -50,5 +62,6 @@ export function artifactModelInfo(manifest: ArtifactManifest, source = 'artifact
     throw new InputError(`${source}: model.objective.block_size must be a positive divisor of seq_len ${m.seq_len}, got ${JSON.stringify(objective.block_size)}`)
   }
   const vocab = m.vocab_size ?? m.config.vocab_size
-  return {...m, config: m.config, seq_len: m.seq_len as number, vocab_size: vocab, objective}
+  const activations = m.activations === undefined ? undefined : parseSites(m.activations, `${source}: model.activations`)
+  return {...m, config: m.config, seq_len: m.seq_len as number, vocab_size: vocab, objective, ...(activations ? {activations} : {})}
 }

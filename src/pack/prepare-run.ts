@@ -26,6 +26,7 @@ import {objectiveConfigOf, ternaryConfigOf} from '../recipe/recipe.js'
 import {checkpointBackend} from '../run/checkpoint.js'
 import {loadRunModel, readRunConfig} from '../run/load.js'
 import {type ArtifactTensorInput, FLOAT_DTYPE_OF_FORMAT, type FloatDtype} from './artifact.js'
+import {FLOAT_ACTIVATIONS} from '../quant/activations.js'
 import {modelInfoOf} from './model-info.js'
 import type {PreparedModel} from './pack-model.js'
 import {quantizeOnDevice} from './quantize-device.js'
@@ -96,7 +97,7 @@ export async function prepareRun(source: string, runDir: string, opts: {backend?
     return {
       kind: 'run',
       source,
-      model: {...modelInfoOf({...config.recipe, objective: objectiveConfigOf(config.recipe)}, meta.model, config.vocab_size, config.tokenizer)},
+      model: {...modelInfoOf({...config.recipe, objective: objectiveConfigOf(config.recipe)}, meta.model, config.vocab_size, config.tokenizer, meta.activations?.sites ?? FLOAT_ACTIVATIONS)},
       // quantized_on only when it is not the trained backend: same-backend artifacts stay byte for byte as before
       quant: {...quantSettings, float_dtype: floatDtype, ternary_tensors: tensors.filter((t) => t.kind === 'ternary').map((t) => t.name), ...(be.same ? {} : {quantized_on: backend.name})},
       tensors,

@@ -20,6 +20,8 @@ import {oneLine, readInputFile} from '../io/read.js'
 import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '../model/config.js'
 import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
 import {recipesDir} from '../paths.js'
+import {parseSites, type ActivationSites} from '../quant/activations.js'
+import {KV_BITS, KV_DEFAULT_GROUP, KV_DEFAULT_RESIDUAL, type KVBits, type KVQuantConfig} from '../quant/kv-cache.js'
 import {FLOAT_STORE_FORMATS, type FloatStoreFormat} from '../quant/float-formats.js'
 import {SCALE_FORMATS, type ScaleFormat} from '../quant/ternary-host.js'
 import type {TernaryConfig} from '../quant/ternary.js'
@@ -111,6 +113,24 @@ export interface EvalConfig {
   sliding_stride: number | null
   /** Sequences per evaluation forward pass. */
   batch_seqs: number
+  /**
+   * Also score the final model through a KIVI-quantized KV cache (src/quant/kv-cache.ts), an
+   * inference feature reported beside the official score: AR by sliding windows
+   * (eval.sliding_stride, else seq_len), BD3-LM by its bound over a cache of clean blocks.
+   * null = not scored. Written {bits: 2 | 3 | 4 | 16, group?, residual?}.
+   */
+  kv_cache: KVQuantConfig | null
+}
+
+/**
+ * One stage of the activation precision (src/quant/activations.ts): its sites apply from
+ * `from` (a fraction of the run, measured as quant.start_frac is: steps, or the wall-clock cap
+ * when that is closer) or from step `from_step`; before the first stage, activations are float.
+ */
+export interface ActivationStage {
+  from: number | null
+  from_step: number | null
+  sites: ActivationSites
 }
 
 export interface DataSection {
@@ -129,6 +149,11 @@ export interface ResolvedRecipe {
   train: TrainConfig
   eval: EvalConfig
   data: DataSection
+  /**
+   * Activation precision by stage (empty: float throughout). Written as a preset name (one
+   * stage from the start) or a list of {from | from_step, sites}.
+   */
+  activations: ActivationStage[]
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -168,6 +193,7 @@ export const DEFAULT_EVAL: EvalConfig = {
   elbo_seed: 0,
   sliding_stride: null,
   batch_seqs: 8,
+  kv_cache: null, // an inference feature: scored only when a recipe asks
 }
 
 export const DEFAULT_DATA: DataSection = {tokenizer: 'byte260'}
@@ -244,6 +270,12 @@ export const RECIPE_SCHEMA = {
         elbo_steps: nonNegInt,
         elbo_samples: posInt,
         elbo_seed: nonNegInt,
+        kv_cache: nullable({
+          type: 'object',
+          additionalProperties: false,
+          required: ['bits'],
+          properties: {bits: {enum: [...KV_BITS]}, group: posInt, residual: nonNegInt},
+        }),
       },
     },
     data: {
@@ -251,6 +283,8 @@ export const RECIPE_SCHEMA = {
       additionalProperties: false,
       properties: {tokenizer: {enum: ['byte260']}},
     },
+    // a preset or a list of stages: checked by resolveActivationStages, whose messages name the stage
+    activations: {},
   },
 } as const
 
@@ -339,6 +373,9 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
   return out
 }
 
+/** Recipe keys that are settings themselves, not sections: `--set activations=a4.8`. */
+const TOP_LEVEL_SETTINGS: readonly string[] = ['activations']
+
 /**
  * `--set a.b=value` overrides: the value is parsed as YAML (numbers, booleans, null, lists),
  * the key must have a section and a name.
@@ -351,7 +388,7 @@ export function parseOverrides(sets: readonly string[]): Record<string, unknown>
     const key = s.slice(0, eq).trim()
     const raw = s.slice(eq + 1)
     const parts = key.split('.')
-    if (parts.length < 2 || parts.some((p) => p === '')) throw new InputError(`--set ${s}: the key must name a section and a setting, e.g. train.seq_len`)
+    if ((parts.length < 2 && !TOP_LEVEL_SETTINGS.includes(key)) || parts.some((p) => p === '')) throw new InputError(`--set ${s}: the key must name a section and a setting, e.g. train.seq_len (or one of ${TOP_LEVEL_SETTINGS.join(', ')})`)
     let value: unknown
     try {
       value = parseYaml(raw)
@@ -391,8 +428,13 @@ export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: strin
   const where = opts.where ?? 'recipe'
   const merged = opts.sets && opts.sets.length > 0 ? deepMerge(doc, parseOverrides(opts.sets)) : doc
   if (!validateSchema(merged)) {
-    const errors = validateSchema.errors ?? []
-    // anyOf reports each failed alternative first; the anyOf error itself says more.
+    // The deepest errors say most (a bad key inside a nullable section beats "wrong kind of
+    // value" for the section); among them, anyOf reports each failed alternative first and the
+    // anyOf error itself says more.
+    const all = validateSchema.errors ?? []
+    const depth = (e: ErrorObject) => e.instancePath.split('/').length
+    const deepest = Math.max(...all.map(depth))
+    const errors = all.filter((e) => depth(e) === deepest)
     const err = errors.find((e) => e.keyword === 'additionalProperties') ?? errors.find((e) => e.keyword === 'anyOf') ?? errors[0]
     throw new InputError(`${where}: ${err ? oneLine(describeSchemaError(err, merged)) : 'invalid'}`) // keys are quoted as written, control characters too
   }
@@ -409,9 +451,11 @@ export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: strin
   const optim = wrap(() => resolveOptimConfig(section('optim'), 'optim'))
   const train = {...DEFAULT_TRAIN_CONFIG, ...section('train')} as TrainConfig
   const quant = {...DEFAULT_QUANT, ...section('quant')} as QuantSection
-  const evalCfg = {...DEFAULT_EVAL, ...section('eval')} as EvalConfig
+  const evalRaw = {...DEFAULT_EVAL, ...section('eval')} as Omit<EvalConfig, 'kv_cache'> & {kv_cache: {bits: KVBits; group?: number; residual?: number} | null}
+  const evalCfg: EvalConfig = {...evalRaw, kv_cache: wrap(() => resolveKVCache(evalRaw.kv_cache))}
   const data = {...DEFAULT_DATA, ...section('data')} as DataSection
   const objective = {...DEFAULT_OBJECTIVE, ...section('objective')} as ObjectiveConfig
+  const activations = wrap(() => resolveActivationStages(merged.activations))
   const resolved: ResolvedRecipe = {
     name: typeof merged.name === 'string' ? merged.name : (opts.name ?? 'recipe'),
     description: typeof merged.description === 'string' ? merged.description : '',
@@ -422,9 +466,44 @@ export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: strin
     train,
     eval: evalCfg,
     data,
+    activations,
   }
   checkCrossFields(resolved, where)
   return resolved
+}
+
+/** `activations:` as written → stages, in order, each starting strictly later. */
+function resolveActivationStages(v: unknown): ActivationStage[] {
+  if (v === undefined || v === null) return []
+  if (typeof v === 'string') return [{from: 0, from_step: null, sites: parseSites(v, 'activations')}]
+  if (!Array.isArray(v)) throw new InputError(`activations must be a preset name or a list of stages ({from | from_step, sites}), got ${JSON.stringify(v)}`)
+  const stages = v.map((st: unknown, i): ActivationStage => {
+    const where = `activations[${i}]`
+    if (!isPlainObject(st)) throw new InputError(`${where} must be a mapping {from | from_step, sites}, got ${JSON.stringify(st)}`)
+    for (const k of Object.keys(st)) if (!['from', 'from_step', 'sites'].includes(k)) throw new InputError(`${where}: unknown key "${k}" (known: from, from_step, sites)`)
+    if ((st.from === undefined) === (st.from_step === undefined)) throw new InputError(`${where}: give exactly one of from (a fraction of the run in [0, 1)) and from_step`)
+    if (st.from !== undefined && !(typeof st.from === 'number' && st.from >= 0 && st.from < 1)) throw new InputError(`${where}.from must be a fraction of the run in [0, 1), got ${JSON.stringify(st.from)}`)
+    if (st.from_step !== undefined && !(Number.isInteger(st.from_step) && (st.from_step as number) >= 0)) throw new InputError(`${where}.from_step must be an integer >= 0, got ${JSON.stringify(st.from_step)}`)
+    if (st.sites === undefined) throw new InputError(`${where}: sites is required (a preset or a map of sites)`)
+    return {from: (st.from as number | undefined) ?? null, from_step: (st.from_step as number | undefined) ?? null, sites: parseSites(st.sites, `${where}.sites`)}
+  })
+  const byStep = stages.filter((st) => st.from_step !== null).length
+  if (byStep !== 0 && byStep !== stages.length) throw new InputError('activations: every stage starts at a fraction (from) or every stage at a step (from_step), not a mix')
+  for (let i = 1; i < stages.length; i++) {
+    const [a, b] = [stages[i - 1], stages[i]]
+    if ((b.from ?? b.from_step!) <= (a.from ?? a.from_step!)) throw new InputError(`activations[${i}] must start after activations[${i - 1}] (${a.from ?? `step ${a.from_step}`} → ${b.from ?? `step ${b.from_step}`})`)
+  }
+  return stages
+}
+
+/** eval.kv_cache as written → the cache's config (groups and residual default as golf eval's flags). */
+function resolveKVCache(v: {bits: KVBits; group?: number; residual?: number} | null): KVQuantConfig | null {
+  if (v === null) return null
+  if (v.bits === 16) {
+    if (v.group !== undefined || v.residual !== undefined) throw new InputError('eval.kv_cache: bits 16 stores every key and value as fp16: it takes no group or residual')
+    return {bits: 16, group: 1, residual: 0}
+  }
+  return {bits: v.bits, group: v.group ?? KV_DEFAULT_GROUP, residual: v.residual ?? KV_DEFAULT_RESIDUAL}
 }
 
 function checkCrossFields(r: ResolvedRecipe, where: string): void {
@@ -451,6 +530,10 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
   } else if (o.block_size !== null) fail(`objective.block_size is for bd3lm only (objective.kind is ${o.kind})`)
   if (o.kind === 'ar' && o.shift !== undefined) fail('objective.shift is for mdlm and bd3lm (an ar model predicts each token from the one before it already)')
   if (o.train_interval && !(o.train_interval[0] < o.train_interval[1])) fail(`objective.train_interval [${o.train_interval.join(', ')}] must be [lo, hi] with lo < hi`)
+  const kv = r.eval.kv_cache
+  if (kv && o.kind === 'mdlm') fail('eval.kv_cache: mdlm denoises the whole sequence as one bidirectional block; there is no KV cache to quantize')
+  const headDim = r.model.model_dim / r.model.num_heads
+  if (kv && kv.bits !== 16 && headDim % kv.group !== 0) fail(`eval.kv_cache.group ${kv.group} must divide the head dimension ${headDim} (values are quantized in groups of that many channels of one head)`)
   if (o.kind !== 'ar' && r.eval.sliding_stride !== null) fail(`eval.sliding_stride is for ar (next-token) models; ${o.kind} is scored by its ELBO`)
   if (typeof r.quant.group_size === 'number') {
     const ins = [r.model.model_dim, r.model.mlp_mult * r.model.model_dim]

@@ -20,6 +20,7 @@ import {glob, isDynamicPattern} from 'tinyglobby'
 import {InputError} from '../errors.js'
 import {isValCoverage} from '../eval/coverage.js'
 import {DEFAULT_OBJECTIVE} from '../objective/types.js'
+import {describeActivationStages} from '../quant/activations.js'
 import type {RunConfig} from '../run/load.js'
 import {RUN_FILES, type RunSummary} from '../run/folder.js'
 
@@ -227,11 +228,12 @@ const ELBO_KEYS: readonly string[] = ['recipe.eval.elbo_steps', 'recipe.eval.elb
 
 /**
  * What run `b` changes against run `a`: configDiff of their configs without the seed, with the
- * objective of a run from before objectives filled in (ar), and the ELBO settings compared
+ * objective of a run from before objectives filled in (ar), activation stages in words, and the ELBO settings compared
  * only between two diffusion runs (an AR score does not depend on them).
  */
 export function runChanges(a: RunRecord, b: RunRecord): ConfigChange[] {
-  const filled = (r: RunRecord) => ({...r.config, recipe: {...r.config.recipe, objective: {...DEFAULT_OBJECTIVE, ...r.config.recipe.objective}}})
+  // activation stages in words (runs from before them: float), so the change reads as a plan
+  const filled = (r: RunRecord) => ({...r.config, recipe: {...r.config.recipe, objective: {...DEFAULT_OBJECTIVE, ...r.config.recipe.objective}, activations: describeActivationStages(r.config.recipe.activations ?? []), eval: {...r.config.recipe.eval, kv_cache: r.config.recipe.eval.kv_cache ?? null}}})
   const ignore = a.objective === 'ar' || b.objective === 'ar' ? [...SEED_KEYS, ...ELBO_KEYS] : SEED_KEYS
   return configDiff(filled(a), filled(b), ignore)
 }

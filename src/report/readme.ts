@@ -14,6 +14,7 @@
 import type {ValCoverage} from '../data/stream.js'
 import {describeCoverage} from '../eval/coverage.js'
 import {elboName} from '../eval/score.js'
+import {describeActivationStages} from '../quant/activations.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import type {RunObjective} from './ledger.js'
 import {fmtDof, fmtP, fmtT, LEADERBOARD_ALPHA, type Verdict, type Significance} from './stats.js'
@@ -259,9 +260,10 @@ function architecture(r: ResolvedRecipe, params: ReadmeInput['params'], bound: B
     q.mode === 'ternary'
       ? `- **Quantizer**: ternary (BitNet b1.58 absmean) on ${q.targets.map((p) => `\`${p}\``).join(', ')}; groups of ${q.group_size}, ${q.scale_format} scales, zero correction ${on(q.zero_correction)}, ternary from ${q.start_frac === 0 ? 'the first step' : `${(q.start_frac * 100).toFixed(0)}% of the run`}; other tensors stored as ${q.float_format} (simulated in training).`
       : `- **Quantizer**: none (float baseline); tensors stored as ${q.float_format}.`,
+    ...(r.activations?.length ? [`- **Activations**: ${describeActivationStages(r.activations)} (per token, straight-through: int8 absmax, int4 absmean, top-K sparsification; a4.8 is BitNet a4.8's placement: 4-bit attention and FFN inputs, top-50% + 8-bit attention output, 8-bit FFN down input).`] : []),
     `- **Optimizer**: ${o.matrix_optimizer} for block matrices (lr ${o.matrix_lr}${o.matrix_optimizer !== 'adamw' ? `, momentum ${o.muon_momentum_warmup_start} → ${o.muon_momentum} over ${o.muon_momentum_warmup_steps} steps, ${o.muon_ns_steps} Newton–Schulz steps` : ''}); Adam for embeddings (lr ${o.embed_lr}) and scalars (lr ${o.scalar_lr}), β = (${o.beta1}, ${o.beta2}); weight decay ${o.weight_decay}; grad clip ${o.grad_clip ?? 'off'}.`,
     `- **Schedule**: ${fmtInt(t.batch_tokens)} tokens per step (micro-batches of ${fmtInt(t.micro_batch_tokens)}), sequence length ${t.seq_len}${t.seq_len_start !== null ? ` (grown from ${t.seq_len_start} over ${t.seq_len_warmup_steps} steps)` : ''}, at most ${fmtInt(t.max_steps)} steps${t.max_wallclock_seconds !== null ? ` or ${t.max_wallclock_seconds} s of training (warmdown timed to end at the cap)` : ''}; linear warmup ${t.warmup_steps} steps, linear warmdown over the ${warmdown}${t.z_loss > 0 ? `; z-loss ${t.z_loss}` : ''}.`,
-    `- **Evaluation**: ${coverage ? describeCoverage(coverage) : r.eval.val_tokens === null ? 'the whole validation split (its size not recorded)' : `the first ${fmtInt(r.eval.val_tokens)} validation tokens (the split's size not recorded)`}, sequence length ${t.seq_len}${r.eval.sliding_stride !== null ? `, plus a sliding window with stride ${r.eval.sliding_stride}` : ''}` +
+    `- **Evaluation**: ${coverage ? describeCoverage(coverage) : r.eval.val_tokens === null ? 'the whole validation split (its size not recorded)' : `the first ${fmtInt(r.eval.val_tokens)} validation tokens (the split's size not recorded)`}, sequence length ${t.seq_len}${r.eval.sliding_stride !== null ? `, plus a sliding window with stride ${r.eval.sliding_stride}` : ''}${r.eval.kv_cache ? `, plus a score through a ${r.eval.kv_cache.bits === 16 ? 'fp16' : `${r.eval.kv_cache.bits}-bit KIVI (groups of ${r.eval.kv_cache.group}, the last ${r.eval.kv_cache.residual} tokens exact)`} KV cache` : ''}` +
       `${bound ? `, scored by the negative ${elboName(bound.steps)} (an upper bound on the NLL)${bound.estimator === 'exact' ? ', computed exactly' : bound.samples !== null ? `, ${bound.samples} Monte-Carlo draw${bound.samples === 1 ? '' : 's'} per window${bound.seed !== null ? ` with noise seed ${bound.seed}` : ''}` : ''}` : ''}.`,
   ]
 }

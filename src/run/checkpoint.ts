@@ -39,7 +39,8 @@ import {syncDirSync, writeFileAtomicSync} from '../io/atomic.js'
 import {decodeSafetensors, encodeSafetensors} from '../io/safetensors.js'
 import type {ModelConfig} from '../model/config.js'
 import type {StreamState} from '../data/stream.js'
-import type {RunFolder} from './folder.js'
+import type {ActivationSites} from '../quant/activations.js'
+import type {ActivationStageRecord, RunFolder} from './folder.js'
 import type {QuantSection} from '../recipe/recipe.js'
 
 export const CHECKPOINT_FORMAT = 'golf-checkpoint'
@@ -57,6 +58,11 @@ export interface CheckpointMeta {
   model: ModelConfig
   /** Quantizer settings (recipe keys) and whether ternary was active at this step. */
   quant: QuantSection & {active: boolean}
+  /**
+   * Activation stage in force at this step, its sites (what the forward pass used) and the
+   * stages entered so far (absent: float activations throughout).
+   */
+  activations?: {stage: number; sites: ActivationSites; stages: ActivationStageRecord[]}
   /** Names of the tensors stored as ternary in an artifact. */
   ternary_tensors: string[]
   /**

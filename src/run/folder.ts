@@ -13,6 +13,7 @@ import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync} from '
 import {join, resolve} from 'node:path'
 
 import type {ValCoverage} from '../data/stream.js'
+import type {KVReport} from '../quant/kv-cache.js'
 import {InputError} from '../errors.js'
 import {removeStaleTemps, writeFileAtomicSync} from '../io/atomic.js'
 
@@ -25,6 +26,22 @@ export const RUN_FILES = {
   checkpointMeta: 'checkpoint.json',
   optimizer: 'optimizer.safetensors',
 } as const
+
+/**
+ * A stage of activation precision a run entered (recipe `activations:`), with the score just
+ * before and just after the switch on the same weights (in-training evaluation: train.val_tokens).
+ * A stage in force from step 0 has no before/after (null).
+ */
+export interface ActivationStageRecord {
+  stage: number
+  step: number
+  /** The sites, as describeSites names them (a preset, or site:precision pairs). */
+  sites: string
+  val_loss_before: number | null
+  val_bpb_before: number | null
+  val_loss_after: number | null
+  val_bpb_after: number | null
+}
 
 export interface RunSummary {
   run_id: string
@@ -52,9 +69,13 @@ export interface RunSummary {
   /** How the bound was estimated (diffusion runs). */
   elbo?: {steps: number; samples: number; seed: number; estimator: 'mc' | 'exact'; val_bpb_se: number; se_method: string} | null
   sliding: {stride: number; val_loss: number; val_bpb: number} | null
+  /** The final model scored through a quantized KV cache (recipes with eval.kv_cache): its settings, cost and score. */
+  kv_cache?: (KVReport & {mode: string; stride: number | null; val_loss: number; val_bpb: number; bound: boolean}) | null
   backend: string
   params: {total: number; ternary: number; other: number}
   quant: {mode: string; active: boolean}
+  /** Activation precision at the end and the stages entered (runs whose recipe stages it). */
+  activations?: {sites: string; stages: ActivationStageRecord[]}
   dataset: string
   tokenizer: string
   vocab_size: number

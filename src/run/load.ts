@@ -43,5 +43,6 @@ export function loadRunModel(dir: string): LoadedRun {
   const model = buildModel({...config.recipe, model: ck.meta.model}, config.seed)
   model.loadWeights(ck.weights)
   model.quantActive = ck.meta.quant.active
+  if (ck.meta.activations) model.activations = ck.meta.activations.sites
   return {run, config, meta: ck.meta, model}
 }

@@ -23,6 +23,9 @@
  * fit are kept as context, re-prefilled at positions 0.. in one block-causal pass; from then on
  * every block pays that pass. MDLM (bs = seqLen) has no room for context, so its one sequence
  * must hold the prompt and every requested token.
+ *
+ * `opts.kv` quantizes the cache of clean blocks (KIVI, src/quant/kv-cache.ts); MDLM, with no
+ * clean blocks to cache, refuses it (src/sample/index.ts).
  */
 import * as tf from '@tensorflow/tfjs-core'
 
@@ -67,7 +70,7 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
   let skippedCalls = 0
   const seq = [...context] // every clean token so far
   const out: number[] = []
-  const cache = model.newKVCache()
+  const cache = model.newKVCache({quant: opts.kv})
 
   // one forward pass of `tokens` over the cache; logits (Tn·V) when asked for
   const run = (tokens: ArrayLike<number>, within: CachedWithin, commit: boolean): Float32Array | null => {

@@ -7,6 +7,9 @@
  * positions, the next step re-prefills the last seqLen − 1 tokens plus the new one (a fresh
  * cache at positions 0..seqLen−1, the exact sliding window). From then on every token costs a
  * full-window pass, as it did uncached; only the first seqLen − context tokens are cheap.
+ *
+ * `opts.kv` quantizes the cache (KIVI, src/quant/kv-cache.ts); every position then reads what
+ * token-by-token decoding from the window's start shows it, prefill included.
  */
 import * as tf from '@tensorflow/tfjs-core'
 
@@ -22,7 +25,7 @@ export function generate(model: GPT, context: number[], opts: SampleOptions): Sa
   const ids = [...context]
   const out: number[] = []
   let networkCalls = 0
-  const cache = model.newKVCache()
+  const cache = model.newKVCache({quant: opts.kv})
   // append `tokens` to the cache; the logits (V) of the last one
   const feed = (tokens: number[]): Float32Array => {
     networkCalls++

@@ -38,6 +38,7 @@ export function samplerFor(objective: Objective): Sampler {
     sample(model, context, opts) {
       checkOptions(opts)
       const blockSize = objective.blockSize(opts.seqLen)
+      if (opts.kv && blockSize === opts.seqLen) throw new InputError(`--kv-bits: ${objective.config.kind} denoises its whole sequence of ${opts.seqLen} as one bidirectional block; there is no cache of clean blocks to quantize`)
       return diffusionSample(model, {blockSize, maskId: objective.maskId, contextTokens: objective.contextTokens}, context, {...opts, steps: opts.steps ?? Math.min(MAX_DEFAULT_STEPS, blockSize)})
     },
   }

@@ -1,5 +1,6 @@
 /** What every sampler takes and reports (src/sample/index.ts picks one per objective). */
 import type {GPT} from '../model/gpt.js'
+import type {KVQuantConfig} from '../quant/kv-cache.js'
 import type {PickOptions} from './pick.js'
 
 export interface SampleOptions extends PickOptions {
@@ -8,6 +9,8 @@ export interface SampleOptions extends PickOptions {
   /** The training sequence length: the longest window the model sees. */
   seqLen: number
   seed: number
+  /** How the KV cache stores keys and values (src/quant/kv-cache.ts); absent or null: float32. */
+  kv?: KVQuantConfig | null
 }
 
 export interface SampleOutput {

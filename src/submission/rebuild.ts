@@ -57,6 +57,7 @@ export function rebuildFromArtifact(bytes: Uint8Array, opts: {source?: string} =
     throw err instanceof InputError ? new InputError(`${source}: ${err.message}`) : err
   }
   model.quantActive = false
+  if (info.activations) model.activations = info.activations // what the forward pass computed with in training
   return {model, manifest, info, objective: objectiveFor(info.objective!, info.config.vocab_size)}
 }
 
@@ -104,15 +105,15 @@ export async function evaluateArtifact(opts: ArtifactEvalOptions): Promise<Artif
     if ((data.vocabSize ?? 0) > info.vocab_size) {
       throw new InputError(`${source}: the model has ${info.vocab_size} data token ids, the dataset ${opts.dataDir} has ${data.vocabSize}`)
     }
-    const {tokens, coverage} = loadValidationSlice(data.dir, {vocabSize: data.vocabSize ?? undefined, maxTokens: opts.valTokens})
+    const {tokens, coverage, byteTable} = loadValidationSlice(data.dir, {vocabSize: data.vocabSize ?? undefined, maxTokens: opts.valTokens, table, bosId: data.bosId})
     if (tokens.length < info.seq_len + 1) {
       throw new InputError(`${opts.valTokens ? `--val-tokens ${opts.valTokens}` : opts.dataDir}: evaluation needs at least seq_len + 1 = ${info.seq_len + 1} validation tokens, got ${tokens.length}`)
     }
     const base = defaultScoreOptions(info, objective, opts.batchSeqs)
     const progress = (label: string) => (d: number, t: number) => opts.onProgress?.(d, t, label)
-    const score = scoreModel(model, objective, tokens, table, {...base, onProgress: progress('roundtrip eval')})
+    const score = scoreModel(model, objective, tokens, byteTable, {...base, onProgress: progress('roundtrip eval')})
     const stride = objective.diffusion ? null : opts.slidingStride === undefined ? (info.eval?.sliding_stride ?? null) : opts.slidingStride
-    const sliding = stride ? scoreModel(model, objective, tokens, table, {...base, mode: 'sliding', stride, onProgress: progress(`sliding eval (stride ${stride})`)}) : null
+    const sliding = stride ? scoreModel(model, objective, tokens, byteTable, {...base, mode: 'sliding', stride, onProgress: progress(`sliding eval (stride ${stride})`)}) : null
     return {score, sliding, artifact_bytes: bytes.length, val_coverage: coverage, info, backend: backend.name}
   } finally {
     model.dispose()

@@ -84,6 +84,7 @@ try {
         tf.tidy(() => v.assign(tf.tensor(view(weights, i), v.shape, 'float32')))
       })
       model.quantActive = msg.quantActive
+      model.activations = msg.activations
       const r = shareGrads(model, msg.batches, msg.zLoss, msg.rows, msg.B) // weight rows/B of the whole batch
       present.fill(0)
       lossOut[0] = r?.loss ?? 0

@@ -26,7 +26,7 @@ import {loadValidationSlice, TokenStream} from '../data/stream.js'
 import {GolfError, InputError} from '../errors.js'
 import {coverageLogField} from '../eval/coverage.js'
 import {scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
-import {countParams} from '../model/config.js'
+import {countParams, modelDims} from '../model/config.js'
 import type {GPT} from '../model/gpt.js'
 import {buildModel} from '../run/build-model.js'
 import {buildOptimizers} from '../optim/composite.js'
@@ -36,10 +36,14 @@ import {loadCheckpoint, saveCheckpoint} from '../run/checkpoint.js'
 import {weightsFromRun} from '../run/init-from.js'
 import {accumulateGrads, disposeMap} from './grads.js'
 import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
-import {modelVocabFor, objectiveFor} from '../objective/index.js'
+import {isDiffusion, modelVocabFor, objectiveFor} from '../objective/index.js'
 import {namedRandom} from '../util/random.js'
-import {defaultRunName, RunFolder, trainLogLine, valLogLine, type RunSummary} from '../run/folder.js'
+import type {ByteTable} from '../tokenizer/types.js'
+import {defaultRunName, RunFolder, trainLogLine, valLogLine, type ActivationStageRecord, type RunSummary} from '../run/folder.js'
 import {GradientPool, PoolWorkerError, resolveWorkers} from './parallel.js'
+import {activationStageAt, activationStagesOf, quantActiveAt, stageSites} from './stages.js'
+import {describeSites} from '../quant/activations.js'
+import {kvReport, type KVQuantConfig} from '../quant/kv-cache.js'
 
 export interface TrainOptions {
   recipe: ResolvedRecipe
@@ -91,15 +95,6 @@ export function scheduleOf(r: ResolvedRecipe): ScheduleConfig {
   }
 }
 
-
-/** Where a ternary run currently is: has staged quantization switched on? */
-export function quantActiveAt(r: ResolvedRecipe, step: number, elapsedMs: number): boolean {
-  if (r.quant.mode !== 'ternary') return false
-  if (r.quant.start_frac <= 0) return true
-  const cap = r.train.max_wallclock_seconds ? r.train.max_wallclock_seconds * 1000 : null
-  const progress = Math.max(step / r.train.max_steps, cap ? elapsedMs / cap : 0)
-  return progress >= r.quant.start_frac
-}
 
 function paramRefs(model: GPT): ParamRef[] {
   return model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group}))
@@ -155,12 +150,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const optimizer: Optimizer = buildOptimizers(paramRefs(model), recipe.optim, pool ? {orthogonalize: (us, n) => pool.orthogonalize(us, n)} : {})
   const stream = new TokenStream(info.files.train, {vocabSize: vocab})
   // in-training evals may read only train.val_tokens: their lines say so (partial_val_tokens:read/split)
-  const {tokens: valDuring, coverage: duringCoverage} = loadValidationSlice(info.dir, {vocabSize: vocab, maxTokens: t.val_tokens})
+  const valDuring = loadValidationSlice(info.dir, {vocabSize: vocab, maxTokens: t.val_tokens, table, bosId: info.bosId})
+  const duringCoverage = valDuring.coverage
   const startedAt = new Date().toISOString()
 
   let step = 0
   let trainMs = 0
   let tokensSeen = 0
+  // activation precision stages (recipe `activations:`): the one in force and those entered
+  let stage = -1
+  let stages: ActivationStageRecord[] = []
+  const staged = activationStagesOf(recipe).length > 0
   if (opts.resume) {
     const ck = loadCheckpoint(run, {optimizer: true})
     if (ck.meta.seed !== opts.seed) emit({kind: 'info', message: `resuming with the checkpoint's seed ${ck.meta.seed}`})
@@ -172,6 +172,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     tokensSeen = ck.meta.tokens_seen
     // the model as it was at the checkpoint, also when no step runs before an evaluation
     model.quantActive = ck.meta.quant.active
+    if (ck.meta.activations) {
+      stage = ck.meta.activations.stage
+      stages = ck.meta.activations.stages
+      model.activations = ck.meta.activations.sites
+    }
     if (shouldStop(step, trainMs, sched) && existsSync(run.path('summary'))) {
       // a finished run: its summary was written by its own final evaluation; nothing to redo
       emit({kind: 'info', message: `${run.dir} already finished at step ${step} (summary.json written): nothing to do`})
@@ -206,17 +211,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       stream: stream.state(),
       model: recipe.model,
       quant: {...recipe.quant, active: model.quantActive},
+      ...(staged ? {activations: {stage, sites: model.activations, stages}} : {}),
       ternary_tensors: recipe.quant.mode === 'ternary' ? model.specs.filter((s) => s.ternary).map((s) => s.name) : [],
       backend: backend.name,
     })
     lastCheckpoint = step
   }
   // AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
-  const evaluate = (tokens: Uint16Array, label: string, stride: number | null): ScoreResult => {
+  const evaluate = (val: {tokens: Uint16Array; byteTable: ByteTable}, label: string, stride: number | null, kv: KVQuantConfig | null = null): ScoreResult => {
     const e = recipe.eval
-    return scoreModel(model, objective, tokens, table, {
+    return scoreModel(model, objective, val.tokens, val.byteTable, {
       mode: stride ? 'sliding' : scoreModes(objective)[0], // the recipe refuses a stride for diffusion
       stride,
+      kv,
       seqLen: t.seq_len,
       batchSeqs: memory.train!.eval_batch_seqs, // eval.batch_seqs, lowered to fit beside the optimizer state
       elboSteps: e.elbo_steps,
@@ -224,6 +231,29 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       seed: e.elbo_seed,
       onProgress: (done: number, total: number) => emit({kind: 'eval', done, total, label}),
     })
+  }
+
+  // A new activation stage: from step 0 it is simply set; later, the same weights are scored
+  // just before and just after the switch (not training time, as every evaluation), so the run
+  // records what each change of precision cost.
+  const enterStage = (next: number) => {
+    const sites = stageSites(recipe, next)
+    const record: ActivationStageRecord = {stage: next, step, sites: describeSites(sites), val_loss_before: null, val_bpb_before: null, val_loss_after: null, val_bpb_after: null}
+    if (step > 0) {
+      const before = evaluate(valDuring, `before stage ${next}`, null)
+      model.activations = sites
+      const after = evaluate(valDuring, `after stage ${next}`, null)
+      Object.assign(record, {val_loss_before: before.val_loss, val_bpb_before: before.val_bpb, val_loss_after: after.val_loss, val_bpb_after: after.val_bpb})
+    }
+    model.activations = sites
+    stage = next
+    stages = [...stages, record]
+    const was = stages.length > 1 ? stages[stages.length - 2].sites : 'float'
+    const scores = step > 0 ? ` val_bpb_before:${record.val_bpb_before!.toFixed(4)} val_bpb_after:${record.val_bpb_after!.toFixed(4)}${coverageLogField(duringCoverage)}` : ''
+    const line = `activation_stage:${next} step:${step}/${t.max_steps} activations:${record.sites.replace(/ /g, ',')} was:${was.replace(/ /g, ',')}${scores}`
+    run.log(line)
+    emit({kind: 'log', line})
+    run.metric({step, activation_stage: next, activations: record.sites, ...(step > 0 ? {val_loss_before: record.val_loss_before, val_bpb_before: record.val_bpb_before, val_loss_after: record.val_loss_after, val_bpb_after: record.val_bpb_after, val_coverage: duringCoverage} : {}), train_time_ms: Math.round(trainMs)})
   }
 
   let stoppedBy: RunSummary['stopped_by'] = 'max_steps'
@@ -235,8 +265,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         interrupted = true
         break
       }
-      const t0 = performance.now()
       model.quantActive = quantActiveAt(recipe, step, trainMs)
+      const nextStage = activationStageAt(recipe, step, trainMs)
+      if (nextStage !== stage) enterStage(nextStage)
+      const t0 = performance.now()
       const T = seqLenAt(step, t.seq_len, sched)
       const B = t.micro_batch_tokens / T
       const accum = t.batch_tokens / t.micro_batch_tokens
@@ -305,7 +337,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // Final score: the whole validation split, as the official eval does (eval.val_tokens: its first
   // tokens only, a partial figure that every line and the summary label as one).
   const evalStart = performance.now()
-  const {tokens: valFinal, coverage} = loadValidationSlice(info.dir, {vocabSize: vocab, maxTokens: recipe.eval.val_tokens})
+  const valFinal = loadValidationSlice(info.dir, {vocabSize: vocab, maxTokens: recipe.eval.val_tokens, table, bosId: info.bosId})
+  const coverage = valFinal.coverage
   const partial = coverageLogField(coverage)
   const final = evaluate(valFinal, 'final eval', null)
   const finalLine = valLogLine(step, t.max_steps, final.val_loss, final.val_bpb, trainMs, stepAvg()) + partial
@@ -329,6 +362,20 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     run.metric({step, sliding_stride: recipe.eval.sliding_stride, val_loss: sl.val_loss, val_bpb: sl.val_bpb, val_coverage: coverage, final: true})
   }
 
+  // an inference feature beside the official score: the same model read through a quantized KV cache
+  let kvCache: RunSummary['kv_cache'] = null
+  const kvCfg = recipe.eval.kv_cache
+  if (kvCfg) {
+    const stride = isDiffusion(objective) ? null : (recipe.eval.sliding_stride ?? t.seq_len)
+    const kv = evaluate(valFinal, `KV cache eval (${kvCfg.bits}-bit)`, stride, kvCfg)
+    const report = kvReport(kvCfg, modelDims(recipe.model), t.seq_len)
+    kvCache = {...report, mode: kv.mode, stride, val_loss: kv.val_loss, val_bpb: kv.val_bpb, bound: kv.bound}
+    const line = `final_kv_cache bits:${kvCfg.bits} group:${kvCfg.group} residual:${kvCfg.residual} kv_bytes_per_token:${Number(report.bytes_per_token.toFixed(1))} full_bytes_per_token:${report.full_bytes_per_token} mode:${kv.mode}${stride ? ` stride:${stride}` : ''}${kv.bound ? ' bound:upper' : ''} val_loss:${kv.val_loss.toFixed(4)} val_bpb:${kv.val_bpb.toFixed(4)}${partial}`
+    run.log(line)
+    emit({kind: 'log', line})
+    run.metric({step, kv_cache: report, val_loss: kv.val_loss, val_bpb: kv.val_bpb, bound: kv.bound, val_coverage: coverage, final: true})
+  }
+
   const evalMs = performance.now() - evalStart
   const summary: RunSummary = {
     run_id: run.id,
@@ -350,9 +397,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     bound: final.bound,
     elbo,
     sliding,
+    ...(kvCfg ? {kv_cache: kvCache} : {}),
     backend: backend.name,
     params: counts,
     quant: {mode: recipe.quant.mode, active: model.quantActive},
+    ...(staged ? {activations: {sites: describeSites(model.activations), stages}} : {}),
     dataset: info.dir,
     tokenizer: tokenizerName,
     vocab_size: vocab,

@@ -254,7 +254,7 @@ export class GradientPool {
         const part = sliceRows(b, r0, r1)
         return {...part, inputs: part.inputs.slice(), targets: part.targets.slice(), weights: part.weights ? part.weights.slice() : null}
       })
-      const msg: GradWorkerMessage = {cmd: 'grads', seq, B, rows: [0, r1 - r0], zLoss, quantActive: model.quantActive, batches: mine}
+      const msg: GradWorkerMessage = {cmd: 'grads', seq, B, rows: [0, r1 - r0], zLoss, quantActive: model.quantActive, activations: model.activations, batches: mine}
       w.port.postMessage(msg)
     })
     let t1 = performance.now()

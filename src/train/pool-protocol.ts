@@ -8,6 +8,7 @@ import type {MessagePort} from 'node:worker_threads'
 import type {TokenBatch} from '../objective/batch.js'
 import type {BackendName} from '../backend/index.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
+import type {ActivationSites} from '../quant/activations.js'
 
 /**
  * Control words of a worker's Int32 control array: `done` = the sequence number it last
@@ -38,5 +39,5 @@ export interface GradWorkerData {
 
 export type GradWorkerMessage =
   /** batches hold only the thread's rows (rows = [0, n)); B is the whole batch (for the weight n/B). */
-  | {cmd: 'grads'; seq: number; B: number; rows: [number, number]; zLoss: number; quantActive: boolean; batches: TokenBatch[]}
+  | {cmd: 'grads'; seq: number; B: number; rows: [number, number]; zLoss: number; quantActive: boolean; activations: ActivationSites; batches: TokenBatch[]}
   | {cmd: 'orthogonalize'; seq: number; names: string[]; steps: number}

@@ -32,6 +32,7 @@ import {diffusionWindows, windowBatch} from '../eval/denoise.js'
 import {arTokenBatch} from '../objective/ar.js'
 import type {TokenBatch} from '../objective/batch.js'
 import {isDiffusion, objectiveFor, type Objective} from '../objective/index.js'
+import {describeSites} from '../quant/activations.js'
 import {objectiveConfigOf} from '../recipe/recipe.js'
 import {defaultScoreOptions} from '../submission/rebuild.js'
 import type {GPT} from '../model/gpt.js'
@@ -128,14 +129,15 @@ export function dependencyRoot(): string {
 
 /**
  * Run bundled counted code in a fresh folder that holds only the bundle and a link to the
- * installed npm packages (no golf source, no dist/). Returns exit code and output.
+ * installed npm packages (no golf source, no dist/). Returns exit code and output. `signal`
+ * aborts it: the process is killed and the promise rejects.
  */
-export function runBundle(code: string, args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
+export function runBundle(code: string, args: string[], opts: {signal?: AbortSignal} = {}): Promise<{code: number; stdout: string; stderr: string}> {
   const dir = mkdtempSync(join(tmpdir(), 'golf-bundle-'))
   writeFileSync(join(dir, 'submission.mjs'), code)
   symlinkSync(dependencyRoot(), join(dir, 'node_modules'), 'junction')
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(dir, 'submission.mjs'), ...args], {cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [join(dir, 'submission.mjs'), ...args], {cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -197,6 +199,7 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
   assertFitsMemory(memory, 'verify')
   const before = loadRunModel(opts.runDir)
   let after: GPT | undefined
+  const stopBundle = new AbortController() // a failure kills the counted code's subprocess instead of leaving it to finish its pass
   try {
     const {config} = before
     const recipe = config.recipe
@@ -204,7 +207,7 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     // the recipe's batch, lowered to what two models and a pass leave room for
     const batchSeqs = memory.verify.batch_seqs
     const {table, info} = await openDataset(config.data)
-    const {tokens, coverage} = loadValidationSlice(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens})
+    const {tokens, coverage, byteTable} = loadValidationSlice(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: opts.valTokens, table, bosId: info.bosId})
     if (tokens.length < T + 1) throw new InputError(`--val-tokens ${opts.valTokens}: evaluation needs at least seq_len + 1 = ${T + 1} validation tokens`)
 
     const bytes = readArtifactFile(opts.artifactPath)
@@ -218,6 +221,9 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
       throw new CheckFailedError(`${opts.artifactPath}: model config differs from the run's checkpoint (is it this run's artifact?)`)
     }
 
+    if (canonicalJson(after.activations) !== canonicalJson(before.model.activations)) {
+      throw new CheckFailedError(`${opts.artifactPath}: activations ${describeSites(after.activations)} differ from the run's ${describeSites(before.model.activations)} at its checkpoint (is it this run's artifact?)`)
+    }
     const objCfg = objectiveConfigOf(recipe)
     if (canonicalJson(rebuilt.info.objective) !== canonicalJson(objCfg)) throw new CheckFailedError(`${opts.artifactPath}: objective ${rebuilt.info.objective?.kind} differs from the run's ${objCfg.kind} (is it this run's artifact?)`)
     const objective = objectiveFor(objCfg, before.meta.model.vocab_size)
@@ -229,11 +235,11 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
     if (opts.bundleCode !== undefined) {
       const args = ['eval', '--artifact', resolve(opts.artifactPath), '--data', info.dir, '--json', '--stride', '0', '--backend', backendPref(backend.name)]
       if (opts.valTokens) args.push('--val-tokens', String(opts.valTokens))
-      bundleRun = runBundle(opts.bundleCode, args)
+      bundleRun = runBundle(opts.bundleCode, args, {signal: stopBundle.signal})
       bundleRun.catch(() => {}) // awaited below; a failure must not go unhandled while this thread scores
     }
-    const b: ScoreResult = scoreModel(before.model, objective, tokens, table, scoreOpts('eval (run)'))
-    const a: ScoreResult = scoreModel(after, rebuilt.objective, tokens, table, scoreOpts('eval (artifact)'))
+    const b: ScoreResult = scoreModel(before.model, objective, tokens, byteTable, scoreOpts('eval (run)'))
+    const a: ScoreResult = scoreModel(after, rebuilt.objective, tokens, byteTable, scoreOpts('eval (artifact)'))
     const maxDiff = maxLogitDiff(before.model, after, objective, tokens, T, batchSeqs)
     // the artifact's tensors are loaded as plain floats (q·d): compare with what the run's forward pass uses
     const weights = weightDiff(before.model.dequantizedWeights(), after.weights())
@@ -271,6 +277,7 @@ export async function roundtrip(opts: RoundtripOptions): Promise<RoundtripResult
       bundle,
     }
   } finally {
+    stopBundle.abort() // a no-op once the subprocess has ended
     before.model.dispose()
     after?.dispose()
   }

@@ -2,6 +2,7 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {writeShard} from '../../src/data/shard.js'
 import {runCli} from '../helpers/cli.js'
 import {startHub} from '../helpers/fake-hub.js'
 
@@ -113,5 +114,26 @@ describe('golf data download', () => {
     const r = await runCli(['data', 'download', '--variant', 'gpt2'], {cwd: dir})
     expect(r.code).toBe(2)
     expect(r.stderr.replace(/\s*\n\s*›\s*/g, ' ')).toMatch(/Expected --variant=gpt2 to be one of: byte260, sp512, sp1024, sp2048, sp4096, sp8192/)
+  })
+})
+
+describe('golf data inspect: byte sidecars', () => {
+  it('says the val bytes come from them (table and --json), and refuses a short one: exit 2, one line', async () => {
+    const prep = await runCli(['data', 'prepare', '--text', 'src/*.txt', '--out', 'cds', '--json'], {cwd: dir})
+    expect(prep.code).toBe(0)
+    const sidecar = join(dir, 'cds', 'fineweb_val_bytes_000000.bin')
+    writeShard(sidecar, Uint16Array.from([0, 2, 2, 2, 2, 2])) // [BOS] a l p h a: 2 bytes each, where the table counts 1
+    const j = await runCli(['data', 'inspect', 'cds', '--json'], {cwd: dir})
+    expect(j.code).toBe(0)
+    const out = JSON.parse(j.stdout)
+    expect(out.byte_sidecars).toEqual({files: ['fineweb_val_bytes_000000.bin'], counts: 6, used: true})
+    expect(out.splits.val).toMatchObject({files: 1, tokens: 6, docs: 1, bytes: 10, bytes_table: 5})
+    const h = await runCli(['data', 'inspect', 'cds'], {cwd: dir})
+    expect(h.code).toBe(0)
+    expect(h.stdout).toMatch(/^val\s+1\s+6\s+1\s+10\s+0\.5000$/m)
+    expect(h.stdout).toContain('val bytes: from the byte sidecars fineweb_val_bytes_000000.bin (6 byte counts), as every score of this dataset counts them; the byte table would count 5')
+    writeShard(sidecar, Uint16Array.from([0, 2, 2, 2, 2]))
+    const bad = await runCli(['data', 'inspect', 'cds'], {cwd: dir})
+    expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', `golf: byte sidecar ${sidecar}: 5 byte counts for the 6 validation tokens; it needs one count per validation token\n`])
   })
 })

@@ -73,6 +73,34 @@ describe('inspectData', () => {
     expect((await inspectData(shard, {tokenizer: MODEL})).splits.val.tokens).toBe(2)
   })
 
+  it('a dataset with byte sidecars: val bytes are the sidecars\' counts, the table\'s beside them', async () => {
+    const dsc = join(dir, 'dsc')
+    await prepareDataset({source: {kind: 'text', patterns: [join(dir, 'd*.txt')]}, tokenizer: MODEL, out: dsc, valDocs: 2, shardTokens: 7})
+    const table = (await loadTokenizer(MODEL)).byteTable()
+    const stream = concat(listShards(dsc, 'val'))
+    // every target one byte more than the table says (a BOS keeps 0), in files of 5 counts
+    const counts = Array.from(stream, (id, p) => (id === 1 ? 0 : p === 0 ? 0 : countTargetBytes(table, stream, p, p + 1) + 1))
+    const names: string[] = []
+    for (let i = 0; i * 5 < counts.length; i++) {
+      names.push(`fineweb_val_bytes_${String(i).padStart(6, '0')}.bin`)
+      writeShard(join(dsc, names[i]), Uint16Array.from(counts.slice(i * 5, i * 5 + 5)))
+    }
+    const r = await inspectData(dsc)
+    expect(r.byte_sidecars).toEqual({files: names, counts: stream.length, used: true})
+    expect(r.splits.val.files).toBe(listShards(dsc, 'val').length) // the sidecars are not val shards
+    expect(r.splits.val.tokens).toBe(stream.length)
+    expect(r.splits.val.bytes_table).toBe(countTargetBytes(table, stream))
+    expect(r.splits.val.bytes).toBe(countTargetBytes(table, stream) + counts.slice(1).filter((c) => c > 0).length)
+    expect(r.splits.train.bytes_table).toBeUndefined()
+    // one val shard of that folder: counted by the table, the sidecars named as present, not used
+    const shard = await inspectData(listShards(dsc, 'val')[0])
+    expect(shard.byte_sidecars).toEqual({files: names, counts: stream.length, used: false})
+    expect(shard.splits.val.bytes_table).toBeUndefined()
+    await expect(inspectData(join(dsc, names[0]))).rejects.toThrow(/fineweb_val_bytes_000000\.bin is a validation byte sidecar \(a byte count per validation token, not tokens\): inspect its dataset folder/)
+    // no sidecars: null, and the bytes as before
+    expect((await inspectData(ds)).byte_sidecars).toBeNull()
+  })
+
   it('rejects a tokenizer whose vocab differs from the dataset', async () => {
     await expect(inspectData(ds, {tokenizer: 'byte260'})).rejects.toThrow(/--tokenizer byte260 has vocab size 260 but .* was written with 1024/)
   })

@@ -5,6 +5,8 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {InputError} from '../../src/errors.js'
 import {
   HEADER_BYTES,
+  isByteSidecar,
+  listByteSidecars,
   listShards,
   readShard,
   readShardHeader,
@@ -119,6 +121,24 @@ describe('names and listing', () => {
     expect(splitOfShard('x/fineweb_val_000001.bin')).toBe('val')
     expect(splitOfShard('fineweb_train_000001.bin')).toBe('train')
     expect(splitOfShard('tokens.bin')).toBeNull()
+    // a CaseOps byte sidecar holds byte counts, not tokens of a split
+    expect(splitOfShard('x/fineweb_val_bytes_000000.bin')).toBeNull()
+    expect(isByteSidecar('x/fineweb_val_bytes_000000.bin')).toBe(true)
+    expect(isByteSidecar('fineweb_val_000000.bin')).toBe(false)
+  })
+
+  it('the validation listing leaves the byte sidecars out; they are listed on their own', () => {
+    const d = mkdtempSync(join(tmpdir(), 'golf-sidecar-list-'))
+    try {
+      for (const n of ['fineweb_val_000001.bin', 'fineweb_val_000000.bin', 'fineweb_val_bytes_000001.bin', 'fineweb_val_bytes_000000.bin', 'fineweb_train_000000.bin']) writeFileSync(join(d, n), '')
+      const names = (files: string[]) => files.map((p) => p.slice(d.length + 1))
+      expect(names(listShards(d, 'val'))).toEqual(['fineweb_val_000000.bin', 'fineweb_val_000001.bin'])
+      expect(names(listShards(d, 'train'))).toEqual(['fineweb_train_000000.bin'])
+      expect(names(listByteSidecars(d))).toEqual(['fineweb_val_bytes_000000.bin', 'fineweb_val_bytes_000001.bin'])
+      expect(listByteSidecars(dir)).toEqual([])
+    } finally {
+      rmSync(d, {recursive: true, force: true})
+    }
   })
 
   it('lists a split like sorted(glob("fineweb_{split}_*.bin"))', () => {

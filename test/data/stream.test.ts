@@ -1,9 +1,12 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {shardFileName, writeShard} from '../../src/data/shard.js'
-import {countValidationTokens, loadValidationSlice, loadValidationTokens, TokenStream} from '../../src/data/stream.js'
+import {countValidationTokens, loadValidationByteCounts, loadValidationSlice, loadValidationTokens, MAX_TOKEN_BYTES, TokenStream} from '../../src/data/stream.js'
+import {InputError} from '../../src/errors.js'
+import {countTargetBytes} from '../../src/metric/bpb.js'
+import {Byte260Tokenizer} from '../../src/tokenizer/byte260.js'
 
 let dir: string
 let files: string[]
@@ -102,5 +105,101 @@ describe('loadValidationTokens', () => {
     } finally {
       rmSync(empty, {recursive: true})
     }
+  })
+})
+
+describe('validation byte sidecars (CaseOps fineweb_val_bytes_*.bin)', () => {
+  const table = new Byte260Tokenizer().byteTable()
+  /** The sidecar's counts, written with golf's shard writer as files of the given sizes. */
+  const writeSidecar = (counts: number[], sizes: number[] = [counts.length]) => {
+    let at = 0
+    return sizes.map((n, i) => {
+      const p = join(dir, `fineweb_val_bytes_${String(i).padStart(6, '0')}.bin`)
+      writeShard(p, Uint16Array.from(counts.slice(at, at + n)))
+      at += n
+      return p
+    })
+  }
+  /** The thrown error, to check its class, exit code and single line. */
+  const thrown = (f: () => unknown): InputError => {
+    try {
+      f()
+    } catch (err) {
+      return err as InputError
+    }
+    throw new Error('did not throw')
+  }
+
+  beforeEach(() => {
+    // val stream [BOS a b c BOS d] in two shards: ids are byte260 (byte b → b + 4)
+    writeShard(join(dir, shardFileName('val', 0)), Uint16Array.from([1, 101, 102, 103]))
+    writeShard(join(dir, shardFileName('val', 1)), Uint16Array.from([1, 104]))
+  })
+
+  it('are not validation tokens; their counts come aligned with the tokens, cut to them', () => {
+    const files = writeSidecar([0, 3, 1, 2, 0, 4], [3, 3]) // files split elsewhere than the shards: the stream is what aligns
+    expect(Array.from(loadValidationTokens(dir))).toEqual([1, 101, 102, 103, 1, 104])
+    expect(countValidationTokens(dir)).toBe(6)
+    const s = loadValidationSlice(dir, {table, bosId: 1})
+    expect(Array.from(s.tokens)).toEqual([1, 101, 102, 103, 1, 104])
+    expect(Array.from(s.tokenBytes!)).toEqual([0, 3, 1, 2, 0, 4])
+    expect(s.byteSidecars).toEqual(files)
+    // targets are positions 1..5: 3 + 1 + 2 + 0 + 4, where the table counts 1 + 1 + 1 + 0 + 1
+    expect(countTargetBytes(s.byteTable, s.tokens)).toBe(10)
+    expect(countTargetBytes(table, s.tokens)).toBe(4)
+    const part = loadValidationSlice(dir, {table, maxTokens: 3})
+    expect(Array.from(part.tokenBytes!)).toEqual([0, 3, 1])
+    expect(countTargetBytes(part.byteTable, part.tokens)).toBe(4)
+    expect(() => countTargetBytes(part.byteTable, s.tokens)).toThrow(/aligned with another token array/)
+    // a sidecar longer than the split is cut to it, as the official loader does
+    writeSidecar([0, 3, 1, 2, 0, 4, 9, 9])
+    rmSync(files[1])
+    expect(Array.from(loadValidationSlice(dir).tokenBytes!)).toEqual([0, 3, 1, 2, 0, 4])
+  })
+
+  it('without sidecars: the table itself, no counts', () => {
+    const s = loadValidationSlice(dir, {table, bosId: 1})
+    expect(s.byteTable).toBe(table)
+    expect([s.tokenBytes, s.byteSidecars]).toEqual([null, []])
+    expect(loadValidationByteCounts(dir, s.tokens)).toBeNull()
+  })
+
+  it('a sidecar shorter than the validation split: one line naming it, exit 2', () => {
+    const [file] = writeSidecar([0, 3, 1, 2, 0])
+    for (const maxTokens of [undefined, 2]) {
+      const err = thrown(() => loadValidationSlice(dir, {table, maxTokens}))
+      expect(err).toBeInstanceOf(InputError)
+      expect(err.exitCode).toBe(2)
+      expect(err.message).toBe(`byte sidecar ${file}: 5 byte counts for the 6 validation tokens; it needs one count per validation token`)
+    }
+    writeSidecar([0, 3, 1, 2, 0], [3, 2])
+    expect(thrown(() => loadValidationSlice(dir)).message).toBe(`byte sidecar ${join(dir, 'fineweb_val_bytes_*.bin')} (2 files): 5 byte counts for the 6 validation tokens; it needs one count per validation token`)
+  })
+
+  it('a corrupt sidecar: the shard reader\'s one line naming it, before anything is allocated', () => {
+    const [file] = writeSidecar([0, 3, 1, 2, 0, 4])
+    const bytes = readFileSync(file)
+    writeFileSync(file, Buffer.concat([Buffer.alloc(4), bytes.subarray(4)])) // magic 0
+    let err = thrown(() => loadValidationSlice(dir, {table}))
+    expect([err instanceof InputError, err.message]).toEqual([true, `shard ${file}: wrong magic 0 (expected 20240520); not a shard file`])
+    const huge = Buffer.from(bytes)
+    huge.writeInt32LE(2 ** 30, 8) // a header claiming 2^30 counts: refused by the size check, never allocated
+    writeFileSync(file, huge)
+    err = thrown(() => loadValidationSlice(dir, {table}))
+    expect(err.message).toBe(`shard ${file}: header says ${2 ** 30} tokens (${1024 + 2 ** 31} bytes) but file has ${bytes.length} bytes`)
+    expect(err.message).not.toContain('\n')
+  })
+
+  it('implausible counts: more than MAX_TOKEN_BYTES for a token, or bytes given to a BOS', () => {
+    const [file] = writeSidecar([0, 3, 1, MAX_TOKEN_BYTES + 1, 0, 4])
+    let err = thrown(() => loadValidationSlice(dir, {table}))
+    expect([err instanceof InputError, err.message]).toEqual([true, `byte sidecar ${file}: position 3 gives a token 2049 bytes, more than any token holds (at most 2048: 512 characters of 4 UTF-8 bytes); not a byte sidecar of ${basename(dir)}'s validation tokens`])
+    writeSidecar([0, 3, 1, MAX_TOKEN_BYTES, 0, 4])
+    expect(loadValidationSlice(dir, {table}).tokenBytes![3]).toBe(2048)
+    // shifted by one: the second document's BOS (stream position 4, position 1 of the second file) gets bytes
+    const files = writeSidecar([0, 0, 3, 1, 2, 0], [3, 3])
+    err = thrown(() => loadValidationSlice(dir, {table, bosId: 1}))
+    expect([err instanceof InputError, err.message]).toEqual([true, `byte sidecar ${files[1]}: position 1 is a document's BOS but is given 2 bytes; the counts are not aligned with the validation tokens`])
+    expect(loadValidationSlice(dir, {table}).tokenBytes).not.toBeNull() // without the BOS id there is nothing to check it against
   })
 })

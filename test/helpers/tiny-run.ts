@@ -22,7 +22,8 @@ export async function tinyDataset(docs = 24, charsPerDoc = 3000): Promise<string
   return out
 }
 
-export function tinyRecipe(over: Record<string, Record<string, unknown>> = {}): ResolvedRecipe {
+/** The tiny recipe with sections merged key by key (a section given as a list or a string, such as `activations`, replaces). */
+export function tinyRecipe(over: Record<string, Record<string, unknown> | unknown[] | string> = {}): ResolvedRecipe {
   const base: Record<string, Record<string, unknown>> = {
     model: {vocab_size: 260, model_dim: 32, num_heads: 2, num_kv_heads: 1, mlp_mult: 2, unique_blocks: 2, loops: 1},
     quant: {mode: 'ternary', group_size: 16, scale_format: 'fp16'},
@@ -31,6 +32,9 @@ export function tinyRecipe(over: Record<string, Record<string, unknown>> = {}): 
     eval: {val_tokens: 1024, sliding_stride: 16, batch_seqs: 4},
   }
   const doc: Record<string, unknown> = {name: 'tiny-test'}
-  for (const k of new Set([...Object.keys(base), ...Object.keys(over)])) doc[k] = {...(base[k] ?? {}), ...(over[k] ?? {})}
+  for (const k of new Set([...Object.keys(base), ...Object.keys(over)])) {
+    const o = over[k]
+    doc[k] = typeof o === 'string' || Array.isArray(o) ? o : {...(base[k] ?? {}), ...(o ?? {})}
+  }
   return resolveRecipe(doc, {where: 'tiny-test'})
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BpbAccumulator, bitsPerByte, countTargetBytes, targetBytes } from '../../src/metric/bpb.js'
+import { BpbAccumulator, bitsPerByte, countTargetBytes, requireStreamBytes, targetBytes, withStreamBytes } from '../../src/metric/bpb.js'
 import { Byte260Tokenizer } from '../../src/tokenizer/byte260.js'
 import { buildByteTable } from '../../src/tokenizer/sentencepiece.js'
 import type { PieceType } from '../../src/tokenizer/types.js'
@@ -102,6 +102,53 @@ describe('countTargetBytes', () => {
   it('rejects a range with no previous token or past the end', () => {
     expect(() => countTargetBytes(table, tokens, 0)).toThrow(/start must be ≥ 1/)
     expect(() => countTargetBytes(table, tokens, 1, 10)).toThrow(/past the 9 tokens/)
+  })
+})
+
+describe("countTargetBytes with a stream's byte counts (byte sidecars)", () => {
+  // BOS "cat" " the" "é" " " "▁日本" <unk> " the" "<0x41>", and a sidecar's counts for each position
+  const tokens = Uint16Array.from([1, 8, 7, 9, 6, 10, 3, 7, 4])
+  const bytes = Uint16Array.from([0, 5, 4, 2, 1, 9, 3, 4, 1])
+  const bound = withStreamBytes(table, tokens, bytes)
+
+  it('sums the counts of the target positions [start, end), not the table', () => {
+    expect(countTargetBytes(table, tokens)).toBe(21)
+    expect(countTargetBytes(bound, tokens)).toBe(5 + 4 + 2 + 1 + 9 + 3 + 4 + 1)
+    expect(countTargetBytes(bound, tokens, 2, 4)).toBe(4 + 2)
+    expect(countTargetBytes(bound, tokens, 5, 5)).toBe(0)
+  })
+
+  it('a subarray of the stream is counted at its place in the stream', () => {
+    const view = tokens.subarray(3, 8) // stream positions 3..7
+    expect(countTargetBytes(bound, view)).toBe(1 + 9 + 3 + 4) // positions 4..7
+    expect(countTargetBytes(bound, view, 2, 3)).toBe(9) // position 5
+    expect(countTargetBytes(bound, tokens.subarray(0))).toBe(countTargetBytes(bound, tokens))
+  })
+
+  it('refuses tokens the counts are not aligned with: a copy, another array, a plain list', () => {
+    expect(() => countTargetBytes(bound, tokens.slice())).toThrow(/aligned with another token array/)
+    expect(() => countTargetBytes(bound, Array.from(tokens))).toThrow(/aligned with another token array/)
+    expect(() => countTargetBytes(bound, Int32Array.from(tokens))).toThrow(/aligned with another token array/)
+    expect(() => withStreamBytes(table, tokens, bytes.subarray(1))).toThrow(/8 byte counts for 9 tokens/)
+  })
+
+  it("a view outside the stream's own span of a shared buffer is refused", () => {
+    const buffer = Uint16Array.from([1, 8, 7, 9, 6, 10, 3, 7, 4, 1, 8])
+    const stream = buffer.subarray(0, 9)
+    const b = withStreamBytes(table, stream, bytes)
+    expect(countTargetBytes(b, buffer.subarray(2, 9))).toBe(2 + 1 + 9 + 3 + 4 + 1)
+    expect(() => countTargetBytes(b, buffer.subarray(5, 11))).toThrow(/aligned with another token array/)
+    expect(() => countTargetBytes(b, buffer)).toThrow(/aligned with another token array/)
+  })
+
+  it("a dataset's table marked as having sidecars counts nothing until bound", () => {
+    const marked = requireStreamBytes(table, ['/d/fineweb_val_bytes_000000.bin'])
+    expect(() => countTargetBytes(marked, tokens)).toThrow(/byte sidecars \(1 file\(s\)\)/)
+    expect(() => targetBytes(marked, 8, 7)).toThrow(/use countTargetBytes/)
+    expect(() => targetBytes(bound, 8, 7)).toThrow(/use countTargetBytes/)
+    expect(countTargetBytes(withStreamBytes(marked, tokens, bytes), tokens)).toBe(countTargetBytes(bound, tokens))
+    // binding copies: the table itself is not changed
+    expect(countTargetBytes(table, tokens)).toBe(21)
   })
 })
 

@@ -6,7 +6,8 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
 import {loadCheckpoint} from '../../src/run/checkpoint.js'
-import {quantActiveAt, train} from '../../src/train/loop.js'
+import {train} from '../../src/train/loop.js'
+import {quantActiveAt} from '../../src/train/stages.js'
 import {RunFolder} from '../../src/run/folder.js'
 import {tinyDataset, tinyRecipe} from '../helpers/tiny-run.js'
 

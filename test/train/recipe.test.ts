@@ -70,7 +70,10 @@ describe('recipes', () => {
     expect(fails(() => loadRecipe('tiny\rcpu'))).toMatch(/^unknown recipe "tiny\\rcpu" \(built-in: /)
     expect(fails(() => loadRecipe('missing/fi\nle.yaml'))).toBe('recipe file not found: missing/fi\\nle.yaml')
     expect(fails(() => parseOverrides(['novalue']))).toMatch(/expected key=value/)
-    expect(fails(() => parseOverrides(['flat=1']))).toMatch(/must name a section and a setting/)
+    expect(fails(() => parseOverrides(['flat=1']))).toMatch(/must name a section and a setting, e\.g\. train\.seq_len \(or one of activations\)/)
+    // activations is a setting of its own: a preset, or stages in YAML flow style
+    expect(loadRecipe('tiny-cpu', ['activations=a4.8']).activations.map((st) => st.from)).toEqual([0])
+    expect(loadRecipe('tiny-cpu', ['activations=[{from: 0, sites: a8}, {from: 0.5, sites: a4}]']).activations.map((st) => st.from)).toEqual([0, 0.5])
   })
 
   it('checks the objective section: its keys, the block size against every sequence length, the interval', () => {

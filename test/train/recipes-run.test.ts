@@ -58,3 +58,21 @@ describe.each([
     expect(s.params.ternary).toBeGreaterThan(0)
   })
 })
+
+describe('the staged concept recipe ternary-bd3lm-a4.8-tiny-cpu', () => {
+  it('trains (shrunk), switches a8 → a4.8 at 70% with its scores, and reports the bound through a 3-bit KV cache', async () => {
+    const recipe = loadRecipe('ternary-bd3lm-a4.8-tiny-cpu', [...shrink, 'train.max_steps=4', 'model.unique_blocks=2', 'train.seq_len=32', 'quant.group_size=64'])
+    const r = await train({recipe, dataDir: data, outDir: join(mkdtempSync(join(tmpdir(), 'golf-recipe-run-')), 'run'), seed: 1, backend: 'wasm'})
+    const s = r.summary!
+    expect(s.objective).toBe('bd3lm')
+    expect(s.bound).toBe(true)
+    // 4 steps: progress 3/4 ≥ 0.7 before the fourth
+    expect(s.activations!.stages.map((st) => [st.step, st.sites])).toEqual([
+      [0, 'a8'],
+      [3, 'a4.8'],
+    ])
+    expect(Number.isFinite(s.activations!.stages[1].val_bpb_after)).toBe(true)
+    expect(s.kv_cache).toMatchObject({bits: 3, group: 32, residual: 32, mode: 'elbo', bound: true})
+    expect(Number.isFinite(s.kv_cache!.val_bpb)).toBe(true)
+  })
+})
