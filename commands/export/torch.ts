@@ -1,0 +1,40 @@
+import {Flags} from '@oclif/core'
+
+import {GolfCommand} from '../../src/cli/base-command.js'
+import {formatBytes} from '../../src/cli/output.js'
+import {TORCH_EXPORT_SCOPE, writeTorchExport, type TorchExportResult} from '../../src/export/torch/export.js'
+import {loadRecipe} from '../../src/recipe/recipe.js'
+
+export default class ExportTorch extends GolfCommand {
+  static override summary = "Write a recipe's model and quantizer as one PyTorch file, train_gpt.py (evaluation only: it cannot train yet)."
+  static override description = [
+    "The file holds golf's GPT (golf's parameter names, which are the official train_gpt.py state_dict names), golf's ternary quantizer and its float-storage simulation, and a reader for golf's .golf artifacts, for PyTorch >= 1.13 and numpy. Its header is the resolved recipe: a diff of two exports is a diff of their recipes.",
+    `What it does today: it ${TORCH_EXPORT_SCOPE}.`,
+    '  python train_gpt.py forward --weights checkpoint.safetensors --tokens x.safetensors --out logits.safetensors',
+    '  python train_gpt.py quantize --weights checkpoint.safetensors --out stored.safetensors',
+    '  python train_gpt.py eval --artifact model.golf --data DATASET_DIR',
+    "golf's tests run it against golf on the same weights: logits within 1e-4; identical trits, scales and stored floats; artifacts decoded bit for bit; val_bpb within 1e-6.",
+  ].join('\n')
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --recipe tiny-cpu --out train_gpt.py',
+    '<%= config.bin %> <%= command.id %> --recipe ternary-unet-10l-768d --set quant.scale_format=bf16 --out train_gpt.py --json',
+  ]
+
+  static override flags = {
+    recipe: Flags.string({char: 'r', description: 'Built-in recipe name or YAML file.', required: true}),
+    set: Flags.string({description: 'Override a recipe key, key=value (repeatable).', multiple: true}),
+    out: Flags.string({char: 'o', description: 'Python file to write.', default: 'train_gpt.py'}),
+    force: Flags.boolean({description: 'Overwrite --out if it exists.'}),
+  }
+
+  async run(): Promise<TorchExportResult> {
+    const {flags} = await this.parse(ExportTorch)
+    const recipe = loadRecipe(flags.recipe, flags.set ?? [])
+    const result = writeTorchExport(recipe, flags.out, {force: flags.force})
+    if (!this.jsonEnabled()) {
+      this.log(`${result.out}: recipe ${result.recipe}, ${result.lines.toLocaleString('en-US')} lines, ${result.bytes.toLocaleString('en-US')} bytes (${formatBytes(result.bytes)})`)
+      this.log(`it ${result.scope}`)
+    }
+    return result
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * `golf export torch`: one self-contained `train_gpt.py` (PyTorch >= 1.13 and numpy) holding
+ * golf's model and quantizer for a recipe. The file is the fixed code (train-gpt-body.ts) with
+ * the generated header (header.ts) in place of its mark: two exports differ exactly where their
+ * recipes do. What the file does today: forward passes and the quantizer on golf weights, the
+ * same as golf's to float32 rounding (logits) and bit for bit (trits, scales, stored floats);
+ * it cannot train yet.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync, statSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+
+import {InputError} from '../../errors.js'
+import {writeFileAtomicSync} from '../../io/atomic.js'
+import {oneLine} from '../../io/read.js'
+import type {ResolvedRecipe} from '../../recipe/recipe.js'
+import {renderHeader} from './header.js'
+import {HEADER_MARK, TRAIN_GPT_BODY} from './train-gpt-body.js'
+
+/** What the file can do, in one line (the command's summary and result say the same). */
+export const TORCH_EXPORT_SCOPE = "evaluates: golf weights and .golf artifacts through golf's model and quantizer (forward, quantize, unpack, eval); it cannot train yet"
+
+/**
+ * Refuse (InputError) a recipe the export cannot reproduce yet: activation quantization
+ * (`activations:` stages) changes golf's forward pass, and the exported one would silently differ.
+ */
+export function checkExportable(recipe: ResolvedRecipe): void {
+  // read defensively: recipes resolved before activation stages existed have no such key
+  const stages = (recipe as {activations?: unknown[]}).activations ?? []
+  if (stages.length > 0) throw new InputError(`recipe ${oneLine(recipe.name)}: activations (activation quantization, ${stages.length} stage${stages.length === 1 ? '' : 's'}) is not in the PyTorch export yet; export a recipe with float activations`)
+}
+
+/** The export's Python source for a resolved recipe. */
+export function renderTorchExport(recipe: ResolvedRecipe): string {
+  checkExportable(recipe)
+  const at = TRAIN_GPT_BODY.indexOf(HEADER_MARK)
+  if (at < 0 || TRAIN_GPT_BODY.indexOf(HEADER_MARK, at + 1) >= 0) throw new Error('train-gpt-body: the header mark must appear exactly once')
+  return TRAIN_GPT_BODY.slice(0, at) + renderHeader(recipe).trimEnd() + TRAIN_GPT_BODY.slice(at + HEADER_MARK.length)
+}
+
+export interface TorchExportResult {
+  /** Where the file was written. */
+  out: string
+  recipe: string
+  bytes: number
+  lines: number
+  sha256: string
+  /** What the generated file can do. */
+  scope: string
+}
+
+/** Write the export of `recipe` to `out` (refusing to replace a file unless `force`). */
+export function writeTorchExport(recipe: ResolvedRecipe, out: string, opts: {force?: boolean} = {}): TorchExportResult {
+  const path = resolve(out)
+  if (existsSync(path)) {
+    if (statSync(path).isDirectory()) throw new InputError(`--out ${oneLine(out)} is a directory: give a file name, e.g. ${oneLine(out)}/train_gpt.py`)
+    if (!opts.force) throw new InputError(`${oneLine(out)} exists: use --force to overwrite it`)
+  }
+  const dir = dirname(path)
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(`--out ${oneLine(out)}: folder ${oneLine(dir)} does not exist`)
+  const text = renderTorchExport(recipe)
+  const bytes = Buffer.from(text, 'utf8')
+  writeFileAtomicSync(path, bytes)
+  return {
+    out,
+    recipe: recipe.name,
+    bytes: bytes.length,
+    lines: text.split('\n').length - (text.endsWith('\n') ? 1 : 0),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    scope: TORCH_EXPORT_SCOPE,
+  }
+}
