@@ -16,6 +16,7 @@
  *   npm run bench:activations -- --only ar-float,ar-a8 --seconds 120 --json
  *   npm run bench:activations -- --reuse /tmp/golf-bench-activations-XXXX
  *   npm run bench:activations -- --kv-on float,a8,a4.8,a4    # KV columns for every plan (default: float, a4.8)
+ *   npm run bench:activations -- --steps 100 --only ar-float,ar-a8,ar-a4.8,ar-a4 --kv-on none   # equal steps
  *
  * Each finished row is also printed to stderr as one JSON line. Run it on an idle machine.
  * Goals of the issue (benchmarks, not tests): a8 within 0.01 BPB of float, a4.8 within 0.05,
@@ -37,6 +38,7 @@ import {train} from '../src/train/loop.js'
 const {values} = parseArgs({
   options: {
     seconds: {type: 'string', default: '240'},
+    steps: {type: 'string'},
     json: {type: 'boolean', default: false},
     only: {type: 'string', default: ''},
     'sub-tokens': {type: 'string', default: '16384'},
@@ -61,6 +63,7 @@ const KV_BITS: KVBits[] = [16, 4, 3, 2]
 
 const only = values.only ? new Set(values.only.split(',')) : null
 const seconds = Number(values.seconds)
+const steps = values.steps ? Number(values.steps) : null
 const subTokens = Number(values['sub-tokens'])
 const kvOn = new Set(values['kv-on'].split(','))
 const root = values.reuse ?? mkdtempSync(join(tmpdir(), 'golf-bench-activations-'))
@@ -90,8 +93,10 @@ for (const c of CONFIGS) {
     s = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as RunSummary
     if (!values.json) process.stderr.write(`${c.name}: reusing ${outDir}\n`)
   } else {
-    const recipe = loadRecipe(c.model.recipe, [...c.sets, `train.max_wallclock_seconds=${seconds}`, 'train.max_steps=100000'])
-    if (!values.json) process.stderr.write(`${c.name}: training ${seconds} s …\n`)
+    // equal time (the issue's comparison; a loaded machine makes the step counts differ) or, with --steps, equal steps
+    const budget = steps ? [`train.max_steps=${steps}`, 'train.max_wallclock_seconds=null'] : [`train.max_wallclock_seconds=${seconds}`, 'train.max_steps=100000']
+    const recipe = loadRecipe(c.model.recipe, [...c.sets, ...budget])
+    if (!values.json) process.stderr.write(`${c.name}: training ${steps ? `${steps} steps` : `${seconds} s`} …\n`)
     s = (await train({recipe, outDir, seed: Number(values.seed), backend: 'wasm'})).summary!
   }
   const sw = s.activations?.stages.find((st) => st.val_bpb_before !== null) ?? null
@@ -134,9 +139,9 @@ const kvCell = (r: Row, bits: KVBits) => {
   const d = k.val_bpb - r.kv.full
   return `${d >= 0 ? '+' : ''}${d.toFixed(4)} (${k.bytes_per_token.toLocaleString('en-US')} B)`
 }
-if (values.json) console.log(JSON.stringify({bench: 'activations', seconds, sub_tokens: subTokens, rows}))
+if (values.json) console.log(JSON.stringify({bench: 'activations', seconds: steps ? null : seconds, steps, sub_tokens: subTokens, rows}))
 else {
-  console.log(`equal training time: ${seconds} s per configuration on the built-in corpus, tiny-cpu shape (4×128, ternary weights), wasm; val_bpb on the whole validation split (BD3-LM: ≤, the 128-step ELBO); KV columns: val_bpb through a KIVI cache minus the same evaluation at full precision, on the first ${subTokens.toLocaleString('en-US')} tokens, with the cache's bytes per token (all layers)`)
+  console.log(`${steps ? `equal steps: ${steps}` : `equal training time: ${seconds} s`} per configuration on the built-in corpus, tiny-cpu shape (4×128, ternary weights), wasm; val_bpb on the whole validation split (BD3-LM: ≤, the 128-step ELBO); KV columns: val_bpb through a KIVI cache minus the same evaluation at full precision, on the first ${subTokens.toLocaleString('en-US')} tokens, with the cache's bytes per token (all layers)`)
   console.log(
     table(
       ['config', 'steps', 'tokens/s', 'val_bpb', 'Δ vs float', 'a8 → a4.8 switch (before → after)', 'KV full', ...KV_BITS.map((b) => `KV ${b}-bit Δ`)],

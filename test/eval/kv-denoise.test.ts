@@ -21,7 +21,7 @@ import {DEFAULT_OBJECTIVE, type DiffusionObjective, type ObjectiveConfig} from '
 import type {KVQuantConfig} from '../../src/quant/kv-cache.js'
 import {Byte260Tokenizer} from '../../src/tokenizer/byte260.js'
 import {mulberry32} from '../../src/util/random.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights} from '../helpers/random.js'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -37,10 +37,7 @@ const T = 32
 
 function model(seed = 3): GPT {
   const m = new GPT(cfg, {seed: 1, ternary: {patterns: [], config: {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}}})
-  let k = seed
-  const w = new Map<string, Float32Array>()
-  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.5))
-  m.loadWeights(w)
+  loadRandomWeights(m, seed, 0.5)
   return m
 }
 

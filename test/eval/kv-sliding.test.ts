@@ -16,7 +16,7 @@ import {crossEntropyRows, GPT} from '../../src/model/gpt.js'
 import {DEFAULT_OBJECTIVE, objectiveFor} from '../../src/objective/index.js'
 import type {KVQuantConfig} from '../../src/quant/kv-cache.js'
 import {Byte260Tokenizer} from '../../src/tokenizer/byte260.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights} from '../helpers/random.js'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -31,10 +31,7 @@ const tokens = Uint16Array.from([tok.bosId, ...tok.encode(text)])
 
 function model(seed = 3): GPT {
   const m = new GPT(cfg, {seed: 1, ternary: {patterns: [], config: {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}}})
-  let k = seed
-  const w = new Map<string, Float32Array>()
-  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.5))
-  m.loadWeights(w)
+  loadRandomWeights(m, seed, 0.5)
   return m
 }
 

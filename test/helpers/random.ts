@@ -21,3 +21,16 @@ export function uniformValues(n: number, seed: number, scale = 1): Float32Array 
   }
   return out
 }
+
+/**
+ * Random weights for every parameter of a model (uniformValues, seeds firstSeed, firstSeed + 1, …
+ * in parameter order), loaded into it: zero-initialised projections, resid_mix = [1, 0] and unit
+ * skips would otherwise hide attention, x0 and the skips from a test. Returns them.
+ */
+export function loadRandomWeights(model: {specs: ReadonlyArray<{name: string; shape: number[]}>; loadWeights(w: Map<string, Float32Array>): void}, firstSeed: number, scale = 0.5): Map<string, Float32Array> {
+  const w = new Map<string, Float32Array>()
+  let k = firstSeed
+  for (const s of model.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, scale))
+  model.loadWeights(w)
+  return w
+}

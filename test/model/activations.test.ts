@@ -13,7 +13,7 @@ import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
 import {GPT} from '../../src/model/gpt.js'
 import {ACTIVATION_PRESETS, ACTIVATION_SITES, FLOAT_ACTIVATIONS, type ActivationSites} from '../../src/quant/activations.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights, uniformValues} from '../helpers/random.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp16', zeroCorrection: true}
 const PATTERNS = ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight']
@@ -26,10 +26,7 @@ beforeAll(async () => {
 
 function build(activations: ActivationSites, seed = 3): GPT {
   const m = new GPT(cfg, {seed, ternary: {patterns: PATTERNS, config: TERNARY}, floatFormat: 'fp16'})
-  const w = new Map<string, Float32Array>()
-  let k = seed * 100
-  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.5))
-  m.loadWeights(w)
+  loadRandomWeights(m, seed * 100, 0.5)
   m.quantActive = true
   m.activations = activations
   return m

@@ -14,7 +14,7 @@ import {InputError} from '../../src/errors.js'
 import {DEFAULT_MODEL_CONFIG, paramSpecs, type ModelConfig} from '../../src/model/config.js'
 import {additiveMask, applyRotary, attention, blockDiffusionMask, blockDiffusionTile, blockDiffusionTiles, CAUSAL_BLOCK, causalBlock, causalMask, crossEntropyRows, GPT, mlp, rmsNorm, rotaryTables, softcap} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights, uniformValues} from '../helpers/random.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
 const DEFAULT_PATTERNS = ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight']
@@ -31,11 +31,7 @@ function build(cfg: ModelConfig, seed = 1, patterns = DEFAULT_PATTERNS): GPT {
 
 /** Random weights for every parameter (so zero-init projections do not hide gradients). */
 function randomize(model: GPT, seed: number, scale = 0.5): Map<string, Float32Array> {
-  const w = new Map<string, Float32Array>()
-  let k = seed
-  for (const s of model.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, scale))
-  model.loadWeights(w)
-  return w
+  return loadRandomWeights(model, seed, scale)
 }
 
 function tokens(rows: number[][]): tf.Tensor2D {

@@ -10,7 +10,7 @@ import {registerAllGradients} from '../../src/backend/gradients.js'
 import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
 import {BIDIRECTIONAL, cachedPattern, GPT, type KVCache} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights, uniformValues} from '../helpers/random.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
 const PATTERNS = ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight']
@@ -26,10 +26,7 @@ beforeAll(async () => {
 /** Random weights everywhere: zero-init projections, resid_mix = [1, 0] and unit skips would hide attention, x0 and the skips. */
 function model(opts: {quant?: boolean; seed?: number} = {}): GPT {
   const m = new GPT(cfg, {seed: 1, ternary: {patterns: PATTERNS, config: TERNARY}})
-  let k = opts.seed ?? 7
-  const w = new Map<string, Float32Array>()
-  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.5))
-  m.loadWeights(w)
+  loadRandomWeights(m, opts.seed ?? 7, 0.5)
   m.quantActive = opts.quant ?? false
   return m
 }

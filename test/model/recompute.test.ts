@@ -14,7 +14,7 @@ import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
 import {GPT, type ForwardOptions} from '../../src/model/gpt.js'
 import {recomputed} from '../../src/model/recompute.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights, uniformValues} from '../helpers/random.js'
 import {measurePeak} from '../helpers/memory.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp16', zeroCorrection: true}
@@ -29,10 +29,7 @@ beforeAll(async () => {
 function build(cfg: ModelConfig, seed = 1): GPT {
   const model = new GPT(cfg, {seed, ternary: {patterns: PATTERNS, config: TERNARY}, floatFormat: 'fp16'})
   // random weights everywhere, so zero-initialised projections hide no gradient
-  const w = new Map<string, Float32Array>()
-  let k = seed * 100
-  for (const s of model.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.5))
-  model.loadWeights(w)
+  loadRandomWeights(model, seed * 100, 0.5)
   return model
 }
 

@@ -12,7 +12,7 @@ import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
 import {GPT, type CachedWithin, type KVCache} from '../../src/model/gpt.js'
 import {f16BitsToF32, f32ToF16Bits} from '../../src/quant/float-formats.js'
 import {checkKVQuant, describeKV, fullKVBytesPerToken, kvBytesPerToken, kvQuantConfig, kvReport, quantizedPrefix, quantizeKeys, quantizeValues, type KVQuantConfig} from '../../src/quant/kv-cache.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights, uniformValues} from '../helpers/random.js'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -219,10 +219,7 @@ const L = 4
 
 function model(seed = 3): GPT {
   const m = new GPT(cfg, {seed: 1, ternary: {patterns: [], config: {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}}})
-  let k = seed
-  const w = new Map<string, Float32Array>()
-  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.6))
-  m.loadWeights(w)
+  loadRandomWeights(m, seed, 0.6)
   return m
 }
 

@@ -2,7 +2,7 @@
 import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
 import {GPT} from '../../src/model/gpt.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
-import {uniformValues} from '../helpers/random.js'
+import {loadRandomWeights} from '../helpers/random.js'
 
 const TERNARY: TernaryConfig = {groupSize: 'row', scaleFormat: 'fp32', zeroCorrection: true}
 
@@ -16,10 +16,7 @@ export const BOS = 1
 /** Random weights everywhere (so attention, x0 and the skips all shape the logits); ternary when quant. */
 export function randomModel(seed = 7, quant = false): GPT {
   const m = new GPT(TINY, {seed: 1, ternary: {patterns: ['blocks.*.attn.*.weight', 'blocks.*.mlp.*.weight'], config: TERNARY}})
-  const w = new Map<string, Float32Array>()
-  let k = seed
-  for (const s of m.specs) w.set(s.name, uniformValues(s.shape.reduce((a, b) => a * b, 1), k++, 0.6))
-  m.loadWeights(w)
+  loadRandomWeights(m, seed, 0.6)
   m.quantActive = quant
   return m
 }
