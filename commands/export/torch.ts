@@ -6,14 +6,17 @@ import {TORCH_EXPORT_SCOPE, writeTorchExport, type TorchExportResult} from '../.
 import {loadRecipe} from '../../src/recipe/recipe.js'
 
 export default class ExportTorch extends GolfCommand {
-  static override summary = "Write a recipe's model and quantizer as one PyTorch file, train_gpt.py (evaluation only: it cannot train yet)."
+  static override summary = "Write a recipe's model, quantizer and trainer as one PyTorch file, train_gpt.py, for python or torchrun."
   static override description = [
-    "The file holds golf's GPT (golf's parameter names, which are the official train_gpt.py state_dict names), golf's ternary quantizer and its float-storage simulation, and a reader for golf's .golf artifacts, for PyTorch >= 1.13 and numpy. Its header is the resolved recipe: a diff of two exports is a diff of their recipes.",
+    "The file holds golf's GPT (golf's parameter names, which are the official train_gpt.py state_dict names), golf's ternary quantizer and its float-storage simulation, golf's optimizers (Muon, NorMuon, AdamW groups) and schedule, the official shard loader, a training loop that writes a golf run folder, and a reader for golf's .golf artifacts, for PyTorch >= 1.13 and numpy. Its header is the resolved recipe: a diff of two exports is a diff of their recipes.",
     `What it does today: it ${TORCH_EXPORT_SCOPE}.`,
+    '  python train_gpt.py train --data DATASET_DIR --out runs/t [--seed 1337] [--max-steps N]',
+    '  torchrun --nproc_per_node 8 train_gpt.py train --data DATASET_DIR --out runs/t   (NCCL on CUDA, gloo on CPU; rank 0 writes the run)',
+    '  golf pack runs/t -o runs/t.golf && golf verify --run runs/t --artifact runs/t.golf',
     '  python train_gpt.py forward --weights checkpoint.safetensors --tokens x.safetensors --out logits.safetensors',
     '  python train_gpt.py quantize --weights checkpoint.safetensors --out stored.safetensors',
     '  python train_gpt.py eval --artifact model.golf --data DATASET_DIR',
-    "golf's tests run it against golf on the same weights: logits within 1e-4; identical trits, scales and stored floats; artifacts decoded bit for bit; val_bpb within 1e-6.",
+    "golf's tests run it against golf on the same weights: logits within 1e-4; identical trits, scales and stored floats; one optimizer step within 1e-4; the training losses of the first steps within 1e-3; artifacts decoded bit for bit; val_bpb within 1e-6.",
   ].join('\n')
   static override examples = [
     '<%= config.bin %> <%= command.id %> --recipe tiny-cpu --out train_gpt.py',

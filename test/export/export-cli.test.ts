@@ -29,9 +29,9 @@ describe('golf export torch', () => {
     const text = readFileSync(out, 'utf8')
     expect(j.bytes).toBe(Buffer.byteLength(text))
     expect(j.recipe).toBe('tiny-cpu')
-    expect(j.scope).toMatch(/cannot train yet/)
+    expect(j.scope).toMatch(/^trains autoregressive recipes .* does not train diffusion objectives/)
     expect(text).toMatch(/^RECIPE = \{\n {4}"name": "tiny-cpu",/m)
-    expect(text).toContain('It cannot train yet')
+    expect(text).toContain('It does not train diffusion objectives (mdlm, bd3lm) yet')
     expect(text).not.toContain('@@GOLF_HEADER@@')
     // it compiles (any python3: compiling imports nothing)
     const py = spawnSync('python3', ['-m', 'py_compile', out], {encoding: 'utf8'})
@@ -53,10 +53,11 @@ describe('golf export torch', () => {
     ])
   })
 
-  it('--help says what the file can do and that it cannot train yet', async () => {
+  it('--help says what the file can do and what it cannot', async () => {
     const r = await runCli(['export', 'torch', '--help'])
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/cannot train yet/)
+    expect(r.stdout).toMatch(/torchrun\s+--nproc_per_node\s+8\s+train_gpt\.py\s+train/)
+    expect(r.stdout).toMatch(/does\s+not\s+train\s+diffusion\s+objectives/)
     expect(r.stdout).toMatch(/--recipe/)
   })
 

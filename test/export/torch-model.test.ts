@@ -89,7 +89,7 @@ describeWithTorch('golf export torch: the model', (python) => {
       const {recipe, file} = exportRecipe(dir, c.recipe, c.sets)
       const model = buildModel(exportedRecipe(recipe), 1)
       const lines = (await runExport(python, file, ['params'])).trim().split('\n').map((l) => JSON.parse(l))
-      expect(lines, c.name).toEqual(model.specs.map((s) => ({name: s.name, shape: s.shape, ternary: s.ternary})))
+      expect(lines, c.name).toEqual(model.specs.map((s) => ({name: s.name, shape: s.shape, group: s.group, ternary: s.ternary})))
       model.dispose()
     }
   })

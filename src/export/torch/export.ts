@@ -1,10 +1,12 @@
 /**
  * `golf export torch`: one self-contained `train_gpt.py` (PyTorch >= 1.13 and numpy) holding
- * golf's model and quantizer for a recipe. The file is the fixed code (train-gpt-body.ts) with
- * the generated header (header.ts) in place of its mark: two exports differ exactly where their
- * recipes do. What the file does today: forward passes and the quantizer on golf weights, the
- * same as golf's to float32 rounding (logits) and bit for bit (trits, scales, stored floats);
- * it cannot train yet.
+ * golf's model, quantizer, optimizers and training loop for a recipe. The file is the fixed code
+ * (train-gpt-body.ts) with the generated header (header.ts) in place of its mark: two exports
+ * differ exactly where their recipes do. What the file does: forward passes and the quantizer on
+ * golf weights, the same as golf's to float32 rounding (logits) and bit for bit (trits, scales,
+ * stored floats); golf's optimizer step (within 1e-4); training of autoregressive recipes, alone
+ * or under torchrun, into a golf run folder that golf pack, verify and report read. Diffusion
+ * objectives (mdlm, bd3lm) it evaluates but does not train.
  */
 import {createHash} from 'node:crypto'
 import {existsSync, statSync} from 'node:fs'
@@ -18,7 +20,7 @@ import {renderHeader} from './header.js'
 import {HEADER_MARK, TRAIN_GPT_BODY} from './train-gpt-body.js'
 
 /** What the file can do, in one line (the command's summary and result say the same). */
-export const TORCH_EXPORT_SCOPE = "evaluates: golf weights and .golf artifacts through golf's model and quantizer (forward, quantize, unpack, eval); it cannot train yet"
+export const TORCH_EXPORT_SCOPE = "trains autoregressive recipes (golf's init, optimizers, schedule, staged ternary switch; torchrun data parallel) into a golf run folder, and evaluates golf weights and .golf artifacts through golf's model and quantizer; it does not train diffusion objectives (mdlm, bd3lm) yet"
 
 /**
  * Refuse (InputError) a recipe the export cannot reproduce yet: activation quantization

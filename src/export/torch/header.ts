@@ -8,7 +8,10 @@
  */
 import {BYTE_SIDECAR_PREFIX, HEADER_INTS, SHARD_MAGIC, SHARD_VERSION} from '../../data/shard.js'
 import {RMS_EPS} from '../../model/gpt.js'
+import {NORMUON_EPS} from '../../optim/composite.js'
+import {NS5_COEFFS, NS5_EPS} from '../../optim/muon.js'
 import {modelVocabFor} from '../../objective/types.js'
+import {CHECKPOINT_FORMAT, CHECKPOINT_VERSION} from '../../run/checkpoint.js'
 import {ARTIFACT_MAGIC, ARTIFACT_VERSION, COMPRESS_IDS} from '../../pack/artifact/format.js'
 import {bf16BitsToF32, E4M3_MIN_SUBNORMAL, f16BitsToF32, FP8_INFO} from '../../quant/float-formats.js'
 import {TERNARY_EPS} from '../../quant/ternary.js'
@@ -62,9 +65,14 @@ export function torchConstants(): Array<{name: string; value: unknown; from: str
       from: "src/quant/float-formats.ts: read off golf's fp16 and bf16 decoders",
     },
     {name: 'FP8', value: fp8, from: 'src/quant/float-formats.ts FP8_INFO'},
+    {name: 'NS5_COEFFS', value: [...NS5_COEFFS], from: "src/optim/muon.ts NS5_COEFFS: Muon's quintic Newton–Schulz coefficients (a, b, c)"},
+    {name: 'NS5_EPS', value: NS5_EPS, from: 'src/optim/muon.ts NS5_EPS: added to the Frobenius norm before Newton–Schulz'},
+    {name: 'NORMUON_EPS', value: NORMUON_EPS, from: "src/optim/composite.ts NORMUON_EPS: NorMuon's row-division and rescale guard"},
     {name: 'ARTIFACT_MAGIC', value: ARTIFACT_MAGIC, from: 'src/pack/artifact/format.ts: the first bytes of a .golf file'},
     {name: 'ARTIFACT_VERSION', value: ARTIFACT_VERSION, from: 'src/pack/artifact/format.ts'},
     {name: 'ARTIFACT_COMPRESSIONS', value: COMPRESS_IDS, from: 'src/pack/artifact/format.ts COMPRESS_IDS: header byte 6 of each outer compression'},
+    {name: 'CHECKPOINT_FORMAT', value: CHECKPOINT_FORMAT, from: "src/run/checkpoint.ts: the format field of a run's checkpoint.json and checkpoint.safetensors metadata"},
+    {name: 'CHECKPOINT_VERSION', value: CHECKPOINT_VERSION, from: 'src/run/checkpoint.ts: the checkpoint.json version golf reads'},
     {name: 'SHARD_MAGIC', value: SHARD_MAGIC, from: 'src/data/shard.ts: header word 0 of an official shard'},
     {name: 'SHARD_VERSION', value: SHARD_VERSION, from: 'src/data/shard.ts: header word 1'},
     {name: 'SHARD_HEADER_INTS', value: HEADER_INTS, from: 'src/data/shard.ts: int32 words before the uint16 token ids'},
