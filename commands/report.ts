@@ -13,7 +13,7 @@ export default class Report extends GolfCommand {
   README.md        headline, per-seed table with Mean/Std, architecture from the recipe, negative results judged against seed noise, compliance checklist, significance, reproduce commands
   submission.json  the official fields, validated against a schema
   val_bpb.svg      val_bpb and train loss against step
-  train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs + train_golf.br (the counted code: a loader and golf's brotli-compressed bundle; --code: that file as train_golf.mjs)
+  train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs + train_golf.br (the counted code: a loader and golf's brotli-compressed bundle; --code: that file, under its own name, e.g. the train_gpt.py of golf export torch)
 A diffusion run's val_bpb is its negative ELBO, an upper bound: it is marked ≤ everywhere, submission.json adds val_var_bpb, bound, elbo_steps and objective, and AR and diffusion runs are never seeds of one entry (a diffusion ablation of an AR baseline gets no verdict: a bound against a likelihood is not like for like).
 The compliance checklist measures: the time limits are judged only for runs timed on 8×H100 SXM (elsewhere they are not confirmed), and "no validation data in training" runs golf data audit on the dataset the runs were trained on (config.json data; --no-data-audit skips it).
 The README's val_bpb is labelled partial when the runs scored only the first eval.val_tokens of the validation split (the official metric scores all of it), and the checklist's "whole validation split" line fails then.

@@ -25,7 +25,7 @@ import {basename, dirname, join, resolve, sep} from 'node:path'
 
 import {InputError} from '../errors.js'
 import {tempSiblingPath} from '../io/atomic.js'
-import {readInputFile} from '../io/read.js'
+import {oneLine, readInputFile} from '../io/read.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {COUNTED_CODE_FILES} from '../submission/counted-code.js'
 import {sizeLines} from '../submission/size-lines.js'
@@ -148,7 +148,15 @@ function datasetName(run: RunRecord): string {
 
 const BUILTIN_DATASET = 'brown_byte260'
 
-async function reproduceCommands(main: RunRecord[], recipe: ResolvedRecipe): Promise<ReadmeInput['reproduce']> {
+/**
+ * How the shipped counted code runs: golf's loader with node, a Python file (golf export torch's
+ * train_gpt.py, which takes the same train/eval flags) with python3.
+ */
+function codeRunner(codeFile: string): string {
+  return `${codeFile.endsWith('.py') ? 'python3' : 'node'} ${codeFile}`
+}
+
+async function reproduceCommands(main: RunRecord[], recipe: ResolvedRecipe, codeFile: string): Promise<ReadmeInput['reproduce']> {
   const sets = await recipeOverrides(recipe)
   const data = datasetName(main[0])
   const dataFlag = data === BUILTIN_DATASET ? [] : ['--data', `path/to/${data}`]
@@ -158,8 +166,8 @@ async function reproduceCommands(main: RunRecord[], recipe: ResolvedRecipe): Pro
   const dataArg = `path/to/${data}`
   const counted = [
     ...(data === BUILTIN_DATASET ? [`# path/to/${BUILTIN_DATASET}: golf's built-in corpus (golf train prepares and caches it)`] : []),
-    ...main.map((r) => `node ${REPORT_FILES.code} train --data ${dataArg} --out runs/seed${r.summary.seed} --seed ${r.summary.seed}`),
-    `node ${REPORT_FILES.code} eval --artifact ${REPORT_FILES.artifact} --data ${dataArg}`,
+    ...main.map((r) => `${codeRunner(codeFile)} train --data ${dataArg} --out runs/seed${r.summary.seed} --seed ${r.summary.seed}`),
+    `${codeRunner(codeFile)} eval --artifact ${REPORT_FILES.artifact} --data ${dataArg}`,
   ]
   return {golf, counted}
 }
@@ -370,7 +378,12 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     let counted: {files: Array<{name: string; data: Uint8Array}>; bytes: number}
     if (opts.code) {
       const code = readInputFile(resolve(cwd, opts.code), '--code', opts.code)
-      counted = {files: [{name: REPORT_FILES.code, data: code}], bytes: code.byteLength}
+      // shipped under its own name (train_gpt.py stays train_gpt.py), unless that is a file the folder holds already
+      const name = basename(opts.code)
+      if ((Object.values(REPORT_FILES) as string[]).filter((f) => f !== REPORT_FILES.code).includes(name) || /^train_seed\d+\.log$/.test(name)) {
+        throw new InputError(`--code ${oneLine(opts.code)}: the submission folder has its own ${name}; give the counted code another name`)
+      }
+      counted = {files: [{name, data: code}], bytes: code.byteLength}
       notes.push(`The counted code was given with --code, not bundled by this report.`)
     } else {
       progress('bundling the counted code')
@@ -528,7 +541,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       noise_floor: floor,
       compliance,
       significance,
-      reproduce: await reproduceCommands(main, recipe),
+      reproduce: await reproduceCommands(main, recipe, counted.files[0].name),
       plot_file: REPORT_FILES.plot,
       log_files: logFiles,
       sizes_file: REPORT_FILES.sizes,

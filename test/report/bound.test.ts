@@ -64,14 +64,14 @@ function diffusionRun(root: string, id: string, from: string, o: DiffusionOver):
 }
 
 function options(root: string, out: string, extra: Partial<ReportOptions> = {}): ReportOptions {
-  return {runs: ['*'], cwd: root, out: join(dir, out), artifact: join(dir, 'model.golf'), code: join(dir, 'code.mjs'), date: DATE, author: 'Ada Lovelace', githubId: 'ada', ...extra}
+  return {runs: ['*'], cwd: root, out: join(dir, out), artifact: join(dir, 'model.golf'), code: join(dir, 'train_golf.mjs'), date: DATE, author: 'Ada Lovelace', githubId: 'ada', ...extra}
 }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'golf-report-bound-'))
   const {bytes} = writeArtifact({model: {}, quant: {}, tensors: [{name: 'w', shape: [4], kind: 'float', data: Float32Array.of(1, 2, 3, 4), dtype: 'f32'}], compress: 'none'})
   writeFileSync(join(dir, 'model.golf'), bytes)
-  writeFileSync(join(dir, 'code.mjs'), 'x'.repeat(1000))
+  writeFileSync(join(dir, 'train_golf.mjs'), 'x'.repeat(1000))
 })
 
 afterAll(() => rmSync(dir, {recursive: true, force: true}))

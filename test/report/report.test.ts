@@ -25,8 +25,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'golf-report-'))
   const {bytes} = writeArtifact({model: {}, quant: {}, tensors: [{name: 'w', shape: [4], kind: 'float', data: Float32Array.of(1, 2, 3, 4), dtype: 'f32'}], compress: 'none'})
   writeFileSync(join(dir, 'model.golf'), bytes)
-  writeFileSync(join(dir, 'code.mjs'), 'x'.repeat(1000)) // a stand-in for the counted code: fixed bytes for the golden file
-  opts = {runs: ['*'], cwd: FIXTURE_RUNS, out: join(dir, 'sub'), artifact: join(dir, 'model.golf'), code: join(dir, 'code.mjs'), date: DATE, author: 'Ada Lovelace', githubId: 'ada', sota: 2.1, tar: true}
+  writeFileSync(join(dir, 'train_golf.mjs'), 'x'.repeat(1000)) // a stand-in for the counted code: fixed bytes for the golden file
+  opts = {runs: ['*'], cwd: FIXTURE_RUNS, out: join(dir, 'sub'), artifact: join(dir, 'model.golf'), code: join(dir, 'train_golf.mjs'), date: DATE, author: 'Ada Lovelace', githubId: 'ada', sota: 2.1, tar: true}
   result = await buildReport(opts)
   readme = readFileSync(join(dir, 'sub', 'README.md'), 'utf8')
 })
@@ -36,7 +36,7 @@ afterAll(() => rmSync(dir, {recursive: true, force: true}))
 describe('golf report on the fixture runs (3 seeds + 2 ablations)', () => {
   it('writes the submission folder and nothing else', () => {
     expect(result.files).toEqual(['README.md', 'model.golf', 'sizes.log', 'submission.json', 'train_golf.mjs', 'train_seed1337.log', 'train_seed42.log', 'train_seed7.log', 'val_bpb.svg'])
-    expect(readdirSync(dir).sort()).toEqual(['code.mjs', 'model.golf', 'sub', 'sub.tar.gz'])
+    expect(readdirSync(dir).sort()).toEqual(['model.golf', 'sub', 'sub.tar.gz', 'train_golf.mjs'])
     expect(readFileSync(join(dir, 'sub', 'train_seed42.log'), 'utf8')).toBe(readFileSync(join(FIXTURE_RUNS, 'tiny-cpu-s42', 'train.log'), 'utf8'))
   })
 
@@ -147,6 +147,19 @@ describe('golf report on the fixture runs (3 seeds + 2 ablations)', () => {
     await writeTarball(join(dir, 'sub'), again, new Date(DATE))
     expect(Buffer.compare(readFileSync(again), readFileSync(tarball))).toBe(0)
     rmSync(again)
+  })
+
+  it('ships a --code file under its own name and runs a Python one with python3 (golf export torch)', async () => {
+    writeFileSync(join(dir, 'train_gpt.py'), '# train_gpt.py\n'.repeat(40))
+    const r = await buildReport({...opts, out: join(dir, 'torch'), code: join(dir, 'train_gpt.py'), tar: false})
+    expect(r.files).toContain('train_gpt.py')
+    expect(r.files).not.toContain('train_golf.mjs')
+    const md = readFileSync(join(dir, 'torch', 'README.md'), 'utf8')
+    expect(md).toContain('python3 train_gpt.py train --data path/to/brown_byte260 --out runs/seed1337 --seed 1337')
+    expect(md).toContain('python3 train_gpt.py eval --artifact model.golf --data path/to/brown_byte260')
+    writeFileSync(join(dir, 'README.md'), 'x')
+    await expect(buildReport({...opts, out: join(dir, 'clash'), code: join(dir, 'README.md'), tar: false})).rejects.toThrow(`--code ${join(dir, 'README.md')}: the submission folder has its own README.md; give the counted code another name`)
+    expect(existsSync(join(dir, 'clash'))).toBe(false)
   })
 
   it('never replaces a non-empty folder without force, and cleans up after a failure', async () => {
