@@ -45,7 +45,7 @@ async function report(kind: 'ar' | 'mdlm'): Promise<string> {
     if (kind === 'mdlm') toDiffusion(join(runs, s))
   }
   const out = join(dir, `sub-${kind}`)
-  await buildReport({runs: ['*'], cwd: runs, out, artifact: join(dir, 'model.golf'), code: join(dir, 'code.mjs'), date: '2026-03-20T10:00:00Z', author: 'Ada', githubId: 'ada'})
+  await buildReport({runs: ['*'], cwd: runs, out, artifact: join(dir, 'model.golf'), code: join(dir, 'train_golf.mjs'), date: '2026-03-20T10:00:00Z', author: 'Ada', githubId: 'ada'})
   return out
 }
 
@@ -53,7 +53,7 @@ beforeAll(() => {
   dir = tmp('golf-verify-report-')
   const {bytes} = writeArtifact({model: {}, quant: {}, tensors: [{name: 'w', shape: [4], kind: 'float', data: Float32Array.of(1, 2, 3, 4), dtype: 'f32'}], compress: 'none'})
   writeFileSync(join(dir, 'model.golf'), bytes)
-  writeFileSync(join(dir, 'code.mjs'), `// stand-in counted code\n${'const x = 1\n'.repeat(80)}`)
+  writeFileSync(join(dir, 'train_golf.mjs'), `// stand-in counted code\n${'const x = 1\n'.repeat(80)}`)
 })
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
