@@ -179,6 +179,8 @@ describe('eval.kv_cache', () => {
     expect(kv.val_bpb).toBe(ev.val_bpb)
     expect(ev.kv).toMatchObject({bytes_per_token: kv.bytes_per_token})
     expect(kv.val_bpb).not.toBe(r.summary!.sliding!.val_bpb) // the quantized cache changes the score a little
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(metrics.filter((m) => m.kv_cache).map((m) => [m.kv_cache.val_bpb, m.val_bpb])).toEqual([[kv.val_bpb, undefined]]) // not a point of the val_bpb curve
     const log = readFileSync(join(run, 'train.log'), 'utf8')
     expect(log).toMatch(new RegExp(`^final_kv_cache bits:3 group:16 residual:16 kv_bytes_per_token:[\\d.]+ full_bytes_per_token:${kv.full_bytes_per_token} mode:sliding stride:16 val_loss:\\d+\\.\\d{4} val_bpb:${kv.val_bpb.toFixed(4)} partial_val_tokens:${VAL}/\\d+$`, 'm'))
   })
