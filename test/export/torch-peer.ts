@@ -16,6 +16,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'vitest'
 
+import {collectOutput} from '../helpers/cli.js'
+
 import {writeSafetensors, type SafeTensor} from '../../src/io/safetensors.js'
 import {writeTorchExport} from '../../src/export/torch/export.js'
 import type {GPT} from '../../src/model/gpt.js'
@@ -71,15 +73,7 @@ export interface PyResult {
 }
 
 export function runPython(python: string, args: string[], timeoutMs = 300_000): Promise<PyResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(python, args, {env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolvePromise({stdout, stderr, code: code ?? -1}))
-  })
+  return collectOutput(spawn(python, args, {env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs}))
 }
 
 /** Run an export's command; throws with its stderr unless it exits 0. */
