@@ -32,7 +32,8 @@
  */
 import type {DiffusionObjective} from '../objective/types.js'
 import type {ByteTable} from '../tokenizer/types.js'
-import {mulberry32, namedRandom} from '../util/random.js'
+import {maskUniformSubset} from '../objective/schedule.js'
+import {mulberry32, namedRandom, permutation} from '../util/random.js'
 import {diffusionResult, diffusionWindows, scoreRows, type DenoiseRow, type DenoisingScorer, type DiffusionEvalResult} from './denoise.js'
 
 
@@ -68,19 +69,6 @@ export function exactPatternWeight(n: number, b: number, steps: number): number 
   return w
 }
 
-/** A seeded permutation of 0..n−1 (Fisher–Yates). */
-function permutation(n: number, rand: () => number): Int32Array {
-  const p = new Int32Array(n)
-  for (let i = 0; i < n; i++) p[i] = i
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1))
-    const x = p[i]
-    p[i] = p[j]
-    p[j] = x
-  }
-  return p
-}
-
 function* mcRows(count: number, T: number, bs: number, K: number, steps: number, seed: number): Generator<DenoiseRow> {
   const nBlocks = T / bs
   const G = count * K * nBlocks
@@ -106,15 +94,7 @@ function* mcRows(count: number, T: number, bs: number, K: number, steps: number,
         } else {
           // continuous time: n masked tokens, n uniform on 1..b, a uniform subset of that size
           const n = 1 + Math.floor(s * bs)
-          const pos = Int32Array.from({length: bs}, (_, i) => j * bs + i)
-          for (let i = 0; i < n; i++) {
-            const r = i + Math.floor(maskRand() * (bs - i)) // partial Fisher–Yates
-            const x = pos[i]
-            pos[i] = pos[r]
-            pos[r] = x
-            masked[pos[i]] = 1
-            coef[pos[i]] = bs / n
-          }
+          maskUniformSubset(masked, coef, j * bs, bs, n, bs / n, maskRand)
         }
       }
       yield {window: w, slot: k, masked, coef}

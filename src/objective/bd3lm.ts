@@ -11,7 +11,9 @@
  * the clean copy is block-causal, and only the x_t half is scored. Every block has its own t
  * (antithetic over all blocks of the batch), in the clipped interval `train_interval` when set
  * (§5, clipped schedules lower the variance of training); the loss weight is MDLM's
- * dσ/expm1(σ) = 1/t, so with block_size = T this is MDLM with a clean copy appended.
+ * dσ/expm1(σ) = 1/t, so with block_size = T this is MDLM with a clean copy appended. With
+ * `train_estimator: count` a block draws its number of masked tokens instead (weight b/n, see
+ * drawCountMask): the same NELBO with bounded weights, and block size 1 is then the AR loss.
  *
  * Shifted (`objective.shift`): both halves hold the row's inputs as an AR model reads them (the
  * token before the row, then the targets but the last); in the x_t half a block's first input is
@@ -20,8 +22,7 @@
  */
 import type {AttentionLayout} from '../model/gpt.js'
 import type {TokenBatch} from './batch.js'
-import {beforeTokens, chunkRows, cleanInputs, drawMask, noisyInputs, trainInterval} from './mdlm.js'
-import {antitheticTimes} from './schedule.js'
+import {beforeTokens, chunkRows, cleanInputs, drawTrainingNoise, noisyInputs} from './mdlm.js'
 import type {DiffusionObjective, ObjectiveConfig} from './types.js'
 
 /** Rows of [x_t ‖ x_0]: (B, 2T) from x_t (B, T) and x_0 (B, T). */
@@ -65,9 +66,7 @@ export function bd3lmObjective(config: ObjectiveConfig, modelVocab: number): Dif
     trainBatch(chunk, B, T, rand): TokenBatch {
       checkT(T)
       const {x0, before} = chunkRows(chunk, B, T, shift, 'bd3lm')
-      const [lo, hi] = trainInterval(config)
-      const times = antitheticTimes((B * T) / bs, rand, lo, hi) // one t per block, over every block of the batch
-      const {masked, weights} = drawMask(B * T, (i) => times[Math.floor(i / bs)], config, rand)
+      const {masked, weights} = drawTrainingNoise(config, B * T, bs, rand) // one t (or count) per block, over every block of the batch
       return batch(x0, masked, weights, B, T, before)
     },
     denoiseBatch(x0, masked, B, T, before): TokenBatch {

@@ -18,7 +18,8 @@
  */
 import {BIDIRECTIONAL} from '../model/gpt.js'
 import type {TokenBatch} from './batch.js'
-import {antitheticTimes, lossWeight, maskProbability} from './schedule.js'
+import {permutation} from '../util/random.js'
+import {antitheticTimes, lossWeight, maskProbability, maskUniformSubset} from './schedule.js'
 import type {DiffusionObjective, ObjectiveConfig} from './types.js'
 
 /**
@@ -91,6 +92,40 @@ export function drawMask(n: number, timeOf: (i: number) => number, cfg: Objectiv
   return {masked, weights}
 }
 
+/**
+ * The `count` estimator's noise for `blocks` blocks of `bs` consecutive positions: block k masks
+ * n_k tokens, a uniform subset of its bs, each weighted bs/n_k (see ObjectiveConfig.train_estimator).
+ * The n_k are stratified over the blocks as the ELBO's draws are (src/eval/elbo.ts): one offset
+ * u, then block k takes stratum π(k) of a uniform permutation π, s_k = (u + π(k))/blocks and
+ * n_k = 1 + ⌊bs·s_k⌋, so every n in 1..bs comes equally often (up to one) and a block's place in
+ * the batch says nothing about its n. Draws: u, π, then each block's subset.
+ */
+export function drawCountMask(blocks: number, bs: number, rand: () => number): {masked: Uint8Array; weights: Float32Array} {
+  const u = rand()
+  const strata = permutation(blocks, rand)
+  const masked = new Uint8Array(blocks * bs)
+  const weights = new Float32Array(blocks * bs)
+  for (let k = 0; k < blocks; k++) {
+    const n = 1 + Math.floor((bs * (u + strata[k])) / blocks)
+    maskUniformSubset(masked, weights, k * bs, bs, n, bs / n, rand)
+  }
+  return {masked, weights}
+}
+
+/**
+ * The training noise of B·T positions in blocks of `bs` (one time, or one count, per block) under
+ * the objective's estimator: `time` draws antithetic times over the blocks (in the clipped
+ * interval when set) and masks each token with probability 1 − α_t; `count` draws the number of
+ * masked tokens per block (drawCountMask).
+ */
+export function drawTrainingNoise(cfg: ObjectiveConfig, positions: number, bs: number, rand: () => number): {masked: Uint8Array; weights: Float32Array} {
+  const blocks = positions / bs
+  if (cfg.train_estimator === 'count') return drawCountMask(blocks, bs, rand)
+  const [lo, hi] = trainInterval(cfg)
+  const times = antitheticTimes(blocks, rand, lo, hi)
+  return drawMask(positions, (i) => times[Math.floor(i / bs)], cfg, rand)
+}
+
 /** The training interval of t: the clipped one when set, else [sampling_eps, 1]. */
 export function trainInterval(cfg: ObjectiveConfig): [number, number] {
   return cfg.train_interval ?? [cfg.sampling_eps, 1]
@@ -118,9 +153,7 @@ export function mdlmObjective(config: ObjectiveConfig, modelVocab: number): Diff
     blockSize: (T) => T,
     trainBatch(chunk, B, T, rand): TokenBatch {
       const {x0, before} = chunkRows(chunk, B, T, shift, 'mdlm')
-      const [lo, hi] = trainInterval(config)
-      const times = antitheticTimes(B, rand, lo, hi) // one t per sequence
-      const {masked, weights} = drawMask(B * T, (i) => times[Math.floor(i / T)], config, rand)
+      const {masked, weights} = drawTrainingNoise(config, B * T, T, rand) // one t (or count) per sequence
       return batch(x0, masked, weights, B, T, before)
     },
     denoiseBatch(x0, masked, B, T, before): TokenBatch {

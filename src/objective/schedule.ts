@@ -54,3 +54,21 @@ export function antitheticTimes(n: number, rand: () => number, lo: number, hi = 
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * (rand() / n + i / n)
   return out
 }
+
+/**
+ * Mask a uniform subset of n of the b positions [start, start + b) (partial Fisher–Yates: n
+ * draws of `rand`), setting `weights` to `weight` there: the count form of the NELBO
+ * (Σ_n (1/n)·E_{|M|=n} Σ_{ℓ∈M} nll, n uniform on 1..b, weight b/n), which training's `count`
+ * estimator and the continuous-time ELBO draw.
+ */
+export function maskUniformSubset(masked: Uint8Array, weights: Float32Array | Float64Array, start: number, b: number, n: number, weight: number, rand: () => number): void {
+  const pos = Int32Array.from({length: b}, (_, i) => start + i)
+  for (let i = 0; i < n; i++) {
+    const r = i + Math.floor(rand() * (b - i))
+    const x = pos[i]
+    pos[i] = pos[r]
+    pos[r] = x
+    masked[pos[i]] = 1
+    weights[pos[i]] = weight
+  }
+}

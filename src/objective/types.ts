@@ -7,6 +7,9 @@ import type {TokenBatch} from './batch.js'
 
 export type ObjectiveKind = 'ar' | 'mdlm' | 'bd3lm'
 
+/** How a diffusion objective draws its training noise (see ObjectiveConfig.train_estimator). */
+export type TrainEstimator = 'time' | 'count'
+
 /** The recipe's `objective` section. */
 export interface ObjectiveConfig {
   /** ar: next-token prediction; mdlm: masked diffusion; bd3lm: block diffusion. */
@@ -22,6 +25,17 @@ export interface ObjectiveConfig {
    * [sampling_eps, 1]. Only training uses it: every reported number uses the full process.
    */
   train_interval: [number, number] | null
+  /**
+   * How training draws the noise of a block (b tokens: bd3lm's block, mdlm's whole sequence).
+   * - `time` (absent = time; the papers'): t ~ U[sampling_eps, 1] (or train_interval), each token
+   *   masked with probability 1 − α_t, masked tokens weighted 1/t (MDLM eq. 10).
+   * - `count`: the number n of masked tokens uniform in 1..b, a uniform subset of that size,
+   *   masked tokens weighted b/n. The same continuous-time NELBO in expectation (for α_t = 1 − t:
+   *   NELBO = Σ_n (1/n)·E_{|M|=n} Σ_{ℓ∈M} nll, the identity src/eval/elbo.ts estimates T = ∞
+   *   with), but a weight of at most b instead of 1/sampling_eps, and no block drawn with nothing
+   *   masked. Block size 1 is then exactly the AR loss. Training only: scores use the full process.
+   */
+  train_estimator?: TrainEstimator
   /**
    * Diffusion only: predict each target from the position before it, as an autoregressive model
    * does (the "shift operation" of AR-to-diffusion adaptation: Gong et al. 2025, DiffuLLaMA;

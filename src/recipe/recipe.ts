@@ -220,6 +220,7 @@ export const RECIPE_SCHEMA = {
         sampling_eps: {type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1},
         train_interval: nullable({type: 'array', minItems: 2, maxItems: 2, items: {type: 'number', exclusiveMinimum: 0, maximum: 1}}),
         shift: {type: 'boolean'},
+        train_estimator: {enum: ['time', 'count']},
       },
     },
     model: {type: 'object'},
@@ -529,6 +530,8 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
     }
   } else if (o.block_size !== null) fail(`objective.block_size is for bd3lm only (objective.kind is ${o.kind})`)
   if (o.kind === 'ar' && o.shift !== undefined) fail('objective.shift is for mdlm and bd3lm (an ar model predicts each token from the one before it already)')
+  if (o.kind === 'ar' && o.train_estimator !== undefined) fail('objective.train_estimator is for mdlm and bd3lm (the noise a diffusion objective trains on)')
+  if (o.train_estimator === 'count' && o.train_interval) fail('objective.train_interval clips the time t of the `time` estimator; the `count` estimator draws the number of masked tokens instead: set one or the other')
   if (o.train_interval && !(o.train_interval[0] < o.train_interval[1])) fail(`objective.train_interval [${o.train_interval.join(', ')}] must be [lo, hi] with lo < hi`)
   const kv = r.eval.kv_cache
   if (kv && o.kind === 'mdlm') fail('eval.kv_cache: mdlm denoises the whole sequence as one bidirectional block; there is no KV cache to quantize')

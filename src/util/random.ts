@@ -22,3 +22,16 @@ export function namedRandom(seed: number, name: string): () => number {
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619)
   return mulberry32(h >>> 0)
 }
+
+/** A uniform permutation of 0..n−1 (Fisher–Yates, from the last element down). */
+export function permutation(n: number, rand: () => number): Int32Array {
+  const p = new Int32Array(n)
+  for (let i = 0; i < n; i++) p[i] = i
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1))
+    const x = p[i]
+    p[i] = p[j]
+    p[j] = x
+  }
+  return p
+}
