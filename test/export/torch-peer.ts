@@ -76,9 +76,9 @@ export function runPython(python: string, args: string[], timeoutMs = 300_000): 
   return collectOutput(spawn(python, args, {env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs}))
 }
 
-/** Run an export's command; throws with its stderr unless it exits 0. */
-export async function runExport(python: string, file: string, args: string[]): Promise<string> {
-  const r = await runPython(python, [file, ...args])
+/** Run an export's command (`env`: added to the peer's environment); throws with its stderr unless it exits 0. */
+export async function runExport(python: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const r = await collectOutput(spawn(python, [file, ...args], {env: {...peerEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000}))
   if (r.code !== 0) throw new Error(`python ${file} ${args.join(' ')} exited ${r.code}:\n${r.stderr}`)
   return r.stdout
 }

@@ -4,9 +4,12 @@
  * (train-gpt-body.ts) with the generated header (header.ts) in place of its mark: two exports
  * differ exactly where their recipes do. What the file does: forward passes and the quantizer on
  * golf weights, the same as golf's to float32 rounding (logits) and bit for bit (trits, scales,
- * stored floats); golf's optimizer step (within 1e-4); training of autoregressive recipes, alone
- * or under torchrun, into a golf run folder that golf pack, verify and report read. Diffusion
- * objectives (mdlm, bd3lm) it evaluates but does not train.
+ * stored floats); golf's optimizer step (within 1e-4); training of autoregressive and diffusion
+ * recipes (mdlm, bd3lm: golf's batches with golf's seeded noise, bit for bit), alone or under
+ * torchrun, into a golf run folder that golf pack, verify and report read; evaluation of AR
+ * models by the official chunked evaluation and of diffusion models by golf's seeded Monte-Carlo
+ * ELBO (an upper bound, the same number as golf's to float32 summation). Not yet: the chain-rule
+ * score, the exact ELBO, the quantized KV cache.
  */
 import {createHash} from 'node:crypto'
 import {existsSync, statSync} from 'node:fs'
@@ -20,7 +23,7 @@ import {renderHeader} from './header.js'
 import {HEADER_MARK, TRAIN_GPT_BODY} from './train-gpt-body.js'
 
 /** What the file can do, in one line (the command's summary and result say the same). */
-export const TORCH_EXPORT_SCOPE = "trains autoregressive recipes (golf's init, optimizers, schedule, staged ternary switch; torchrun data parallel) into a golf run folder, and evaluates golf weights and .golf artifacts through golf's model and quantizer; it does not train diffusion objectives (mdlm, bd3lm) yet"
+export const TORCH_EXPORT_SCOPE = "trains autoregressive and diffusion recipes (ar, mdlm, bd3lm: golf's init, noise, optimizers, schedule, staged ternary switch; torchrun data parallel) into a golf run folder, and evaluates golf weights and .golf artifacts through golf's model and quantizer (diffusion: golf's Monte-Carlo ELBO, an upper bound); it has no chain-rule score and no exact ELBO yet"
 
 /**
  * Refuse (InputError) a recipe the export cannot reproduce yet: activation quantization

@@ -18,14 +18,17 @@ recipes. The network is golf's GPT with golf's parameter names (the official tra
 state_dict names), and the quantizer is golf's, op for op where the order of float operations
 decides a result: the trits, scales and stored floats computed here are the ones golf packs.
 
-What it does: it trains autoregressive recipes as golf does (golf's seeded initial weights, its
-Muon / NorMuon / AdamW groups and schedule, the official shard loader, gradient accumulation, the
-staged ternary switch, z-loss) and writes a golf run folder (config.json, train.log in the official
-line format, metrics.jsonl, checkpoint.safetensors + checkpoint.json + optimizer.safetensors,
-summary.json) that golf pack, golf verify --run and golf report read; under torchrun it trains
-data parallel (NCCL on CUDA, gloo on CPU), rank 0 writing the run. It evaluates golf weights and
-.golf artifacts. It does not train diffusion objectives (mdlm, bd3lm) yet, and has no
-torch.compile path yet.
+What it does: it trains the recipe's objective as golf does, autoregressive (ar) or diffusion
+(mdlm, bd3lm: golf's batches, their seeded noise drawn as golf draws it, the weighted NELBO loss
+with [MASK] suppressed), with golf's seeded initial weights, its Muon / NorMuon / AdamW groups and
+schedule, the official shard loader, gradient accumulation, the staged ternary switch and z-loss,
+and writes a golf run folder (config.json, train.log in the official line format, metrics.jsonl,
+checkpoint.safetensors + checkpoint.json + optimizer.safetensors, summary.json) that golf pack,
+golf verify --run and golf report read; under torchrun it trains data parallel (NCCL on CUDA,
+gloo on CPU), rank 0 writing the run. It evaluates golf weights and .golf artifacts: AR models by
+the official chunked (or sliding) evaluation, diffusion models by golf's seeded Monte-Carlo ELBO,
+an UPPER BOUND on the NLL that every line labels as one. It has no chain-rule score, no exact
+ELBO, no quantized KV cache and no torch.compile path yet.
 
   python train_gpt.py train    --data DATASET_DIR --out runs/t [--seed 1337] [--max-steps N]
   torchrun --standalone --nproc_per_node 8 train_gpt.py train --data DATASET_DIR --out runs/t
@@ -34,6 +37,7 @@ torch.compile path yet.
   python train_gpt.py quantize --weights checkpoint.safetensors --out stored.safetensors
   python train_gpt.py unpack   --artifact model.golf --out tensors.safetensors
   python train_gpt.py eval     --artifact model.golf --data DATASET_DIR
+  python train_gpt.py eval     --weights checkpoint.safetensors --data DATASET_DIR [--elbo-steps 0 --elbo-samples 2]
   python train_gpt.py params
   python train_gpt.py byte-table --tokenizer byte260
 
@@ -1297,13 +1301,318 @@ def evaluate(model: GPT, tokens: np.ndarray, table, T: int, batch_seqs: int, str
 
 
 # -----------------------------
+# OBJECTIVES
+# -----------------------------
+#
+# golf's src/objective (ar.ts, schedule.ts, mdlm.ts, bd3lm.ts): what a micro-batch of the train
+# stream becomes, and the denoising view the ELBO scores. Every objective gives one TokenBatch
+# shape: what the network reads, what it predicts, how each prediction is weighted, who attends
+# to whom, and which id is suppressed.
+#   ar     inputs chunk[:-1], targets chunk[1:], no weights, causal
+#   mdlm   inputs x_t, targets x_0, weights 1/t where masked, bidirectional, [MASK] suppressed (SUBS)
+#   bd3lm  inputs [x_t ‖ x_0], targets x_0, weights 1/t_block where masked, block-diffusion mask
+#   (train_estimator count: n masked tokens per block, weighted b/n, instead of a time t)
+# The noise is drawn on the host from golf's generator in golf's order (train_estimator time:
+# the times, then one number per position; count: an offset, a permutation, then each block's
+# subset), so a seed gives golf's masks and weights, bit for bit.
+
+
+class GolfRandom:
+    """golf's generator as a stream (src/util/random.ts): mulberry32(seed), or namedRandom(seed, name);
+    take(n) returns its next n numbers."""
+
+    def __init__(self, seed: int, name: str | None = None):
+        self.state = named_random_state(seed, name) if name is not None else seed & 0xFFFFFFFF
+
+    def take(self, n: int) -> np.ndarray:
+        out = mulberry32(self.state, n)
+        self.state = (self.state + n * 0x6D2B79F5) & 0xFFFFFFFF
+        return out
+
+
+def mask_probability(eps: float, t: np.ndarray) -> np.ndarray:
+    # the log-linear schedule (MDLM §3): sigma(t) = -log1p(-(1 - eps) t); a token is [MASK] with
+    # probability 1 - exp(-sigma(t)) = (1 - eps) t (schedule.ts maskProbability, in its float64 steps)
+    return -np.expm1(np.log1p(-(1 - eps) * t))
+
+
+def loss_weight(eps: float, t: np.ndarray) -> np.ndarray:
+    # the NELBO weight of a masked token, dsigma / expm1(sigma) = 1/t (MDLM eq. 10; schedule.ts lossWeight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = ((1 - eps) / (1 - (1 - eps) * t)) / np.expm1(-np.log1p(-(1 - eps) * t))
+    return np.where(np.isfinite(w), w, 1 / t)
+
+
+def antithetic_times(n: int, rand: GolfRandom, lo: float, hi: float) -> np.ndarray:
+    # the reference _sample_t: t_i = lo + (hi - lo)(u_i/n + i/n), one draw per stratum [i/n, (i+1)/n)
+    return lo + (hi - lo) * (rand.take(n) / n + np.arange(n, dtype=np.float64) / n)
+
+
+def draw_mask(t: np.ndarray, eps: float, rand: GolfRandom) -> tuple[np.ndarray, np.ndarray]:
+    # position i (at time t[i]) is masked when its draw is below the mask probability; its weight is
+    # the NELBO weight where masked, 0 where visible (SUBS carries visible tokens over): mdlm.ts drawMask
+    masked = rand.take(len(t)) < mask_probability(eps, t)
+    return masked, np.where(masked, loss_weight(eps, t), 0).astype(np.float32)
+
+
+def permutation(n: int, rand: GolfRandom) -> list[int]:
+    # a uniform permutation of 0..n-1 (Fisher-Yates from the last element down, j = floor(u·(i+1))): golf's
+    p = list(range(n))
+    if n > 1:
+        js = np.floor(rand.take(n - 1) * np.arange(n, 1, -1, dtype=np.float64)).astype(np.int64).tolist()
+        for i, j in zip(range(n - 1, 0, -1), js):
+            p[i], p[j] = p[j], p[i]
+    return p
+
+
+def mask_uniform_subset(masked: np.ndarray, weights: np.ndarray, start: int, b: int, n: int, weight: float, draws) -> None:
+    # schedule.ts maskUniformSubset: mask a uniform subset of n of the positions [start, start + b)
+    # (a partial Fisher-Yates, n numbers of draws), weighted weight
+    pos = list(range(start, start + b))
+    for i in range(n):
+        r = i + int(math.floor(next(draws) * (b - i)))
+        pos[i], pos[r] = pos[r], pos[i]
+        masked[pos[i]], weights[pos[i]] = True, weight
+
+
+def draw_count_mask(blocks: int, bs: int, rand: GolfRandom) -> tuple[np.ndarray, np.ndarray]:
+    # the count estimator (mdlm.ts drawCountMask): block k masks n_k = 1 + floor(bs·(u + pi(k)) / blocks)
+    # tokens, a uniform subset, each weighted bs/n_k; draws: u, the permutation pi, then each block's subset
+    u = float(rand.take(1)[0])
+    strata = permutation(blocks, rand)
+    counts = [1 + int(math.floor(bs * (u + strata[k]) / blocks)) for k in range(blocks)]
+    draws = iter(rand.take(sum(counts)).tolist())
+    masked, weights = np.zeros(blocks * bs, dtype=bool), np.zeros(blocks * bs, dtype=np.float32)
+    for k, n in enumerate(counts):
+        mask_uniform_subset(masked, weights, k * bs, bs, n, bs / n, draws)
+    return masked, weights
+
+
+def draw_training_noise(cfg: dict, positions: int, bs: int, rand: GolfRandom) -> tuple[np.ndarray, np.ndarray]:
+    """The training noise of positions in blocks of bs (mdlm.ts drawTrainingNoise): train_estimator time
+    (absent = time) draws antithetic times over the blocks, in train_interval when set, else
+    [sampling_eps, 1], and masks each token with probability 1 - alpha_t; count draws the number of
+    masked tokens of each block."""
+    estimator = cfg.get("train_estimator") or "time"
+    if estimator == "count":
+        return draw_count_mask(positions // bs, bs, rand)
+    if estimator != "time":
+        raise ValueError(f"objective.train_estimator must be time or count, got {estimator!r}")
+    lo, hi = cfg["train_interval"] or (cfg["sampling_eps"], 1)
+    times = antithetic_times(positions // bs, rand, lo, hi)
+    return draw_mask(np.repeat(times, bs), cfg["noise_eps"], rand)
+
+
+def noisy_inputs(x0: np.ndarray, masked: np.ndarray, block: int, mask_id: int, before: np.ndarray | None) -> np.ndarray:
+    """The model input of noisy rows x0 (B, T) (mdlm.ts noisyInputs): unshifted, x_t itself; shifted,
+    input j = target j - 1 (hidden when masked) after the clean token before the row, and clean at
+    the start of every block (the previous block's last target, which block diffusion conditions on)."""
+    if before is None:
+        return np.where(masked, mask_id, x0)
+    T = x0.shape[1]
+    hide = masked[:, :-1] & (np.arange(1, T) % block != 0)[None, :]
+    return np.concatenate((before[:, None], np.where(hide, mask_id, x0[:, :-1])), axis=1)
+
+
+@dataclass
+class TokenBatch:
+    inputs: np.ndarray  # (B, T) int64 model input; (B, 2T) [x_t ‖ x_0] under block diffusion
+    targets: np.ndarray  # (B, Tout) int64 ids to predict
+    weights: np.ndarray | None  # (B, Tout) float32 weight of each cross-entropy in the mean; None = all 1
+    layout: AttentionLayout
+    suppress: int | None  # the [MASK] id under SUBS
+
+    def rows(self, r0: int, r1: int) -> TokenBatch:
+        return TokenBatch(self.inputs[r0:r1], self.targets[r0:r1], None if self.weights is None else self.weights[r0:r1], self.layout, self.suppress)
+
+
+class Objective:
+    """The recipe's objective for a model with model_vocab ids ([MASK] = the last under diffusion):
+    golf's objectiveFor. The trainer and the evaluator ask it, never its name."""
+
+    def __init__(self, cfg: dict, model_vocab: int):
+        self.cfg, self.kind = cfg, cfg["kind"]
+        if self.kind not in ("ar", "mdlm", "bd3lm"):
+            raise ValueError(f"objective.kind must be ar, mdlm or bd3lm, got {self.kind!r}")
+        self.diffusion = self.kind != "ar"
+        self.shift = cfg.get("shift") is True  # absent in runs and artifacts from before it existed: False
+        self.mask_id = model_vocab - 1
+        self.block = cfg.get("block_size")
+        if self.kind == "bd3lm" and (not isinstance(self.block, int) or self.block < 1):
+            raise ValueError(f"bd3lm needs objective.block_size, a positive integer, got {self.block}")
+        self.layout, _ = objective_layout(cfg)
+
+    def chunk_tokens(self, B: int, T: int) -> int:
+        # stream tokens a micro-batch takes: B·T + 1 when each row reads the token before its first target
+        return B * T + (1 if self.kind == "ar" or self.shift else 0)
+
+    def block_size(self, T: int) -> int:
+        # tokens per denoising block (MDLM: the whole sequence)
+        if self.kind == "bd3lm":
+            if T % self.block != 0:
+                raise ValueError(f"bd3lm: block size {self.block} must divide the sequence length {T}")
+            return self.block
+        return T
+
+    def train_batch(self, chunk: np.ndarray, B: int, T: int, rand: GolfRandom) -> TokenBatch:
+        chunk = chunk.astype(np.int64)
+        if self.kind == "ar":
+            return TokenBatch(chunk[:-1].reshape(B, T), chunk[1:].reshape(B, T), None, self.layout, None)
+        bs = self.block_size(T)
+        # chunkRows: targets chunk[rT + s, rT + T + s), s = 1 shifted, after the token chunk[rT]
+        x0 = chunk[1 : B * T + 1] if self.shift else chunk[: B * T]
+        before = chunk[0 : B * T : T] if self.shift else None
+        # one t (or count) per sequence (MDLM), per block over every block of the batch (BD3-LM)
+        masked, weights = draw_training_noise(self.cfg, B * T, bs, rand)
+        return self._batch(x0.reshape(B, T), masked.reshape(B, T), weights.reshape(B, T), before)
+
+    def denoise_batch(self, x0: np.ndarray, masked: np.ndarray, before: np.ndarray | None) -> TokenBatch:
+        # rows x0 (B, T) with targets hidden where masked: what the ELBO scores (targets x0, no weights)
+        return self._batch(x0.astype(np.int64), masked, None, before.astype(np.int64) if self.shift else None)
+
+    def _batch(self, x0: np.ndarray, masked: np.ndarray, weights: np.ndarray | None, before: np.ndarray | None) -> TokenBatch:
+        bs = self.block_size(x0.shape[1])
+        inputs = noisy_inputs(x0, masked, bs, self.mask_id, before)
+        if self.kind == "bd3lm":
+            clean = noisy_inputs(x0, np.zeros_like(masked), bs, self.mask_id, before)
+            inputs = np.concatenate((inputs, clean), axis=1)  # (B, 2T): [x_t ‖ x_0]
+        return TokenBatch(inputs, x0, weights, self.layout, self.mask_id)
+
+
+def cross_entropy(model: GPT, batch: TokenBatch, device: torch.device) -> tuple[Tensor, Tensor]:
+    # nll and logsumexp of every output position, (B·Tout) float32, as golf's crossEntropyRows
+    logits = model(torch.from_numpy(batch.inputs).to(device), batch.layout, batch.suppress)
+    logits = logits.reshape(-1, logits.size(-1)).float()  # (B·Tout, V)
+    lse = torch.logsumexp(logits, dim=-1)
+    return lse - logits.gather(1, torch.from_numpy(batch.targets).reshape(-1, 1).to(device)).squeeze(1), lse
+
+
+def batch_loss(model: GPT, batch: TokenBatch, z_loss: float, device: torch.device) -> Tensor:
+    # golf's GPT.loss: the mean over positions of weight · cross-entropy (no weights: the plain mean,
+    # the AR loss), + z_loss · mean(logsumexp²)
+    nll, lse = cross_entropy(model, batch, device)
+    loss = nll.mean() if batch.weights is None else (nll * torch.from_numpy(batch.weights).reshape(-1).to(device)).mean()
+    if z_loss:
+        loss = loss + lse.square().mean() * z_loss
+    return loss
+
+
+# -----------------------------
+# THE DIFFUSION BOUND (ELBO)
+# -----------------------------
+#
+# golf's src/eval/elbo.ts (the mc estimator, golf's default) and denoise.ts. The score of a
+# diffusion model is its negative ELBO, an UPPER BOUND on the NLL, never a likelihood. Windows
+# are the official chunked evaluation's targets (window i: stream positions [1 + iT, 1 + (i+1)T),
+# read with the token before it when shifted), so AR and diffusion models score the same tokens
+# and bytes. The bound of the T-step process (alpha_t = 1 - t, grid t_i = i/T) per block:
+#   NELBO_T(x) = sum_i (1/i) · E_{x_{t_i}} sum_{masked} -log p(x^l | x_{t_i});
+# estimated with one time per block, stratified over every block of the evaluation (mulberry32(seed):
+# a uniform u0, then a Fisher-Yates permutation of the strata), snapped up to the grid, each token
+# masked with probability t_i by namedRandom(seed, "elbo:<window>:<draw>"), weighed 1/t_i. Steps 0:
+# continuous time, through NELBO = sum_n (1/n) E_{|M|=n}: n masked tokens, n uniform on 1..b (the
+# same strata), a uniform subset of that size, weighed b/n. The same seed gives golf's number.
+
+
+def elbo_draw(s: np.ndarray, T: int, bs: int, steps: int, rand: GolfRandom) -> tuple[np.ndarray, np.ndarray]:
+    """One Monte-Carlo row of a window: masked (T,) and coef (T,) float64 from the strata s of its blocks."""
+    if steps > 0:
+        t = np.repeat(np.ceil((1 - s) * steps) / steps, bs)  # the grid time t_i in {1/T, ..., 1} of each position
+        masked = rand.take(T) < t
+        return masked, np.where(masked, 1 / t, 0.0)
+    # continuous time: n masked tokens, n uniform on 1..b (the block's stratum), a uniform subset of that size
+    masked, coef = np.zeros(T, dtype=bool), np.zeros(T)
+    counts = [1 + int(math.floor(float(x) * bs)) for x in s]
+    draws = iter(rand.take(sum(counts)).tolist())
+    for j, n in enumerate(counts):
+        mask_uniform_subset(masked, coef, j * bs, bs, n, bs / n, draws)
+    return masked, coef
+
+
+@torch.no_grad()
+def evaluate_elbo(model: GPT, objective: Objective, tokens: np.ndarray, table, T: int, batch_seqs: int, steps: int, samples: int, seed: int, device: torch.device, counts: np.ndarray | None = None) -> dict:
+    """golf's evaluateElbo (estimator mc): val_loss (nats per target) and val_bpb of the bound, with the
+    Monte-Carlo standard error of val_bpb; every sum in float64."""
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"ELBO steps must be an integer >= 0 (0 = continuous time), got {steps}")
+    count = (len(tokens) - 1) // T
+    if count < 1:
+        raise ValueError(f"evaluation needs at least seq_len + 1 = {T + 1} validation tokens, got {len(tokens)}")
+    bs, K = objective.block_size(T), max(1, samples)
+    nb = T // bs
+    G = count * K * nb
+    rand = GolfRandom(seed)
+    u0 = float(rand.take(1)[0])
+    strata = (u0 + np.array(permutation(G, rand), dtype=np.float64)) / G  # [0, 1), one stratum of width 1/G each
+    sums = np.zeros(count * K)
+    tok = tokens.astype(np.int64)
+    model.eval()
+    pending: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+
+    def flush() -> None:
+        starts = np.array([1 + w * T for w, _, _, _ in pending])
+        x0 = tok[starts[:, None] + np.arange(T)[None, :]]  # (B, T) the windows' targets
+        batch = objective.denoise_batch(x0, np.stack([m for _, _, m, _ in pending]), tok[starts - 1])
+        nll, _ = cross_entropy(model, batch, device)
+        nll = nll.double().cpu().numpy().reshape(len(pending), T)
+        for b, (w, k, _, coef) in enumerate(pending):
+            sums[w * K + k] += float((coef * nll[b]).sum())
+        pending.clear()
+
+    for w in range(count):
+        for k in range(K):
+            g = (w * K + k) * nb
+            masked, coef = elbo_draw(strata[g : g + nb], T, bs, steps, GolfRandom(seed, f"elbo:{w}:{k}"))
+            pending.append((w, k, masked, coef))
+            if len(pending) == batch_seqs:
+                flush()
+    if pending:
+        flush()
+    # per-window estimates (the mean over draws), their total and the Monte-Carlo error of the total
+    total = within = 0.0
+    per_window = []
+    for i in range(count):
+        mean = 0.0
+        for k in range(K):
+            mean += sums[i * K + k] / K
+        per_window.append(mean)
+        total += mean
+        if K > 1:
+            within += sum((sums[i * K + k] - mean) ** 2 for k in range(K)) / (K - 1) / K  # the variance of the window's mean
+    se, se_method = 0.0, "none"
+    if K > 1:
+        se, se_method = math.sqrt(within), "within-window"
+    elif count > 1:
+        # one draw per window: the spread between windows includes the texts' own differences, so this
+        # overstates the Monte-Carlo error (a conservative figure)
+        mean = total / count
+        se, se_method = math.sqrt(sum((e - mean) ** 2 for e in per_window) / (count - 1) * count), "between-window"
+    end = 1 + count * T
+    if counts is None:
+        base, space, boundary = table
+        tgt, prev = tok[1:end], tok[: end - 1]
+        n_bytes = float((base[tgt] + (space[tgt] & ~boundary[prev])).sum())
+    else:
+        n_bytes = float(counts[1:end].sum())
+    n_tokens = count * T
+    val_loss = total / n_tokens
+    return {
+        "val_loss": val_loss, "val_bpb": val_loss / math.log(2.0) * (n_tokens / n_bytes), "tokens": n_tokens, "bytes": int(n_bytes),
+        "mode": "elbo", "bound": True, "seq_len": T, "block_size": bs, "elbo_steps": steps, "estimator": "mc", "samples": K, "seed": seed,
+        "val_bpb_se": se / math.log(2.0) / n_bytes, "se_method": se_method,
+    }
+
+
+# -----------------------------
 # TRAINING
 # -----------------------------
 #
 # golf's loop (src/train/loop.ts), in the official train_gpt.py's order: for each step the
-# ternary switch and the schedule; batch_tokens / micro_batch_tokens micro-batches, each B·T + 1
-# consecutive tokens of the train stream (x = chunk[:-1], y = chunk[1:], as (B, T)); the mean of
-# their gradients; clipping; one optimizer step. Evaluations and checkpoints are not training
+# ternary switch and the schedule; batch_tokens / micro_batch_tokens micro-batches, each the
+# objective's chunk of consecutive tokens of the train stream (B·T + 1 for AR and shifted
+# diffusion, B·T unshifted) made into its TokenBatch (see OBJECTIVES; diffusion noise keyed by
+# namedRandom(seed, "noise:<step>:<micro-batch>")); the mean of their gradients; clipping; one
+# optimizer step. Evaluations and checkpoints are not training
 # time. Under torchrun every rank reads the same stream and takes its contiguous share of each
 # micro-batch's rows (rank r: rows [r·B/W, (r+1)·B/W)), weighted by its share of the batch; the
 # shares are summed across ranks (all_reduce), which is golf's gradient pool across threads.
@@ -1371,17 +1680,6 @@ def seq_len_at(step: int, t: dict) -> int:
         raise ValueError(f"seq_len_start = {start} must be a positive divisor of the final sequence length {final}")
     target = start * (final / start) ** (max(step, 0) / n)
     return max([d for d in range(1, final + 1) if final % d == 0 and d <= target * (1 + 1e-9)] + [start])
-
-
-def train_loss(model: GPT, x: Tensor, y: Tensor, z_loss: float) -> Tensor:
-    # the mean next-token cross-entropy (+ z_loss · mean(logsumexp²)), as golf's GPT.loss
-    logits = model(x)
-    logits = logits.reshape(-1, logits.size(-1)).float()  # (B·T, V)
-    lse = torch.logsumexp(logits, dim=-1)
-    loss = (lse - logits.gather(1, y.reshape(-1, 1)).squeeze(1)).mean()
-    if z_loss:
-        loss = loss + lse.square().mean() * z_loss
-    return loss
 
 
 def format_fixed(x: float, digits: int) -> str:
@@ -1459,9 +1757,7 @@ def hardware_string(device: torch.device, world: int) -> str:
 
 def cmd_train(args: argparse.Namespace) -> None:
     t = RECIPE["train"]
-    objective = RECIPE["objective"]["kind"]
-    if objective != "ar":
-        raise ValueError(f"recipe {RECIPE['name']!r}: training the {objective} objective is not in this export yet (it trains ar recipes)")
+    objective = Objective(RECIPE["objective"], RECIPE["model"]["vocab_size"])
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1:
@@ -1474,8 +1770,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         torch.cuda.set_device(device)
     data_dir = Path(args.data)
     tokenizer, vocab = dataset_tokenizer(data_dir)
-    if vocab != RECIPE["model"]["vocab_size"]:
-        raise ValueError(f"{data_dir} has {vocab} token ids, the exported model {RECIPE['model']['vocab_size']}: export the recipe with --set model.vocab_size={vocab}")
+    data_ids = RECIPE["model"]["vocab_size"] - (1 if objective.diffusion else 0)  # diffusion: + 1 [MASK] id
+    if vocab != data_ids:
+        raise ValueError(f"{data_dir} has {vocab} token ids, the exported model {data_ids} data ids: export the recipe with --set model.vocab_size={vocab}")
     max_steps = args.max_steps if args.max_steps is not None else t["max_steps"]
     t = {**t, "max_steps": max_steps}
     B_tokens, micro = t["batch_tokens"], t["micro_batch_tokens"]
@@ -1497,7 +1794,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if run:
         run.write_json("config.json", {"recipe": {**RECIPE, "train": t}, "seed": args.seed, "data": str(data_dir.resolve()), "tokenizer": Path(tokenizer).name, "vocab_size": vocab, "backend": "torch", "exported_by": f"golf {GOLF_VERSION}", "world_size": world})
-        run.log(f"train_gpt.py train recipe:{RECIPE['name']} seed:{args.seed} backend:torch params:{n_params} ternary:{n_ternary} objective:ar data:{data_dir.resolve()} world_size:{world}")
+        run.log(f"train_gpt.py train recipe:{RECIPE['name']} seed:{args.seed} backend:torch params:{n_params} ternary:{n_ternary} objective:{objective.kind} data:{data_dir.resolve()} world_size:{world}")
 
     def checkpoint_meta(step: int, train_ms: float, tokens_seen: int) -> dict:
         return {
@@ -1507,9 +1804,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         }
 
     def scores(max_tokens: int | None, stride: int | None = None) -> tuple[dict, dict]:
+        # AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
         tokens, counts = load_validation_tokens(data_dir, max_tokens)
         split = len(load_validation_tokens(data_dir, None)[0]) if max_tokens is not None else len(tokens)
-        result = evaluate(model, tokens, table, t["seq_len"], RECIPE["eval"]["batch_seqs"], stride, device, counts)
+        e = RECIPE["eval"]
+        if objective.diffusion:
+            result = evaluate_elbo(model, objective, tokens, table, t["seq_len"], e["batch_seqs"], e["elbo_steps"], e["elbo_samples"], e["elbo_seed"], device, counts)
+        else:
+            result = evaluate(model, tokens, table, t["seq_len"], e["batch_seqs"], stride, device, counts)
         model.train()
         return result, {"read_tokens": len(tokens), "split_tokens": split, "partial": len(tokens) < split}
 
@@ -1522,11 +1824,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         B = micro // T
         r0, r1 = rank * B // world, (rank + 1) * B // world
         loss_sum = 0.0
-        for _ in range(accum):
-            chunk = torch.from_numpy(stream.take(B * T + 1).astype(np.int64))
-            x, y = chunk[:-1].view(B, T)[r0:r1].to(device), chunk[1:].view(B, T)[r0:r1].to(device)
+        for c in range(accum):
+            # the noise of diffusion objectives is keyed by (seed, step, micro-batch), as golf keys it;
+            # every rank draws the whole micro-batch's, then takes its rows
+            batch = objective.train_batch(stream.take(objective.chunk_tokens(B, T)), B, T, GolfRandom(args.seed, f"noise:{step}:{c}"))
             if r1 > r0:
-                loss = train_loss(model, x, y, t["z_loss"])
+                loss = batch_loss(model, batch.rows(r0, r1), t["z_loss"], device)
                 if world > 1:
                     loss = loss * ((r1 - r0) / B)
                 loss.backward()
@@ -1585,8 +1888,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         final, cov = scores(RECIPE["eval"]["val_tokens"])
         avg = train_ms / max(step, 1)
         run.log(val_log_line(step, max_steps, final["val_loss"], final["val_bpb"], train_ms, avg) + coverage_field(cov))
-        run.metric({"step": step, "val_loss": final["val_loss"], "val_bpb": final["val_bpb"], "val_tokens": final["tokens"], "val_bytes": final["bytes"], "val_coverage": cov, "bound": False, "final": True})
-        sliding, stride = None, RECIPE["eval"]["sliding_stride"]
+        elbo = None
+        if final.get("mode") == "elbo":
+            # the number above is an upper bound on the NLL, not a likelihood: say so in the log
+            elbo = {"steps": final["elbo_steps"], "samples": final["samples"], "seed": final["seed"], "estimator": final["estimator"], "val_bpb_se": final["val_bpb_se"], "se_method": final["se_method"]}
+            run.log(f"final_elbo bound:upper steps:{elbo['steps']} samples:{elbo['samples']} seed:{elbo['seed']} val_loss:{format_fixed(final['val_loss'], 4)} val_bpb:{format_fixed(final['val_bpb'], 4)} val_bpb_se:{format_fixed(elbo['val_bpb_se'], 4)}" + coverage_field(cov))
+        run.metric({"step": step, "val_loss": final["val_loss"], "val_bpb": final["val_bpb"], "val_tokens": final["tokens"], "val_bytes": final["bytes"], "val_coverage": cov, "bound": objective.diffusion, "final": True})
+        sliding, stride = None, (None if objective.diffusion else RECIPE["eval"]["sliding_stride"])  # the recipe refuses a stride for diffusion
         if stride:
             sl, _ = scores(RECIPE["eval"]["val_tokens"], stride)
             sliding = {"stride": stride, "val_loss": sl["val_loss"], "val_bpb": sl["val_bpb"]}
@@ -1599,7 +1907,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             "train_time_ms": js_round(train_ms), "eval_time_ms": js_round(1000 * (time.perf_counter() - eval_start)),
             "step_avg_ms": round(avg, 2), "tokens_seen": tokens_seen, "tokens_per_s": js_round(tokens_seen / max(train_ms / 1000, 1e-9)),
             "val_loss": final["val_loss"], "val_bpb": final["val_bpb"], "val_tokens": final["tokens"], "val_bytes": final["bytes"], "val_coverage": cov,
-            "objective": "ar", "bound": False, "elbo": None, "sliding": sliding, "backend": "torch",
+            "objective": objective.kind, "bound": objective.diffusion, "elbo": elbo, "sliding": sliding, "backend": "torch",
             "params": {"total": n_params, "ternary": n_ternary, "other": n_params - n_ternary},
             "quant": {"mode": RECIPE["quant"]["mode"], "active": model.quant_active},
             "dataset": str(data_dir.resolve()), "tokenizer": Path(tokenizer).name, "vocab_size": vocab, "stopped_by": stopped_by,
@@ -1694,39 +2002,79 @@ def cmd_unpack(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    manifest, tensors = read_artifact(args.artifact)
-    model, info = artifact_model(manifest, args.artifact)
-    objective = info.get("objective", {"kind": "ar"})
-    if objective["kind"] != "ar":
-        raise ValueError(f"{args.artifact}: a {objective['kind']} model is scored by golf's ELBO, which this export does not compute yet")
-    if info.get("activations"):
-        raise ValueError(f"{args.artifact}: the model computes with quantized activations (manifest model.activations), which this export does not reproduce yet")
-    params = dict(model.named_parameters())
-    if set(params) != set(tensors):
-        raise ValueError(f"{args.artifact}: tensors {sorted(set(tensors) ^ set(params))} do not match the model config")
-    with torch.no_grad():
-        for name, p in params.items():
-            p.copy_(torch.from_numpy(tensors[name]["values"].copy()))
+    # the model of a .golf artifact (its stored values, nothing to quantize) or of golf weights (the
+    # recipe's quantizer, as golf's forward pass at a checkpoint), scored as golf scores it: AR by the
+    # official chunked evaluation (or sliding with --stride), diffusion by golf's ELBO (an upper bound)
+    if (args.artifact is None) == (args.weights is None):
+        raise ValueError("give one of --artifact (a .golf file) or --weights (golf float weights of this recipe)")
     data_dir = Path(args.data)
-    tokenizer, data_vocab = (args.tokenizer, info.get("vocab_size", model.cfg.vocab_size)) if args.tokenizer else dataset_tokenizer(data_dir)
+    if args.artifact:
+        manifest, tensors = read_artifact(args.artifact)
+        model, info = artifact_model(manifest, args.artifact)
+        source = args.artifact
+        params = dict(model.named_parameters())
+        if set(params) != set(tensors):
+            raise ValueError(f"{args.artifact}: tensors {sorted(set(tensors) ^ set(params))} do not match the model config")
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(torch.from_numpy(tensors[name]["values"].copy()))
+    else:
+        model, source = build_model(), args.weights
+        load_weights(model, args.weights)
+        model.quant_active = {"on": True, "off": False, "recipe": model.quant_active}[args.quant]
+        e = RECIPE["eval"]
+        info = {"objective": RECIPE["objective"], "seq_len": RECIPE["train"]["seq_len"], "eval": {"batch_seqs": e["batch_seqs"], "elbo_steps": e["elbo_steps"], "elbo_samples": e["elbo_samples"], "elbo_seed": e["elbo_seed"]}}
+    objective = Objective(info.get("objective", {"kind": "ar"}), model.cfg.vocab_size)  # absent: an artifact from before objectives (ar)
+    if args.tokenizer:
+        tokenizer, data_vocab = args.tokenizer, info.get("vocab_size", model.cfg.vocab_size - (1 if objective.diffusion else 0))
+    else:
+        tokenizer, data_vocab = dataset_tokenizer(data_dir)
     if info.get("tokenizer") and args.tokenizer is None and Path(tokenizer).name != info["tokenizer"]:
-        raise ValueError(f"{args.artifact} was trained with tokenizer {info['tokenizer']}, but {data_dir} uses {tokenizer}")
+        raise ValueError(f"{source} was trained with tokenizer {info['tokenizer']}, but {data_dir} uses {tokenizer}")
     tokens, counts = load_validation_tokens(data_dir, args.val_tokens)
     T = info["seq_len"]
     if len(tokens) < T + 1:
         raise ValueError(f"evaluation needs at least seq_len + 1 = {T + 1} validation tokens, got {len(tokens)}")
-    if int(tokens.max()) >= model.cfg.vocab_size:
-        raise ValueError(f"{data_dir}: token id {int(tokens.max())} is outside the model's {model.cfg.vocab_size} ids")
+    data_ids = model.cfg.vocab_size - (1 if objective.diffusion else 0)  # diffusion: the last id is [MASK]
+    if int(tokens.max()) >= data_ids:
+        raise ValueError(f"{data_dir}: token id {int(tokens.max())} is outside the model's {data_ids} data ids")
     device = torch.device(args.device)
     model.to(device)
-    batch_seqs = args.batch_seqs or info.get("eval", {}).get("batch_seqs") or RECIPE["eval"]["batch_seqs"]
-    result = evaluate(model, tokens, byte_table(tokenizer, data_vocab), T, batch_seqs, args.stride, device, counts)
-    result["mode"] = "chunked" if args.stride is None else "sliding"
-    result["stride"] = args.stride
+    recorded = info.get("eval", {})
+    batch_seqs = args.batch_seqs or recorded.get("batch_seqs") or RECIPE["eval"]["batch_seqs"]
+    table = byte_table(tokenizer, data_vocab)
+    if objective.diffusion:
+        if args.stride is not None:
+            raise ValueError(f"{source}: a {objective.kind} model is scored by its ELBO; --stride (sliding windows) is for autoregressive models")
+        # the recorded settings (the recipe's when a setting is missing), as golf's defaultScoreOptions
+        pick = lambda flag, key: flag if flag is not None else recorded.get(key, RECIPE["eval"][key])
+        result = evaluate_elbo(model, objective, tokens, table, T, batch_seqs, pick(args.elbo_steps, "elbo_steps"), pick(args.elbo_samples, "elbo_samples"), pick(args.seed, "elbo_seed"), device, counts)
+    else:
+        result = evaluate(model, tokens, table, T, batch_seqs, args.stride, device, counts)
+        result.update({"mode": "chunked" if args.stride is None else "sliding", "bound": False, "stride": args.stride})
     if args.json:
         print(json.dumps(result))
+    elif result["bound"]:
+        steps = result["elbo_steps"]
+        print(f"final_elbo bound:upper steps:{steps} samples:{result['samples']} seed:{result['seed']} val_loss:{result['val_loss']:.8f} val_bpb:{result['val_bpb']:.8f} val_bpb_se:{result['val_bpb_se']:.8f} tokens:{result['tokens']} bytes:{result['bytes']}")
+        print(f"val_bpb is an upper bound on the NLL ({'continuous-time' if steps == 0 else f'{steps}-step'} ELBO, Monte Carlo), not a likelihood")
     else:
         print(f"final_eval val_loss:{result['val_loss']:.8f} val_bpb:{result['val_bpb']:.8f} tokens:{result['tokens']} bytes:{result['bytes']}")
+
+
+def cmd_train_batch(args: argparse.Namespace) -> None:
+    # the training batch of one micro-batch as golf's objective builds it (its noise keyed by seed,
+    # step and micro-batch, as the trainer keys it): what golf's objective.trainBatch returns
+    objective = Objective(RECIPE["objective"], RECIPE["model"]["vocab_size"])
+    chunk = load_safetensors(args.tokens)["tokens"].reshape(-1).numpy()
+    B, T = args.rows, args.seq_len
+    if len(chunk) != objective.chunk_tokens(B, T):
+        raise ValueError(f"{args.tokens}: {len(chunk)} tokens, a micro-batch of {B} rows of {T} takes {objective.chunk_tokens(B, T)}")
+    batch = objective.train_batch(chunk, B, T, GolfRandom(args.seed, f"noise:{args.step}:{args.micro}"))
+    out = {"inputs": torch.from_numpy(batch.inputs.astype(np.int32)), "targets": torch.from_numpy(batch.targets.astype(np.int32))}
+    if batch.weights is not None:
+        out["weights"] = torch.from_numpy(batch.weights)
+    save_safetensors(args.out, out)
 
 
 def cmd_optim_step(args: argparse.Namespace) -> None:
@@ -1757,7 +2105,7 @@ def cmd_byte_table(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="train_gpt.py", description=f"golf's model, quantizer and trainer for recipe {RECIPE['name']!r}, exported by golf {GOLF_VERSION} (trains ar recipes; diffusion objectives are evaluated, not trained)")
+    parser = argparse.ArgumentParser(prog="train_gpt.py", description=f"golf's model, quantizer and trainer for recipe {RECIPE['name']!r} (objective {RECIPE['objective']['kind']}), exported by golf {GOLF_VERSION}: trains ar, mdlm and bd3lm recipes as golf does; scores AR models by the chunked evaluation, diffusion models by golf's ELBO (an upper bound)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("params", help="list the parameters (name, shape, optimizer group, ternary) as JSON lines")
     p.set_defaults(run=cmd_params)
@@ -1789,16 +2137,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--artifact", required=True, help="a .golf file written by golf pack")
     p.add_argument("--out", required=True, help="safetensors: <name> (F32) per tensor, <name>.trits (I8) and <name>.scales (F32) per ternary tensor")
     p.set_defaults(run=cmd_unpack)
-    p = sub.add_parser("eval", help="val_loss and val_bpb of a .golf artifact on a dataset's validation shards")
-    p.add_argument("--artifact", required=True, help="a .golf file written by golf pack")
+    p = sub.add_parser("eval", help="val_loss and val_bpb of a .golf artifact or golf weights on a dataset's validation shards (diffusion: golf's ELBO, an upper bound)")
+    p.add_argument("--artifact", help="a .golf file written by golf pack")
+    p.add_argument("--weights", help="instead of --artifact: golf float weights of this recipe (checkpoint.safetensors), through the recipe's quantizer")
+    p.add_argument("--quant", choices=("on", "off", "recipe"), default="recipe", help="--weights: quantized forward pass (default: as the recipe's quant.mode)")
     p.add_argument("--data", required=True, help="dataset folder: fineweb_val_*.bin shards (and dataset.json, or the official layout)")
     p.add_argument("--tokenizer", help="byte260 or a SentencePiece .model (default: the dataset's)")
     p.add_argument("--val-tokens", type=int, help="score only the first N validation tokens (default: the whole split, as the official metric)")
-    p.add_argument("--stride", type=int, help="sliding-window evaluation with this stride (default: the official chunked one)")
+    p.add_argument("--stride", type=int, help="AR: sliding-window evaluation with this stride (default: the official chunked one)")
+    p.add_argument("--elbo-steps", type=int, help="diffusion: denoising steps T of the ELBO, 0 = continuous time (default: the artifact's eval.elbo_steps)")
+    p.add_argument("--elbo-samples", type=int, help="diffusion: Monte-Carlo draws per window; 2+ gives a within-window standard error (default: the artifact's)")
+    p.add_argument("--seed", type=int, help="diffusion: seed of the ELBO's noise, golf's (default: the artifact's eval.elbo_seed)")
     p.add_argument("--batch-seqs", type=int, help="windows per forward pass (default: the artifact's eval.batch_seqs)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(run=cmd_eval)
+    p = sub.add_parser("train-batch", help="one micro-batch's training batch (inputs, targets, weights) as golf's objective builds it, noise included")
+    p.add_argument("--tokens", required=True, help="safetensors holding 'tokens', the micro-batch's stream tokens (B·T, + 1 when rows read the token before them)")
+    p.add_argument("--rows", type=int, required=True, help="rows B")
+    p.add_argument("--seq-len", type=int, required=True, help="targets per row T")
+    p.add_argument("--seed", type=int, default=1337, help="golf train's --seed")
+    p.add_argument("--step", type=int, default=0, help="the 0-based step")
+    p.add_argument("--micro", type=int, default=0, help="the micro-batch within the step")
+    p.add_argument("--out", required=True, help="safetensors to write inputs (I32), targets (I32) and weights (F32, diffusion) to")
+    p.set_defaults(run=cmd_train_batch)
     p = sub.add_parser("optim-step", help="one optimizer step of golf weights with given gradients (golf's optimizers and schedule)")
     p.add_argument("--weights", required=True, help="checkpoint.safetensors: float32 tensors under golf's names")
     p.add_argument("--grads", required=True, help="safetensors: a float32 gradient per parameter name (a parameter left out is not updated)")

@@ -1,0 +1,195 @@
+/**
+ * The export trains and scores the diffusion objectives (MDLM, BD3-LM) as golf does. On the
+ * built-in corpus, for mdlm-tiny-cpu and bd3lm-tiny-cpu (shifted) and an unshifted BD3-LM with a
+ * clipped training interval:
+ * - one micro-batch's training batch from the export's `train-batch` against golf's
+ *   objective.trainBatch under the trainer's noise key: inputs, targets and weights bit for bit
+ *   (these cases, an unshifted MDLM with a clipped interval, and both train_estimator count);
+ * - three steps from the same seed, golf (wasm, one thread) against the export (PyTorch CPU):
+ *   every step's training loss within 1e-3 relative;
+ * - the export's run folder goes through golf pack and golf verify with gap 0 on the bound;
+ * - the export's final score is golf's ELBO of the same weights on the same tokens (golf verify
+ *   scores the run's checkpoint with the same seeded noise) within 1e-5 relative, its standard
+ *   error too; and, for BD3-LM, the export's `eval` of the packed artifact and of the checkpoint
+ *   (continuous time, two draws per window: the within-window error) against golf's.
+ * Small batches (2 micro-batches of 2 rows of 256) and 4096 validation tokens keep it short.
+ */
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, expect, it} from 'vitest'
+
+import {initBackend} from '../../src/backend/index.js'
+import {ensureBuiltinDataset} from '../../src/data/dataset.js'
+import {loadValidationSlice} from '../../src/data/stream.js'
+import {openDataset} from '../../src/data/open.js'
+import {scoreModel} from '../../src/eval/score.js'
+import {exportedRecipe} from '../../src/export/torch/header.js'
+import {readSafetensors, writeSafetensors} from '../../src/io/safetensors.js'
+import {objectiveFor} from '../../src/objective/index.js'
+import {packSource} from '../../src/pack/pack-model.js'
+import type {CheckpointMeta} from '../../src/run/checkpoint.js'
+import type {RunSummary} from '../../src/run/folder.js'
+import {loadRunModel} from '../../src/run/load.js'
+import {train} from '../../src/train/loop.js'
+import {namedRandom} from '../../src/util/random.js'
+import {verifyRun} from '../../src/verify/run.js'
+import {describeWithTorch, exportRecipe, randomTokens, runExport, scratch} from './torch-peer.js'
+
+const LOSS_TOLERANCE = 1e-3
+const ELBO_TOLERANCE = 1e-5
+const VAL_TOKENS = 4096
+const SEED = 1337
+/** Three steps of two micro-batches of 2 rows, no wall-clock rule (the two clocks differ), a short final score. */
+const SETS = [
+  'train.max_steps=3',
+  'train.workers=1',
+  'train.log_every=1',
+  'train.checkpoint_every=0',
+  'train.max_wallclock_seconds=null',
+  'train.batch_tokens=1024',
+  'train.micro_batch_tokens=512',
+  `eval.val_tokens=${VAL_TOKENS}`,
+]
+const CASES = [
+  {label: 'mdlm, shifted', recipe: 'mdlm-tiny-cpu', sets: [] as string[]},
+  {label: 'bd3lm (blocks of 4), shifted', recipe: 'bd3lm-tiny-cpu', sets: [] as string[]},
+  {label: 'bd3lm (blocks of 4), unshifted, train_interval [0.3, 0.8]', recipe: 'bd3lm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_interval=[0.3, 0.8]']},
+]
+
+let data = ''
+const seen: string[] = []
+
+beforeAll(async () => {
+  await initBackend('wasm', {quiet: true})
+  data = await ensureBuiltinDataset()
+}, 600_000)
+
+afterAll(() => {
+  if (seen.length > 0) console.info(`export torch, diffusion against golf:\n  ${seen.join('\n  ')}`)
+})
+
+function trainLosses(runDir: string): number[] {
+  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as {train_loss?: number})
+    .filter((m) => m.train_loss !== undefined)
+    .map((m) => m.train_loss!)
+}
+
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b)
+
+describeWithTorch('golf export torch: diffusion objectives', (python) => {
+  it("one micro-batch's noise, inputs, targets and weights are golf's, bit for bit", async () => {
+    const dir = scratch('diffusion-batch')
+    const B = 8
+    const T = 256
+    const [step, micro] = [7, 1]
+    const more = [
+      {label: 'mdlm, unshifted, train_interval [0.2, 0.6]', recipe: 'mdlm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_interval=[0.2, 0.6]']},
+      {label: 'mdlm, shifted, train_estimator count', recipe: 'mdlm-tiny-cpu', sets: ['objective.train_estimator=count']},
+      {label: 'bd3lm (blocks of 4), unshifted, train_estimator count', recipe: 'bd3lm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_estimator=count']},
+    ]
+    for (const c of [...CASES, ...more]) {
+      const {recipe, file} = exportRecipe(dir, c.recipe, c.sets)
+      const objective = objectiveFor(recipe.objective, exportedRecipe(recipe).model.vocab_size)
+      const chunk = Uint16Array.from(randomTokens(objective.chunkTokens(B, T), 260, 5))
+      const golf = objective.trainBatch(chunk, B, T, namedRandom(SEED, `noise:${step}:${micro}`))
+      const tokens = join(dir, 'chunk.safetensors')
+      writeSafetensors(tokens, {tokens: {dtype: 'I32', shape: [chunk.length], data: Int32Array.from(chunk)}})
+      const out = join(dir, 'batch.safetensors')
+      await runExport(python, file, ['train-batch', '--tokens', tokens, '--rows', String(B), '--seq-len', String(T), '--seed', String(SEED), '--step', String(step), '--micro', String(micro), '--out', out])
+      const py = readSafetensors(out).tensors
+      expect(py.get('inputs')!.shape, c.label).toEqual([B, golf.T])
+      expect(Array.from(py.get('inputs')!.data), `${c.label}: inputs`).toEqual(Array.from(golf.inputs))
+      expect(Array.from(py.get('targets')!.data), `${c.label}: targets`).toEqual(Array.from(golf.targets))
+      expect(Array.from(py.get('weights')!.data), `${c.label}: weights`).toEqual(Array.from(golf.weights!))
+      const masked = golf.weights!.filter((w) => w > 0).length
+      seen.push(`train-batch ${c.label}: ${B}×${golf.T} inputs, ${masked}/${golf.weights!.length} positions masked, identical to golf's`)
+    }
+  }, 120_000)
+
+  for (const c of CASES) {
+    it(`${c.label}: three steps give golf's losses; golf packs and verifies the run; the bound is golf's ELBO`, async () => {
+      const dir = scratch('diffusion-train')
+      const {recipe, file} = exportRecipe(dir, c.recipe, [...SETS, ...c.sets])
+      const run = join(dir, 'torch')
+      // the export in its own process, on one thread of the other core, while golf trains here
+      const t0 = performance.now()
+      const exported = runExport(python, file, ['train', '--data', data, '--out', run, '--seed', String(SEED)], {OMP_NUM_THREADS: '1'}).then((out) => ({out, seconds: (performance.now() - t0) / 1000}))
+      exported.catch(() => {}) // awaited below
+      await train({recipe, dataDir: data, outDir: join(dir, 'golf'), seed: SEED, backend: 'wasm'})
+      const {seconds} = await exported
+      const golfLosses = trainLosses(join(dir, 'golf'))
+      const torchLosses = trainLosses(run)
+      expect(torchLosses.length).toBe(3)
+      const deltas = golfLosses.map((g, i) => rel(torchLosses[i], g))
+      seen.push(`${c.label}: train_loss golf ${golfLosses.map((x) => x.toFixed(6)).join(', ')} | torch ${torchLosses.map((x) => x.toFixed(6)).join(', ')} | relative ${deltas.map((x) => x.toExponential(2)).join(', ')} (export run ${seconds.toFixed(1)} s)`)
+      for (const [i, d] of deltas.entries()) expect(d, `step ${i + 1}`).toBeLessThanOrEqual(LOSS_TOLERANCE)
+
+      // the run folder says what golf's says for a diffusion run
+      const log = readFileSync(join(run, 'train.log'), 'utf8')
+      expect(log).toMatch(new RegExp(`^train_gpt\\.py train recipe:${c.recipe} seed:${SEED} backend:torch .* objective:${recipe.objective.kind} `, 'm'))
+      expect(log).toMatch(/^step:3\/3 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} train_time:\d+ms step_avg:\d+\.\d{2}ms partial_val_tokens:4096\/\d+$/m)
+      expect(log).toMatch(/^final_elbo bound:upper steps:128 samples:1 seed:0 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} val_bpb_se:\d+\.\d{4} partial_val_tokens:4096\/\d+$/m)
+      const meta = JSON.parse(readFileSync(join(run, 'checkpoint.json'), 'utf8')) as CheckpointMeta
+      const golfMeta = JSON.parse(readFileSync(join(dir, 'golf', 'checkpoint.json'), 'utf8')) as CheckpointMeta
+      expect({...meta, train_time_ms: 0, backend: '', files: null}).toEqual({...golfMeta, train_time_ms: 0, backend: '', files: null})
+      const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as {recipe: unknown; vocab_size: number}
+      const golfConfig = JSON.parse(readFileSync(join(dir, 'golf', 'config.json'), 'utf8')) as {recipe: unknown; vocab_size: number}
+      expect(config.recipe).toEqual(golfConfig.recipe)
+      expect(config.vocab_size).toBe(golfConfig.vocab_size)
+      const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as RunSummary
+      const golfSummary = JSON.parse(readFileSync(join(dir, 'golf', 'summary.json'), 'utf8')) as RunSummary
+      for (const key of Object.keys(golfSummary)) expect(summary, `summary.json has ${key}`).toHaveProperty(key)
+      expect([summary.objective, summary.bound, summary.val_tokens, summary.val_bytes]).toEqual([golfSummary.objective, true, golfSummary.val_tokens, golfSummary.val_bytes])
+      expect({...summary.elbo!, val_bpb_se: 0}).toEqual({...golfSummary.elbo!, val_bpb_se: 0})
+      const finals = (dirName: string) =>
+        readFileSync(join(dirName, 'metrics.jsonl'), 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"final"'))
+          .map((l) => Object.keys(JSON.parse(l) as object).sort())
+      expect(finals(run)).toEqual(finals(join(dir, 'golf')))
+
+      // golf pack and golf verify (the functions the commands run): the roundtrip on the bound
+      const artifact = join(dir, 'torch.golf')
+      const {bytes} = await packSource(run, {codec: 'auto', compress: 'xz'}) // xz: the export reads it with the standard library
+      writeFileSync(artifact, bytes)
+      const report = await verifyRun({runDir: run, artifactPath: artifact, limit: 16_000_000, codeFiles: [file], valTokens: VAL_TOKENS, backend: 'wasm'})
+      const rt = report.roundtrip_detail
+      expect(report.ok, report.checks.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`).join('; ')).toBe(true)
+      expect([report.bound, rt.elbo]).toEqual([true, {steps: 128, samples: 1, seed: 0}])
+      expect(rt.gap).toBe(0)
+
+      // golf's ELBO of the export's checkpoint on the same tokens (verify's "before") against the export's own
+      const dLoss = rel(summary.val_loss, rt.val_loss_before)
+      const dBpb = rel(summary.val_bpb, rt.val_bpb_before)
+      seen.push(`${c.label}: golf pack ${bytes.length} bytes, verify gap ${rt.gap}; 128-step ELBO of the export's weights, golf val_bpb ${rt.val_bpb_before.toFixed(8)} | torch ${summary.val_bpb.toFixed(8)} | relative ${dBpb.toExponential(2)} (val_loss ${dLoss.toExponential(2)}); golf's own run ${golfSummary.val_bpb.toFixed(6)}`)
+      expect(dLoss).toBeLessThanOrEqual(ELBO_TOLERANCE)
+      expect(dBpb).toBeLessThanOrEqual(ELBO_TOLERANCE)
+      expect(rel(summary.val_bpb, golfSummary.val_bpb)).toBeLessThanOrEqual(LOSS_TOLERANCE)
+
+      if (c.recipe !== 'bd3lm-tiny-cpu' || c.sets.length > 0) return
+      // the export's eval of the packed artifact (its recorded ELBO settings) against golf's score of it
+      const a = JSON.parse(await runExport(python, file, ['eval', '--artifact', artifact, '--data', data, '--val-tokens', String(VAL_TOKENS), '--json'])) as {val_loss: number; val_bpb: number; tokens: number; bytes: number; bound: boolean; val_bpb_se: number}
+      expect([a.tokens, a.bytes, a.bound]).toEqual([rt.tokens, rt.bytes, true])
+      const dArtifact = rel(a.val_bpb, rt.val_bpb_after)
+      expect(dArtifact).toBeLessThanOrEqual(ELBO_TOLERANCE)
+      expect(rel(a.val_bpb_se, summary.elbo!.val_bpb_se)).toBeLessThanOrEqual(ELBO_TOLERANCE)
+      // continuous time with two draws per window (the within-window standard error), on the checkpoint
+      const loaded = loadRunModel(run)
+      const {table, info} = await openDataset(data)
+      const val = loadValidationSlice(info.dir, {vocabSize: info.vocabSize ?? undefined, maxTokens: VAL_TOKENS, table, bosId: info.bosId})
+      const golfCt = scoreModel(loaded.model, objectiveFor(recipe.objective, loaded.meta.model.vocab_size), val.tokens, val.byteTable, {mode: 'elbo', seqLen: recipe.train.seq_len, batchSeqs: 16, elboSteps: 0, elboSamples: 2, seed: 3})
+      loaded.model.dispose()
+      if (golfCt.mode !== 'elbo') throw new Error(`expected an ELBO, got ${golfCt.mode}`)
+      const ct = JSON.parse(await runExport(python, file, ['eval', '--weights', join(run, 'checkpoint.safetensors'), '--data', data, '--val-tokens', String(VAL_TOKENS), '--elbo-steps', '0', '--elbo-samples', '2', '--seed', '3', '--json'])) as {val_bpb: number; val_bpb_se: number; se_method: string}
+      expect(ct.se_method).toBe(golfCt.se_method)
+      const dCt = rel(ct.val_bpb, golfCt.val_bpb)
+      const dSe = rel(ct.val_bpb_se, golfCt.val_bpb_se)
+      seen.push(`${c.label}: export eval of the artifact ${a.val_bpb.toFixed(8)} vs golf ${rt.val_bpb_after.toFixed(8)} (relative ${dArtifact.toExponential(2)}); continuous-time ELBO, 2 draws, seed 3: golf ${golfCt.val_bpb.toFixed(8)} ± ${golfCt.val_bpb_se.toFixed(6)} | torch ${ct.val_bpb.toFixed(8)} ± ${ct.val_bpb_se.toFixed(6)} | relative ${dCt.toExponential(2)}, se ${dSe.toExponential(2)}`)
+      expect(dCt).toBeLessThanOrEqual(ELBO_TOLERANCE)
+      expect(dSe).toBeLessThanOrEqual(1e-3) // a difference of two nearly equal draws: relative rounding grows
+    }, 600_000)
+  }
+})
