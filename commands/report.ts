@@ -13,7 +13,7 @@ export default class Report extends GolfCommand {
   README.md        headline, per-seed table with Mean/Std, architecture from the recipe, negative results judged against seed noise, compliance checklist, significance, reproduce commands
   submission.json  the official fields, validated against a schema
   val_bpb.svg      val_bpb and train loss against step
-  train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs + train_golf.br (the counted code: a loader and golf's brotli-compressed bundle; --code: that file, under its own name, e.g. the train_gpt.py of golf export torch)
+  train_seed<N>.log, model.golf (packed from the first seed, or --artifact), train_golf.mjs + train_golf.br (the counted code: a loader and golf's brotli-compressed bundle; --code <file>: that file, under its own name; --code torch: train_gpt.py, golf export torch's file for the runs' recipe, self-extracting as the records ship theirs (LZMA + base85), counted as the wrapper's bytes, and the README's reproduce lines are its python3 train_gpt.py train/eval)
 A diffusion run's val_bpb is its negative ELBO, an upper bound: it is marked ≤ everywhere, submission.json adds val_var_bpb, bound, elbo_steps and objective, and AR and diffusion runs are never seeds of one entry (a diffusion ablation of an AR baseline gets no verdict: a bound against a likelihood is not like for like).
 The compliance checklist measures: the time limits are judged only for runs timed on 8×H100 SXM (elsewhere they are not confirmed), and "no validation data in training" runs golf data audit on the dataset the runs were trained on (config.json data; --no-data-audit skips it).
 The README's val_bpb is labelled partial when the runs scored only the first eval.val_tokens of the validation split (the official metric scores all of it), and the checklist's "whole validation split" line fails then.
@@ -25,6 +25,7 @@ With --sota <bpb>, both record rules: the README's (Δ ≥ 0.005 nats at p < 0.0
     '<%= config.bin %> <%= command.id %> --runs runs/a runs/b runs/c --out submissions/mine --author "Ada L." --github-id ada --sota 1.2244 --tar',
     '<%= config.bin %> <%= command.id %> --runs "runs/mine-s*" --out submissions/mine --sota 1.0611 --sota-seeds 1.05989,1.06125,1.06209',
     '<%= config.bin %> <%= command.id %> --runs "runs/*" --out submissions/mine --artifact model.golf --json',
+    '<%= config.bin %> <%= command.id %> --runs "runs/mine-s*" --out submissions/mine --code torch',
   ]
 
   static override flags = {
@@ -39,7 +40,7 @@ With --sota <bpb>, both record rules: the README's (Δ ≥ 0.005 nats at p < 0.0
     'sota-seeds': Flags.string({description: "The previous record's per-seed val_bpb, comma-separated: adds the leaderboard's one-sided Welch test (p < 0.25)."}),
     limit: Flags.string({description: 'Size cap (decimal MB as the rules say).', default: '16MB'}),
     artifact: Flags.string({description: 'Ship this artifact instead of packing the first seed\'s run.'}),
-    code: Flags.string({description: 'Ship this file as the counted code instead of bundling golf\'s for the recipe.'}),
+    code: Flags.string({description: 'Ship this file as the counted code instead of bundling golf\'s for the recipe; "torch": golf export torch\'s train_gpt.py of the runs\' recipe, self-extracting (a file named torch: ./torch).'}),
     date: Flags.string({description: 'Submission date, ISO 8601 (default: now); also the tarball mtime.'}),
     'noise-floor': Flags.string({description: 'bpb an ablation must move to count when there is a single main seed.', default: '0.005'}),
     roundtrip: Flags.boolean({description: 'Measure the shipped artifact\'s roundtrip val_bpb (needs the run\'s checkpoint).', default: true, allowNo: true}),

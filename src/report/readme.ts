@@ -377,6 +377,8 @@ export function renderReadme(d: ReadmeInput): string {
 
   out.push('## Reproduce', '')
   out.push('With golf:', '', '```sh', ...d.reproduce.golf, '```', '')
-  out.push(`With the counted code alone (${d.code_files.map((f) => `\`${f}\``).join(' + ')}, ${fmtInt(d.bytes_code)} bytes; npm dependencies as in golf's package.json):`, '', '```sh', ...d.reproduce.counted, '```', '')
+  // a Python file is golf export torch's train_gpt.py (or takes its flags); golf's loader runs on node
+  const needs = d.code_files[0]?.endsWith('.py') ? 'PyTorch >= 1.13 and numpy' : "npm dependencies as in golf's package.json"
+  out.push(`With the counted code alone (${d.code_files.map((f) => `\`${f}\``).join(' + ')}, ${fmtInt(d.bytes_code)} bytes; ${needs}):`, '', '```sh', ...d.reproduce.counted, '```', '')
   return out.join('\n')
 }

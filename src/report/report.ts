@@ -4,6 +4,8 @@
  *   runs ──ledger──▶ main seeds + ablations
  *        ──pack───▶ model.golf (the first seed's run, or --artifact), per-seed artifact bytes
  *        ──verify─▶ roundtrip val_bpb of the shipped artifact, the counted code train_golf.mjs + .br
+ *                   (or, with `--code torch`, golf export torch's train_gpt.py of the runs' recipe,
+ *                   self-extracting: src/export/torch/self-extract.ts)
  *        ──stats──▶ Mean/Std, ablation verdicts, record significance, compliance
  *        ──render─▶ README.md, submission.json (schema-checked), val_bpb.svg, train_seed<N>.log,
  *                   sizes.log (the size lines of the files shipped, in the official format)
@@ -24,8 +26,12 @@ import {copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync,
 import {basename, dirname, join, resolve, sep} from 'node:path'
 
 import {InputError} from '../errors.js'
+import type {SelfExtracting} from '../export/torch/self-extract.js'
 import {tempSiblingPath} from '../io/atomic.js'
 import {oneLine, readInputFile} from '../io/read.js'
+import {DEFAULT_OBJECTIVE, modelVocabFor} from '../objective/types.js'
+import {compressionOfId} from '../pack/artifact/format.js'
+import type {CompressName} from '../pack/compress.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {COUNTED_CODE_FILES} from '../submission/counted-code.js'
 import {sizeLines} from '../submission/size-lines.js'
@@ -56,6 +62,11 @@ export const REPORT_FILES = {
   payload: COUNTED_CODE_FILES.payload,
 } as const
 
+/** `--code torch`: the counted code is golf export torch's file for the runs' recipe … */
+export const TORCH_CODE = 'torch'
+/** … shipped self-extracting under the name the records use. */
+export const TORCH_CODE_FILE = 'train_gpt.py'
+
 export {evalSecondsUpperBound, TIME_LIMIT_S} from './compliance.js'
 
 export interface ReportOptions {
@@ -80,7 +91,10 @@ export interface ReportOptions {
   force?: boolean
   /** Ship this artifact instead of packing the first seed's run. */
   artifact?: string
-  /** Ship this file as the counted code instead of bundling golf's (`buildCountedCode`). */
+  /**
+   * Ship this file as the counted code instead of bundling golf's (`buildCountedCode`); `torch`
+   * (TORCH_CODE): golf export torch's train_gpt.py of the runs' recipe, self-extracting.
+   */
   code?: string
   /** Submission date (ISO 8601); default now. Also the tarball's mtime. */
   date?: string
@@ -157,19 +171,76 @@ function codeRunner(codeFile: string): string {
 }
 
 async function reproduceCommands(main: RunRecord[], recipe: ResolvedRecipe, codeFile: string): Promise<ReadmeInput['reproduce']> {
+  const python = codeFile.endsWith('.py')
   const sets = await recipeOverrides(recipe)
   const data = datasetName(main[0])
   const dataFlag = data === BUILTIN_DATASET ? [] : ['--data', `path/to/${data}`]
   const recipeFlag = sets === null ? `path/to/${recipe.name}.yaml` : recipe.name
   const golf = main.map((r) => ['golf train --recipe', shellQuote(recipeFlag), '--seed', String(r.summary.seed), ...dataFlag, ...(sets ?? [])].join(' '))
-  if (sets === null) golf.push(`# ${recipe.name} is not a built-in recipe: use the recipe file the runs were trained from (train_golf.mjs embeds the resolved recipe)`)
+  if (sets === null) golf.push(`# ${recipe.name} is not a built-in recipe: use the recipe file the runs were trained from (${codeFile} embeds the resolved recipe)`)
   const dataArg = `path/to/${data}`
   const counted = [
     ...(data === BUILTIN_DATASET ? [`# path/to/${BUILTIN_DATASET}: golf's built-in corpus (golf train prepares and caches it)`] : []),
     ...main.map((r) => `${codeRunner(codeFile)} train --data ${dataArg} --out runs/seed${r.summary.seed} --seed ${r.summary.seed}`),
-    `${codeRunner(codeFile)} eval --artifact ${REPORT_FILES.artifact} --data ${dataArg}`,
+    // the export's train writes a run folder and its eval scores the whole split unless told
+    // otherwise (golf's loader reads both from the embedded recipe)
+    ...(python ? [`# ${codeFile} train writes a golf run folder; golf pack runs/seed${main[0].summary.seed} -o ${REPORT_FILES.artifact} packs it. The line below scores the shipped ${REPORT_FILES.artifact}:`] : []),
+    `${codeRunner(codeFile)} eval --artifact ${REPORT_FILES.artifact} --data ${dataArg}${python && recipe.eval.val_tokens != null ? ` --val-tokens ${recipe.eval.val_tokens}` : ''}`,
   ]
   return {golf, counted}
+}
+
+/**
+ * Outer compressions train_gpt.py decodes with Python's standard library (zlib, lzma): not
+ * brotli, which needs a pip package.
+ */
+export const TORCH_READABLE_COMPRESS: readonly CompressName[] = ['none', 'deflate', 'lzma', 'xz']
+
+/** Byte of a .golf header holding the outer compression id (src/pack/artifact.ts). */
+const ARTIFACT_COMPRESS_OFFSET = 6
+
+/**
+ * `--code torch`'s artifact: golf pack's `auto` without brotli (the smallest of what `auto` tries
+ * for the body's size that TORCH_READABLE_COMPRESS holds), so the folder reproduces its score
+ * with python alone.
+ */
+async function packForPython(runDir: string): Promise<{bytes: Uint8Array}> {
+  const {packPrepared, prepareSource} = await import('../pack/pack-model.js')
+  const {autoCompressCandidates} = await import('../pack/compress.js')
+  const prepared = await prepareSource(runDir, {codec: 'auto'})
+  let best = packPrepared(prepared, {codec: 'auto', compress: 'none'})
+  for (const compress of autoCompressCandidates(best.bytes.byteLength)) {
+    if (compress === 'none' || !TORCH_READABLE_COMPRESS.includes(compress)) continue
+    const packed = packPrepared(prepared, {codec: 'auto', compress})
+    if (packed.bytes.byteLength < best.bytes.byteLength) best = packed
+  }
+  return best
+}
+
+/**
+ * `--code torch`: golf export torch's file for the recipe `run` trained, self-extracting. The
+ * recipe is config.json's (the resolved recipe as golf train wrote it; the objective defaulted
+ * as the ledger does for runs from before objectives), with the data's vocabulary: config.json
+ * records the model's ids (a diffusion objective's [MASK] included) and the export adds the
+ * [MASK] itself. The export's refusals (e.g. activation quantization) are one InputError line
+ * naming --code torch.
+ */
+async function torchCountedCode(run: RunRecord, progress: (line: string) => void): Promise<SelfExtracting & {format: string; readCommand: string}> {
+  // loaded on demand: the export's header reads golf's model constants (and so loads tfjs)
+  const {renderTorchExport} = await import('../export/torch/export.js')
+  const {readSourceCommand, SELF_EXTRACT_FORMAT, selfExtractingPython} = await import('../export/torch/self-extract.js')
+  const stored = run.config.recipe
+  const objective = {...DEFAULT_OBJECTIVE, ...stored.objective}
+  const recipe: ResolvedRecipe = {...stored, objective, model: {...stored.model, vocab_size: stored.model.vocab_size - modelVocabFor(objective.kind, 0)}}
+  let source: string
+  try {
+    source = renderTorchExport(recipe)
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(`--code torch: run ${oneLine(run.id)}: ${oneLine(err.message)}`)
+    throw err
+  }
+  progress(`exporting ${TORCH_CODE_FILE} for recipe ${oneLine(stored.name)} (self-extracting)`)
+  return {...selfExtractingPython(source), format: SELF_EXTRACT_FORMAT, readCommand: readSourceCommand(TORCH_CODE_FILE)}
 }
 
 function ablationRow(a: Ablation, noiseStd: number | null, floor: number): AblationRow {
@@ -246,7 +317,7 @@ function submissionSignificance(s: Significance): NonNullable<Submission['signif
 
 /** Names golf report writes into a submission folder (README, submission.json, plot, artifact, code, logs). */
 function isReportFile(name: string): boolean {
-  return (Object.values(REPORT_FILES) as string[]).includes(name) || /^train_seed\d+(_\d+)?\.log$/.test(name)
+  return (Object.values(REPORT_FILES) as string[]).includes(name) || name === TORCH_CODE_FILE || /^train_seed\d+(_\d+)?\.log$/.test(name)
 }
 
 /**
@@ -306,13 +377,16 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
 
   const runs = await loadRuns(opts.runs, {cwd})
   // with --force: still never the current folder, an input's folder or a folder golf did not write
-  if (opts.force) assertReplaceable(out, [...runs.map((r) => r.dir), ...(opts.artifact ? [opts.artifact] : []), ...(opts.code ? [opts.code] : [])], cwd)
+  const torch = opts.code === TORCH_CODE
+  if (opts.force) assertReplaceable(out, [...runs.map((r) => r.dir), ...(opts.artifact ? [opts.artifact] : []), ...(opts.code && !torch ? [opts.code] : [])], cwd)
   const {main, ablations} = groupRuns(runs, {cwd})
   const first = main[0]
   const recipe = first.config.recipe
   const bound = boundInfo(main)
   if (bound && bound.steps === null) throw new InputError(`run ${first.id}: its val_bpb is an upper bound but neither summary.json (elbo.steps) nor config.json (eval.elbo_steps) says with how many steps`)
   const warnings: string[] = []
+  // refused before anything is packed: the export of the exact recipe the runs trained
+  const torchCode = torch ? await torchCountedCode(first, progress) : null
   progress(`${main.length} main seed${main.length === 1 ? '' : 's'}, ${ablations.length} ablation${ablations.length === 1 ? '' : 's'}`)
 
   mkdirSync(dirname(out), {recursive: true})
@@ -327,6 +401,10 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       const bytes = readInputFile(resolve(cwd, opts.artifact), '--artifact', opts.artifact)
       writeFileSync(artifactPath, bytes)
       artifactBytes.set(first, bytes.byteLength)
+      const given = bytes.byteLength > ARTIFACT_COMPRESS_OFFSET ? compressionOfId(bytes[ARTIFACT_COMPRESS_OFFSET]) : undefined
+      if (torchCode && given !== undefined && !TORCH_READABLE_COMPRESS.includes(given)) {
+        warnings.push(`--artifact ${oneLine(opts.artifact)} is ${given}-compressed: train_gpt.py reads it only with the brotli package installed (Python's standard library has no brotli); repack with golf pack --compress xz so the folder needs no more than PyTorch and numpy`)
+      }
     } else {
       if (!first.hasCheckpoint) throw new InputError(`run ${first.id} has no checkpoint to pack (checkpoint.safetensors + checkpoint.json): pass --artifact <model.golf>`)
       // loaded on demand: a report from runs without checkpoints (--artifact) never loads tfjs
@@ -337,7 +415,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
           continue
         }
         progress(`packing ${r.id}`)
-        const {bytes} = await packSource(r.dir, {codec: 'auto', compress: 'auto'})
+        const {bytes} = torchCode ? await packForPython(r.dir) : await packSource(r.dir, {codec: 'auto', compress: 'auto'})
         artifactBytes.set(r, bytes.byteLength)
         if (r === first) writeFileSync(artifactPath, bytes)
       }
@@ -376,7 +454,15 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
 
     // The counted code: golf's bundle for this recipe (a loader and the compressed bundle), or the file given.
     let counted: {files: Array<{name: string; data: Uint8Array}>; bytes: number}
-    if (opts.code) {
+    if (torchCode) {
+      counted = {files: [{name: TORCH_CODE_FILE, data: torchCode.bytes}], bytes: torchCode.bytes.byteLength}
+      notes.push(
+        `The counted code is \`${TORCH_CODE_FILE}\` (${fmtInt(torchCode.bytes.byteLength)} bytes): \`golf export torch --compressed\` of the runs' resolved recipe, a ${fmtInt(torchCode.raw_bytes)}-byte PyTorch file (golf's model, quantizer, trainer and .golf reader) ` +
+          `compressed with LZMA and base85-encoded (${torchCode.format}, ${fmtInt(torchCode.lzma_bytes)} bytes of .lzma) into a two-line wrapper that decompresses it and runs it as the raw file runs; it needs PyTorch >= 1.13 and numpy, not golf. ` +
+          `To read it: \`${torchCode.readCommand}\`.` +
+          (opts.artifact ? '' : ` \`${REPORT_FILES.artifact}\` is packed with the smallest outer compression Python's standard library reads (${TORCH_READABLE_COMPRESS.join(', ')}; not brotli), so it needs no more.`),
+      )
+    } else if (opts.code) {
       const code = readInputFile(resolve(cwd, opts.code), '--code', opts.code)
       // shipped under its own name (train_gpt.py stays train_gpt.py), unless that is a file the folder holds already
       const name = basename(opts.code)
