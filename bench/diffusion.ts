@@ -58,16 +58,15 @@ const CONFIGS: Config[] = [
   {name: 'mdlm-float', recipe: 'mdlm-tiny-cpu', sets: float, share: 1},
   {name: 'bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], share: 1},
   {name: 'bd3lm16', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=16'], share: 1},
-  // the papers' unshifted layout, beside golf's shifted recipes
-  // the count estimator: masked-token counts uniform per block, weight b/n (objective.train_estimator)
-  {name: 'mdlm-count', recipe: 'mdlm-tiny-cpu', sets: ['objective.train_estimator=count'], share: 1},
-  {name: 'bd3lm4-count', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.train_estimator=count'], share: 1},
-  {name: 'mdlm-noshift', recipe: 'mdlm-tiny-cpu', sets: ['objective.shift=false'], share: 1},
-  {name: 'bd3lm4-noshift', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.shift=false'], share: 1},
+  // the papers' time estimator (t uniform, weight 1/t) against the recipes' count estimator
+  {name: 'mdlm-time', recipe: 'mdlm-tiny-cpu', sets: ['objective.train_estimator=time'], share: 1},
+  {name: 'bd3lm4-time', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.train_estimator=time'], share: 1},
+  // the papers' unshifted layout (and estimator), beside golf's shifted recipes
+  {name: 'mdlm-noshift', recipe: 'mdlm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_estimator=time'], share: 1},
+  {name: 'bd3lm4-noshift', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.shift=false', 'objective.train_estimator=time'], share: 1},
   {name: 'ar-half', recipe: 'tiny-cpu', sets: [], share: 0.5},
   {name: 'ar-mdlm', recipe: 'mdlm-tiny-cpu', sets: [], share: 0.5, from: 'ar-half'},
   {name: 'ar-bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], share: 0.5, from: 'ar-half'},
-  {name: 'ar-bd3lm4-count', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.train_estimator=count'], share: 0.5, from: 'ar-half'},
 ]
 const only = values.only ? new Set(values.only.split(',')) : null
 // an adaptation run needs its AR start

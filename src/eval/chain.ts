@@ -13,7 +13,7 @@
  */
 import type {DiffusionObjective} from '../objective/types.js'
 import type {ByteTable} from '../tokenizer/types.js'
-import {namedRandom} from '../util/random.js'
+import {namedRandom, permutation} from '../util/random.js'
 import {diffusionResult, diffusionWindows, scoreRows, type DenoiseRow, type DenoisingScorer, type DiffusionEvalResult} from './denoise.js'
 
 export interface ChainOptions {
@@ -26,16 +26,8 @@ export interface ChainOptions {
 
 /** The unmasking order of window w's blocks: a permutation of 0..bs−1. */
 export function chainOrder(bs: number, order: 'left-to-right' | 'random', seed: number, window: number): Int32Array {
-  const p = Int32Array.from({length: bs}, (_, i) => i)
-  if (order === 'left-to-right') return p
-  const rand = namedRandom(seed, `chain:${window}`)
-  for (let i = bs - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1))
-    const x = p[i]
-    p[i] = p[j]
-    p[j] = x
-  }
-  return p
+  if (order === 'left-to-right') return Int32Array.from({length: bs}, (_, i) => i)
+  return permutation(bs, namedRandom(seed, `chain:${window}`))
 }
 
 function* chainRows(count: number, T: number, bs: number, order: 'left-to-right' | 'random', seed: number): Generator<DenoiseRow> {

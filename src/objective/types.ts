@@ -32,7 +32,8 @@ export interface ObjectiveConfig {
    * - `count`: the number n of masked tokens uniform in 1..b, a uniform subset of that size,
    *   masked tokens weighted b/n. The same continuous-time NELBO in expectation (for α_t = 1 − t:
    *   NELBO = Σ_n (1/n)·E_{|M|=n} Σ_{ℓ∈M} nll, the identity src/eval/elbo.ts estimates T = ∞
-   *   with), but a weight of at most b instead of 1/sampling_eps, and no block drawn with nothing
+   *   with; the order-agnostic loss of ARDM, Hoogeboom et al. 2022, and of RADD, Ou et al.
+   *   2025), but a weight of at most b instead of 1/sampling_eps, and no block drawn with nothing
    *   masked. Block size 1 is then exactly the AR loss. Training only: scores use the full process.
    */
   train_estimator?: TrainEstimator

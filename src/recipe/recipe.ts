@@ -531,8 +531,8 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
   } else if (o.block_size !== null) fail(`objective.block_size is for bd3lm only (objective.kind is ${o.kind})`)
   if (o.kind === 'ar' && o.shift !== undefined) fail('objective.shift is for mdlm and bd3lm (an ar model predicts each token from the one before it already)')
   if (o.kind === 'ar' && o.train_estimator !== undefined) fail('objective.train_estimator is for mdlm and bd3lm (the noise a diffusion objective trains on)')
-  if (o.train_estimator === 'count' && o.train_interval) fail('objective.train_interval clips the time t of the `time` estimator; the `count` estimator draws the number of masked tokens instead: set one or the other')
   if (o.train_interval && !(o.train_interval[0] < o.train_interval[1])) fail(`objective.train_interval [${o.train_interval.join(', ')}] must be [lo, hi] with lo < hi`)
+  if (o.train_estimator === 'count' && o.train_interval) fail(`objective.train_interval [${o.train_interval.join(', ')}] clips the time t of train_estimator time, and this objective's estimator is count (it draws the number of masked tokens, no t): add objective.train_estimator=time to train on a clipped interval`)
   const kv = r.eval.kv_cache
   if (kv && o.kind === 'mdlm') fail('eval.kv_cache: mdlm denoises the whole sequence as one bidirectional block; there is no KV cache to quantize')
   const headDim = r.model.model_dim / r.model.num_heads

@@ -145,10 +145,11 @@ describe('the objectives under the count estimator', () => {
   })
 
   it('the recipe key: diffusion only, and not with a clipped time interval', () => {
-    expect(loadRecipe('bd3lm-tiny-cpu', ['objective.train_estimator=count']).objective.train_estimator).toBe('count')
-    expect(loadRecipe('bd3lm-tiny-cpu').objective.train_estimator).toBeUndefined()
+    // golf's diffusion recipes train on it; absent (runs from before it) reads as time
+    for (const r of ['mdlm-tiny-cpu', 'bd3lm-tiny-cpu', 'mdlm-11l-512d', 'ternary-bd3lm', 'ternary-bd3lm-a4.8', 'ternary-bd3lm-a4.8-tiny-cpu']) expect(loadRecipe(r).objective.train_estimator, r).toBe('count')
+    expect(loadRecipe('bd3lm-tiny-cpu', ['objective.train_estimator=time', 'objective.train_interval=[0.3, 0.8]']).objective.train_interval).toEqual([0.3, 0.8])
     expect(() => loadRecipe('tiny-cpu', ['objective.train_estimator=count'])).toThrow('objective.train_estimator is for mdlm and bd3lm')
-    expect(() => loadRecipe('bd3lm-tiny-cpu', ['objective.train_estimator=count', 'objective.train_interval=[0.3, 0.8]'])).toThrow('set one or the other')
+    expect(() => loadRecipe('bd3lm-tiny-cpu', ['objective.train_interval=[0.3, 0.8]'])).toThrow('objective.train_interval [0.3, 0.8] clips the time t of train_estimator time, and this objective\'s estimator is count (it draws the number of masked tokens, no t): add objective.train_estimator=time to train on a clipped interval')
     expect(() => loadRecipe('bd3lm-tiny-cpu', ['objective.train_estimator=sometimes'])).toThrow('train_estimator')
   })
 })

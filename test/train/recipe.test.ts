@@ -77,7 +77,7 @@ describe('recipes', () => {
   })
 
   it('checks the objective section: its keys, the block size against every sequence length, the interval', () => {
-    expect(loadRecipe('bd3lm-tiny-cpu').objective).toEqual({kind: 'bd3lm', block_size: 4, noise_eps: 0.001, sampling_eps: 0.001, train_interval: null, shift: true})
+    expect(loadRecipe('bd3lm-tiny-cpu').objective).toEqual({kind: 'bd3lm', block_size: 4, noise_eps: 0.001, sampling_eps: 0.001, train_interval: null, shift: true, train_estimator: 'count'})
     expect(loadRecipe('tiny-cpu').objective.kind).toBe('ar')
     expect(fails(() => loadRecipe('tiny-cpu', ['objective.kind=gan']))).toMatch(/objective\.kind must be one of "ar", "mdlm", "bd3lm", got "gan"/)
     expect(fails(() => loadRecipe('tiny-cpu', ['objective.kind=bd3lm']))).toBe('recipe tiny-cpu.yaml: objective.block_size is required for bd3lm (e.g. 4, 8 or 16)')
