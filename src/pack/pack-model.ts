@@ -31,6 +31,8 @@ export interface PackOptions {
   codec?: TritCodecName | 'auto'
   /** Outer compression (default 'auto'). */
   compress?: CompressName | 'auto'
+  /** What 'auto' may choose among (default: all it tries), e.g. what a Python reader decodes with its standard library. */
+  autoAmong?: readonly CompressName[]
   /** Foreign safetensors only: globs of the tensors to ternarize. */
   ternary?: readonly string[]
   /** Foreign only; default 128. */
@@ -138,10 +140,10 @@ export async function prepareSource(source: string, opts: PackOptions = {}): Pro
 }
 
 /** Encode prepared tensors with one codec and outer compression. */
-export function packPrepared(prepared: PreparedModel, opts: {codec?: TritCodecName | 'auto'; compress?: CompressName | 'auto'} = {}): PackResult {
+export function packPrepared(prepared: PreparedModel, opts: Pick<PackOptions, 'codec' | 'compress' | 'autoAmong'> = {}): PackResult {
   const codec = opts.codec ?? 'auto'
   const tensors = prepared.tensors.map((t) => (t.kind === 'ternary' ? {...t, codec} : t))
-  const {bytes, report} = writeArtifact({model: prepared.model, quant: prepared.quant, tensors, compress: opts.compress ?? 'auto'})
+  const {bytes, report} = writeArtifact({model: prepared.model, quant: prepared.quant, tensors, compress: opts.compress ?? 'auto', autoAmong: opts.autoAmong})
   const rows: PackedTensorRow[] = report.tensors.map((row, i) => {
     const t = tensors[i]
     let entropy: number | null = null

@@ -30,7 +30,7 @@ import type {SelfExtracting} from '../export/torch/self-extract.js'
 import {tempSiblingPath} from '../io/atomic.js'
 import {oneLine, readInputFile} from '../io/read.js'
 import {DEFAULT_OBJECTIVE, modelVocabFor} from '../objective/types.js'
-import {compressionOfId} from '../pack/artifact/format.js'
+import {artifactCompression} from '../pack/artifact/format.js'
 import type {CompressName} from '../pack/compress.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {COUNTED_CODE_FILES} from '../submission/counted-code.js'
@@ -195,27 +195,6 @@ async function reproduceCommands(main: RunRecord[], recipe: ResolvedRecipe, code
  * brotli, which needs a pip package.
  */
 export const TORCH_READABLE_COMPRESS: readonly CompressName[] = ['none', 'deflate', 'lzma', 'xz']
-
-/** Byte of a .golf header holding the outer compression id (src/pack/artifact.ts). */
-const ARTIFACT_COMPRESS_OFFSET = 6
-
-/**
- * `--code torch`'s artifact: golf pack's `auto` without brotli (the smallest of what `auto` tries
- * for the body's size that TORCH_READABLE_COMPRESS holds), so the folder reproduces its score
- * with python alone.
- */
-async function packForPython(runDir: string): Promise<{bytes: Uint8Array}> {
-  const {packPrepared, prepareSource} = await import('../pack/pack-model.js')
-  const {autoCompressCandidates} = await import('../pack/compress.js')
-  const prepared = await prepareSource(runDir, {codec: 'auto'})
-  let best = packPrepared(prepared, {codec: 'auto', compress: 'none'})
-  for (const compress of autoCompressCandidates(best.bytes.byteLength)) {
-    if (compress === 'none' || !TORCH_READABLE_COMPRESS.includes(compress)) continue
-    const packed = packPrepared(prepared, {codec: 'auto', compress})
-    if (packed.bytes.byteLength < best.bytes.byteLength) best = packed
-  }
-  return best
-}
 
 /**
  * `--code torch`: golf export torch's file for the recipe `run` trained, self-extracting. The
@@ -401,7 +380,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
       const bytes = readInputFile(resolve(cwd, opts.artifact), '--artifact', opts.artifact)
       writeFileSync(artifactPath, bytes)
       artifactBytes.set(first, bytes.byteLength)
-      const given = bytes.byteLength > ARTIFACT_COMPRESS_OFFSET ? compressionOfId(bytes[ARTIFACT_COMPRESS_OFFSET]) : undefined
+      const given = artifactCompression(bytes)
       if (torchCode && given !== undefined && !TORCH_READABLE_COMPRESS.includes(given)) {
         warnings.push(`--artifact ${oneLine(opts.artifact)} is ${given}-compressed: train_gpt.py reads it only with the brotli package installed (Python's standard library has no brotli); repack with golf pack --compress xz so the folder needs no more than PyTorch and numpy`)
       }
@@ -415,7 +394,8 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
           continue
         }
         progress(`packing ${r.id}`)
-        const {bytes} = torchCode ? await packForPython(r.dir) : await packSource(r.dir, {codec: 'auto', compress: 'auto'})
+        // --code torch: golf pack's auto among what Python's standard library decodes
+        const {bytes} = await packSource(r.dir, {codec: 'auto', compress: 'auto', ...(torchCode ? {autoAmong: TORCH_READABLE_COMPRESS} : {})})
         artifactBytes.set(r, bytes.byteLength)
         if (r === first) writeFileSync(artifactPath, bytes)
       }

@@ -89,6 +89,8 @@ export interface ArtifactInput {
   quant: object
   tensors: ArtifactTensorInput[]
   compress: CompressName | 'auto'
+  /** What `auto` may choose among (default: every outer compression it tries). */
+  autoAmong?: readonly CompressName[]
 }
 
 export interface ManifestTensor {
@@ -149,7 +151,16 @@ export interface ReadTensor {
   data?: Float32Array
 }
 
-/** Header byte 6 for each outer compression. */
+/** Offset of the header byte that names the outer compression (see the layout above). */
+export const COMPRESS_ID_OFFSET = 6
+
+/** The outer compression an artifact's header names, or undefined (not an artifact, unknown id); no checksum check. */
+export function artifactCompression(bytes: Uint8Array): CompressName | undefined {
+  if (bytes.length <= COMPRESS_ID_OFFSET || new TextDecoder().decode(bytes.subarray(0, 4)) !== ARTIFACT_MAGIC) return undefined
+  return compressionOfId(bytes[COMPRESS_ID_OFFSET])
+}
+
+/** Header byte COMPRESS_ID_OFFSET for each outer compression. */
 export const COMPRESS_IDS: Record<CompressName, number> = {none: 0, deflate: 1, brotli: 2, lzma: 3, xz: 4}
 
 /** The compression a header id stands for, or undefined. */

@@ -25,6 +25,7 @@ import {
   matrixOf,
   readF32le,
   readU16le,
+  COMPRESS_ID_OFFSET,
 } from './format.js'
 import {type ArtifactLimits, bodyCap, describeBodyCap, resolveArtifactLimits} from './limits.js'
 import {parseManifest, quoteName} from './manifest.js'
@@ -52,10 +53,10 @@ export function verifyArtifact(bytes: Uint8Array, source = 'artifact'): {version
   if (version !== ARTIFACT_VERSION) throw new InputError(`${source}: unsupported artifact version ${version} (this golf reads version ${ARTIFACT_VERSION})`)
   const stored = view.getUint32(bytes.length - 4, true)
   if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) throw new InputError(`${source}: checksum mismatch (file altered or truncated)`)
-  const id = bytes[6]
+  const id = bytes[COMPRESS_ID_OFFSET]
   const compress = compressionOfId(id)
   if (compress === undefined) throw new InputError(`${source}: unknown compression id ${id}`)
-  return {version, compress, body: bytes.subarray(7, bytes.length - 4)}
+  return {version, compress, body: bytes.subarray(COMPRESS_ID_OFFSET + 1, bytes.length - 4)}
 }
 
 /** Checksum first, then the outer decompression, capped (limits.ts): the manifest and payloads. */

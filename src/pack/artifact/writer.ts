@@ -24,6 +24,7 @@ import {
   type ArtifactManifest,
   type ArtifactTensorInput,
   COMPRESS_IDS,
+  COMPRESS_ID_OFFSET,
   FLOAT_DTYPES,
   MAX_RANK,
   type ManifestTensor,
@@ -211,7 +212,9 @@ export function writeArtifact(input: ArtifactInput): {bytes: Uint8Array; report:
 
   // The manifest names the compression, so each candidate compresses its own body.
   let chosen: {compress: CompressName; packed: Uint8Array; manifest: Uint8Array; body: Uint8Array} | undefined
-  for (const name of want === 'auto' ? autoCompressCandidates(4 + offset) : [want]) {
+  const candidates = want === 'auto' ? autoCompressCandidates(4 + offset).filter((n) => !input.autoAmong || input.autoAmong.includes(n)) : [want]
+  if (candidates.length === 0) throw new InputError(`compression auto among ${(input.autoAmong ?? []).join(', ') || 'nothing'}: none of them is available for a body of ${4 + offset} bytes`)
+  for (const name of candidates) {
     const {manifest, body} = build(name)
     const packed = compress(name, body)
     if (chosen === undefined || packed.length < chosen.packed.length) chosen = {compress: name, packed, manifest, body}
@@ -222,7 +225,7 @@ export function writeArtifact(input: ArtifactInput): {bytes: Uint8Array; report:
   const view = new DataView(bytes.buffer)
   bytes.set(new TextEncoder().encode(ARTIFACT_MAGIC), 0)
   view.setUint16(4, ARTIFACT_VERSION, true)
-  bytes[6] = COMPRESS_IDS[chosen!.compress]
+  bytes[COMPRESS_ID_OFFSET] = COMPRESS_IDS[chosen!.compress]
   bytes.set(packed, 7)
   view.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true)
 
