@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {GolfCommand} from '../../src/cli/base-command.js'
 import {formatBytes} from '../../src/cli/output.js'
 import {TORCH_EXPORT_SCOPE, writeTorchExport, type TorchExportResult} from '../../src/export/torch/export.js'
-import {SELF_EXTRACT_FORMAT, writeSelfExtractingExport, type SelfExtractingExportResult} from '../../src/export/torch/self-extract.js'
+import {SELF_EXTRACT_FORMAT} from '../../src/export/torch/self-extract.js'
 import {loadRecipe} from '../../src/recipe/recipe.js'
 
 export default class ExportTorch extends GolfCommand {
@@ -34,20 +34,14 @@ export default class ExportTorch extends GolfCommand {
     compressed: Flags.boolean({description: 'Write the self-extracting form (LZMA + base85 wrapper, as the records count their code) instead of the raw file.'}),
   }
 
-  async run(): Promise<TorchExportResult | SelfExtractingExportResult> {
+  async run(): Promise<TorchExportResult> {
     const {flags} = await this.parse(ExportTorch)
     const recipe = loadRecipe(flags.recipe, flags.set ?? [])
-    if (flags.compressed) {
-      const result = writeSelfExtractingExport(recipe, flags.out, {force: flags.force})
-      if (!this.jsonEnabled()) {
-        this.log(`${result.out}: recipe ${result.recipe}, ${result.bytes.toLocaleString('en-US')} bytes (${formatBytes(result.bytes)}), self-extracting: ${result.raw.lines.toLocaleString('en-US')} lines, ${result.raw.bytes.toLocaleString('en-US')} bytes raw (${result.compressed.format})`)
-        this.log(`it ${result.scope}`)
-      }
-      return result
-    }
-    const result = writeTorchExport(recipe, flags.out, {force: flags.force})
+    const result = writeTorchExport(recipe, flags.out, {force: flags.force, compressed: flags.compressed})
     if (!this.jsonEnabled()) {
-      this.log(`${result.out}: recipe ${result.recipe}, ${result.lines.toLocaleString('en-US')} lines, ${result.bytes.toLocaleString('en-US')} bytes (${formatBytes(result.bytes)})`)
+      const {raw, compressed} = result
+      const size = `${result.bytes.toLocaleString('en-US')} bytes (${formatBytes(result.bytes)})`
+      this.log(raw && compressed ? `${result.out}: recipe ${result.recipe}, ${size}, self-extracting: ${raw.lines.toLocaleString('en-US')} lines, ${raw.bytes.toLocaleString('en-US')} bytes raw (${compressed.format})` : `${result.out}: recipe ${result.recipe}, ${result.lines.toLocaleString('en-US')} lines, ${size}`)
       this.log(`it ${result.scope}`)
     }
     return result

@@ -1,10 +1,10 @@
 /**
  * The export trains and scores the diffusion objectives (MDLM, BD3-LM) as golf does. On the
- * built-in corpus, for mdlm-tiny-cpu and bd3lm-tiny-cpu (shifted) and an unshifted BD3-LM with a
- * clipped training interval:
+ * built-in corpus, for mdlm-tiny-cpu and bd3lm-tiny-cpu (shifted, the count estimator, the
+ * recipes' own) and an unshifted BD3-LM on the time estimator with a clipped training interval:
  * - one micro-batch's training batch from the export's `train-batch` against golf's
  *   objective.trainBatch under the trainer's noise key: inputs, targets and weights bit for bit
- *   (these cases, an unshifted MDLM with a clipped interval, and both train_estimator count);
+ *   (these cases, an unshifted MDLM with a clipped interval, and both shifted on the time estimator);
  * - three steps from the same seed, golf (wasm, one thread) against the export (PyTorch CPU):
  *   every step's training loss within 1e-3 relative;
  * - the export's run folder goes through golf pack and golf verify with gap 0 on the bound;
@@ -27,13 +27,14 @@ import {exportedRecipe} from '../../src/export/torch/header.js'
 import {readSafetensors, writeSafetensors} from '../../src/io/safetensors.js'
 import {objectiveFor} from '../../src/objective/index.js'
 import {packSource} from '../../src/pack/pack-model.js'
+import {loadRecipe} from '../../src/recipe/recipe.js'
 import type {CheckpointMeta} from '../../src/run/checkpoint.js'
 import type {RunSummary} from '../../src/run/folder.js'
 import {loadRunModel} from '../../src/run/load.js'
 import {train} from '../../src/train/loop.js'
 import {namedRandom} from '../../src/util/random.js'
 import {verifyRun} from '../../src/verify/run.js'
-import {describeWithTorch, exportRecipe, randomTokens, runExport, scratch} from './torch-peer.js'
+import {describeWithTorch, exportRecipe, randomTokens, runExport, scratch, trainLosses} from './torch-peer.js'
 
 const LOSS_TOLERANCE = 1e-3
 const ELBO_TOLERANCE = 1e-5
@@ -51,9 +52,9 @@ const SETS = [
   `eval.val_tokens=${VAL_TOKENS}`,
 ]
 const CASES = [
-  {label: 'mdlm, shifted', recipe: 'mdlm-tiny-cpu', sets: [] as string[]},
-  {label: 'bd3lm (blocks of 4), shifted', recipe: 'bd3lm-tiny-cpu', sets: [] as string[]},
-  {label: 'bd3lm (blocks of 4), unshifted, train_interval [0.3, 0.8]', recipe: 'bd3lm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_interval=[0.3, 0.8]']},
+  {label: 'mdlm, shifted, train_estimator count', recipe: 'mdlm-tiny-cpu', sets: [] as string[]},
+  {label: 'bd3lm (blocks of 4), shifted, train_estimator count', recipe: 'bd3lm-tiny-cpu', sets: [] as string[]},
+  {label: 'bd3lm (blocks of 4), unshifted, train_interval [0.3, 0.8]', recipe: 'bd3lm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_estimator=time', 'objective.train_interval=[0.3, 0.8]']},
 ]
 
 let data = ''
@@ -68,15 +69,6 @@ afterAll(() => {
   if (seen.length > 0) console.info(`export torch, diffusion against golf:\n  ${seen.join('\n  ')}`)
 })
 
-function trainLosses(runDir: string): number[] {
-  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as {train_loss?: number})
-    .filter((m) => m.train_loss !== undefined)
-    .map((m) => m.train_loss!)
-}
-
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b)
 
 describeWithTorch('golf export torch: diffusion objectives', (python) => {
@@ -86,9 +78,9 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
     const T = 256
     const [step, micro] = [7, 1]
     const more = [
-      {label: 'mdlm, unshifted, train_interval [0.2, 0.6]', recipe: 'mdlm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_interval=[0.2, 0.6]']},
-      {label: 'mdlm, shifted, train_estimator count', recipe: 'mdlm-tiny-cpu', sets: ['objective.train_estimator=count']},
-      {label: 'bd3lm (blocks of 4), unshifted, train_estimator count', recipe: 'bd3lm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_estimator=count']},
+      {label: 'mdlm, unshifted, train_interval [0.2, 0.6]', recipe: 'mdlm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_estimator=time', 'objective.train_interval=[0.2, 0.6]']},
+      {label: 'mdlm, shifted, train_estimator time', recipe: 'mdlm-tiny-cpu', sets: ['objective.train_estimator=time']},
+      {label: 'bd3lm (blocks of 4), shifted, train_estimator time', recipe: 'bd3lm-tiny-cpu', sets: ['objective.train_estimator=time']},
     ]
     for (const c of [...CASES, ...more]) {
       const {recipe, file} = exportRecipe(dir, c.recipe, c.sets)
@@ -108,6 +100,28 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
       seen.push(`train-batch ${c.label}: ${B}×${golf.T} inputs, ${masked}/${golf.weights!.length} positions masked, identical to golf's`)
     }
   }, 120_000)
+
+  it('AR → BD3-LM adaptation: train --init of an AR checkpoint starts where golf train --init-from does ([MASK] row = the mean row)', async () => {
+    const dir = scratch('diffusion-init')
+    const ar = join(dir, 'ar')
+    await train({recipe: loadRecipe('tiny-cpu', [...SETS, 'train.max_steps=2']), dataDir: data, outDir: ar, seed: SEED, backend: 'wasm'})
+    const {recipe, file} = exportRecipe(dir, 'bd3lm-tiny-cpu', [...SETS, 'train.max_steps=2'])
+    const run = join(dir, 'torch')
+    const exported = runExport(python, file, ['train', '--data', data, '--out', run, '--seed', String(SEED), '--init', join(ar, 'checkpoint.safetensors')], {OMP_NUM_THREADS: '1'})
+    exported.catch(() => {}) // awaited below
+    await train({recipe, dataDir: data, outDir: join(dir, 'golf'), seed: SEED, backend: 'wasm', initFrom: ar})
+    await exported
+    const golfLosses = trainLosses(join(dir, 'golf'))
+    const torchLosses = trainLosses(run)
+    expect(torchLosses.length).toBe(2)
+    const deltas = golfLosses.map((g, i) => rel(torchLosses[i], g))
+    seen.push(`AR → bd3lm --init: train_loss golf ${golfLosses.map((x) => x.toFixed(6)).join(', ')} | torch ${torchLosses.map((x) => x.toFixed(6)).join(', ')} | relative ${deltas.map((x) => x.toExponential(2)).join(', ')}`)
+    for (const [i, d] of deltas.entries()) expect(d, `step ${i + 1}`).toBeLessThanOrEqual(LOSS_TOLERANCE)
+    // the AR weights were used: a start from the seed has another first loss
+    await train({recipe, dataDir: data, outDir: join(dir, 'scratch'), seed: SEED, backend: 'wasm'})
+    expect(Math.abs(trainLosses(join(dir, 'scratch'))[0] - golfLosses[0])).toBeGreaterThan(0.05)
+    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).init_from).toBe(join(ar, 'checkpoint.safetensors'))
+  }, 600_000)
 
   for (const c of CASES) {
     it(`${c.label}: three steps give golf's losses; golf packs and verifies the run; the bound is golf's ELBO`, async () => {

@@ -4,14 +4,14 @@
  * are dropped), plus what every test needs: an export written to a temporary folder, golf
  * weights written for it, its commands run.
  *
- * Policy when no python with torch is found (GOLF_PYTHON alone when it is set, else `python3`,
- * then `/usr/bin/python3`, each asked to `import torch, numpy`): with CI or GOLF_REQUIRE_TORCH set
+ * Policy when no python with torch is found (src/export/torch/python.ts: GOLF_PYTHON alone when
+ * it is set, else `python3`, then `/usr/bin/python3`, each asked to `import torch, numpy`): with CI or GOLF_REQUIRE_TORCH set
  * in the environment (.ci/run sets GOLF_REQUIRE_TORCH=1 after installing python3-torch) the
  * suite FAILS, naming what is missing; otherwise it is skipped, and the skipped suite's title
  * says why and how to make it run.
  */
-import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'vitest'
@@ -20,6 +20,7 @@ import {collectOutput} from '../helpers/cli.js'
 
 import {writeSafetensors, type SafeTensor} from '../../src/io/safetensors.js'
 import {writeTorchExport} from '../../src/export/torch/export.js'
+import {torchEnv, torchPython} from '../../src/export/torch/python.js'
 import type {GPT} from '../../src/model/gpt.js'
 import {loadRecipe, type ResolvedRecipe} from '../../src/recipe/recipe.js'
 import {namedRandom} from '../../src/util/random.js'
@@ -27,27 +28,8 @@ import {namedRandom} from '../../src/util/random.js'
 export const TORCH_REQUIRED = Boolean(process.env.CI || process.env.GOLF_REQUIRE_TORCH)
 
 /** The environment the peer runs in: this one without the OpenBLAS kernel overrides. */
-export function peerEnv(): NodeJS.ProcessEnv {
-  const env = {...process.env}
-  delete env.OPENBLAS_CORETYPE
-  delete env.OPENBLAS_L2_SIZE
-  return env
-}
-
-let found: {python: string | null; reason: string} | undefined
-
-/** The first candidate python that imports torch and numpy, or null and why not. */
-export function torchPython(): {python: string | null; reason: string} {
-  if (found) return found
-  const candidates = process.env.GOLF_PYTHON ? [process.env.GOLF_PYTHON] : ['python3', '/usr/bin/python3']
-  const tried: string[] = []
-  for (const python of candidates) {
-    const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], {env: peerEnv(), encoding: 'utf8', timeout: 60_000})
-    if (r.status === 0) return (found = {python, reason: `torch ${r.stdout.trim()}`})
-    tried.push(`${python} (${r.error ? 'not found' : 'no torch'})`)
-  }
-  return (found = {python: null, reason: `no python with torch: tried ${tried.join(', ')}`})
-}
+export const peerEnv = torchEnv
+export {torchPython}
 
 /** `describe` when the peer exists; otherwise a failing suite (CI) or a skipped one saying why. */
 export function describeWithTorch(name: string, body: (python: string) => void): void {
@@ -146,4 +128,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
   return m
+}
+
+/** The training losses a run folder's metrics.jsonl logged, in order (golf's and the export's write the same lines). */
+export function trainLosses(runDir: string): number[] {
+  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as {train_loss?: number})
+    .filter((m) => m.train_loss !== undefined)
+    .map((m) => m.train_loss!)
 }

@@ -11,7 +11,7 @@
  *   then pack and verify again (the issue's CI test).
  */
 import {spawnSync} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 
@@ -26,7 +26,7 @@ import type {CheckpointMeta} from '../../src/run/checkpoint.js'
 import type {RunSummary} from '../../src/run/folder.js'
 import {train} from '../../src/train/loop.js'
 import {verifyRun} from '../../src/verify/run.js'
-import {describeWithTorch, exportRecipe, peerEnv, runExport, scratch} from './torch-peer.js'
+import {describeWithTorch, exportRecipe, peerEnv, runExport, runPython, scratch, trainLosses} from './torch-peer.js'
 
 const LOSS_TOLERANCE = 1e-3
 const VAL_TOKENS = 8192
@@ -45,15 +45,6 @@ beforeAll(async () => {
 afterAll(() => {
   if (seen.length > 0) console.info(`export torch, training against golf:\n  ${seen.join('\n  ')}`)
 })
-
-function trainLosses(runDir: string): number[] {
-  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as {train_loss?: number})
-    .filter((m) => m.train_loss !== undefined)
-    .map((m) => m.train_loss!)
-}
 
 /** golf pack and golf verify (the functions the commands run) on a run folder: the roundtrip. */
 async function packAndVerify(runDir: string, file: string, label: string) {
@@ -130,6 +121,23 @@ describeWithTorch('golf export torch: training', (python) => {
     const {rt} = await packAndVerify(run, file, 'torch-3-steps')
     expect(Math.abs(rt.gap)).toBeLessThanOrEqual(1e-3)
   }, 600_000)
+
+  it('--compile: auto trains eagerly on CPU; on insists, and is one line where this torch has no torch.compile', async () => {
+    const dir = scratch('compile')
+    const {file} = exportRecipe(dir, 'tiny-cpu', [...SETS, 'train.max_steps=1', 'eval.val_tokens=2048'])
+    await runExport(python, file, ['train', '--data', data, '--out', join(dir, 'auto')])
+    expect(JSON.parse(readFileSync(join(dir, 'auto', 'config.json'), 'utf8')).torch_compile).toBe(false)
+    const has = (await runExport(python, '-c', ['import torch; print(hasattr(torch, "compile"))'])).trim() === 'True'
+    const r = await runPython(python, [file, 'train', '--data', data, '--out', join(dir, 'on'), '--compile', 'on'])
+    if (has) {
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(readFileSync(join(dir, 'on', 'config.json'), 'utf8')).torch_compile).toBe(true)
+    } else {
+      expect(r.code).toBe(2)
+      expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^train_gpt\.py: --compile on: torch \S+ has no torch\.compile \(it needs PyTorch >= 2\.0\); use --compile off$/)])
+      expect(existsSync(join(dir, 'on')), 'nothing written').toBe(false)
+    }
+  }, 300_000)
 
   it('torchrun --nproc_per_node 2 (gloo): data parallel steps, golf packs and verifies the run', async () => {
     const dir = scratch('torchrun')

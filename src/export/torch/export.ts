@@ -20,6 +20,7 @@ import {writeFileAtomicSync} from '../../io/atomic.js'
 import {oneLine} from '../../io/read.js'
 import type {ResolvedRecipe} from '../../recipe/recipe.js'
 import {renderHeader} from './header.js'
+import {SELF_EXTRACT_FORMAT, selfExtractingPython} from './self-extract.js'
 import {HEADER_MARK, TRAIN_GPT_BODY} from './train-gpt-body.js'
 
 /** What the file can do, in one line (the command's summary and result say the same). */
@@ -47,15 +48,31 @@ export interface TorchExportResult {
   /** Where the file was written. */
   out: string
   recipe: string
+  /** The written file's size, lines and digest (with --compressed: the wrapper's). */
   bytes: number
   lines: number
   sha256: string
   /** What the generated file can do. */
   scope: string
+  /** --compressed: the source the wrapper runs (what the raw export is), and how it is packed. */
+  raw?: {bytes: number; lines: number; sha256: string}
+  compressed?: {format: typeof SELF_EXTRACT_FORMAT; lzma_bytes: number}
 }
 
-/** Write the export of `recipe` to `out` (refusing to replace a file unless `force`). */
-export function writeTorchExport(recipe: ResolvedRecipe, out: string, opts: {force?: boolean} = {}): TorchExportResult {
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex')
+}
+
+function lineCount(text: string): number {
+  return text.split('\n').length - (text.endsWith('\n') ? 1 : 0)
+}
+
+/**
+ * Write the export of `recipe` to `out` (refusing to replace a file unless `force`): the Python
+ * source, or with `compressed` its self-extracting wrapper (src/export/torch/self-extract.ts),
+ * the form the records count.
+ */
+export function writeTorchExport(recipe: ResolvedRecipe, out: string, opts: {force?: boolean; compressed?: boolean} = {}): TorchExportResult {
   const path = resolve(out)
   if (existsSync(path)) {
     if (statSync(path).isDirectory()) throw new InputError(`--out ${oneLine(out)} is a directory: give a file name, e.g. ${oneLine(out)}/train_gpt.py`)
@@ -64,14 +81,17 @@ export function writeTorchExport(recipe: ResolvedRecipe, out: string, opts: {for
   const dir = dirname(path)
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(`--out ${oneLine(out)}: folder ${oneLine(dir)} does not exist`)
   const text = renderTorchExport(recipe)
-  const bytes = Buffer.from(text, 'utf8')
+  const raw = Buffer.from(text, 'utf8')
+  const packed = opts.compressed ? selfExtractingPython(raw) : null
+  const bytes = packed ? packed.bytes : raw
   writeFileAtomicSync(path, bytes)
   return {
     out,
     recipe: recipe.name,
     bytes: bytes.length,
-    lines: text.split('\n').length - (text.endsWith('\n') ? 1 : 0),
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    lines: packed ? lineCount(Buffer.from(packed.bytes).toString('ascii')) : lineCount(text),
+    sha256: sha256(bytes),
     scope: TORCH_EXPORT_SCOPE,
+    ...(packed ? {raw: {bytes: raw.length, lines: lineCount(text), sha256: sha256(raw)}, compressed: {format: SELF_EXTRACT_FORMAT, lzma_bytes: packed.lzma_bytes}} : {}),
   }
 }

@@ -29,16 +29,8 @@
  * `python3 train_gpt.py eval --artifact model.golf --data D` behaves exactly as the raw file.
  * Tracebacks name `<string>` with the source's line numbers.
  */
-import {createHash} from 'node:crypto'
-import {existsSync, statSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
-
 import {InputError} from '../../errors.js'
-import {writeFileAtomicSync} from '../../io/atomic.js'
-import {oneLine} from '../../io/read.js'
 import {compress, decompress} from '../../pack/compress.js'
-import type {ResolvedRecipe} from '../../recipe/recipe.js'
-import {renderTorchExport, TORCH_EXPORT_SCOPE, type TorchExportResult} from './export.js'
 
 /** The base85 digits of RFC 1924, in order: Python's `base64.b85encode` alphabet. */
 export const B85_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~'
@@ -126,48 +118,4 @@ export function extractSource(wrapper: Uint8Array): Uint8Array {
 /** A shell command that prints the source a wrapper runs (python3 only: no golf, no torch). */
 export function readSourceCommand(file: string): string {
   return `python3 -c "import re,lzma,base64;print(lzma.decompress(base64.b85decode(re.findall(rb'\\"([^\\"]+)\\"',open('${file}','rb').read())[-1])).decode(),end='')"`
-}
-
-export interface SelfExtractingExportResult extends TorchExportResult {
-  /** The source the written file runs (what `golf export torch` without --compressed writes). */
-  raw: {bytes: number; lines: number; sha256: string}
-  /** How it is packed: the format, and the compressed source's bytes before base85. */
-  compressed: {format: typeof SELF_EXTRACT_FORMAT; lzma_bytes: number}
-}
-
-function sha256(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex')
-}
-
-function lineCount(text: string): number {
-  return text.split('\n').length - (text.endsWith('\n') ? 1 : 0)
-}
-
-/**
- * Write the self-extracting export of `recipe` to `out` (refusing to replace a file unless
- * `force`; the same checks as `writeTorchExport`). `bytes`, `lines` and `sha256` are the written
- * file's; `raw` is the source's.
- */
-export function writeSelfExtractingExport(recipe: ResolvedRecipe, out: string, opts: {force?: boolean} = {}): SelfExtractingExportResult {
-  const path = resolve(out)
-  if (existsSync(path)) {
-    if (statSync(path).isDirectory()) throw new InputError(`--out ${oneLine(out)} is a directory: give a file name, e.g. ${oneLine(out)}/train_gpt.py`)
-    if (!opts.force) throw new InputError(`${oneLine(out)} exists: use --force to overwrite it`)
-  }
-  const dir = dirname(path)
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(`--out ${oneLine(out)}: folder ${oneLine(dir)} does not exist`)
-  const source = renderTorchExport(recipe)
-  const raw = Buffer.from(source, 'utf8')
-  const packed = selfExtractingPython(raw)
-  writeFileAtomicSync(path, packed.bytes)
-  return {
-    out,
-    recipe: recipe.name,
-    bytes: packed.bytes.length,
-    lines: lineCount(Buffer.from(packed.bytes).toString('ascii')),
-    sha256: sha256(packed.bytes),
-    scope: TORCH_EXPORT_SCOPE,
-    raw: {bytes: raw.length, lines: lineCount(source), sha256: sha256(raw)},
-    compressed: {format: SELF_EXTRACT_FORMAT, lzma_bytes: packed.lzma_bytes},
-  }
 }

@@ -28,7 +28,8 @@ golf verify --run and golf report read; under torchrun it trains data parallel (
 gloo on CPU), rank 0 writing the run. It evaluates golf weights and .golf artifacts: AR models by
 the official chunked (or sliding) evaluation, diffusion models by golf's seeded Monte-Carlo ELBO,
 an UPPER BOUND on the NLL that every line labels as one. It has no chain-rule score, no exact
-ELBO, no quantized KV cache and no torch.compile path yet.
+ELBO and no quantized KV cache yet. Training compiles its forward pass with torch.compile on
+CUDA where PyTorch >= 2.0 has it (--compile auto|on|off).
 
   python train_gpt.py train    --data DATASET_DIR --out runs/t [--seed 1337] [--max-steps N]
   torchrun --standalone --nproc_per_node 8 train_gpt.py train --data DATASET_DIR --out runs/t
@@ -663,10 +664,30 @@ def safetensors_bytes(tensors: dict[str, Tensor], metadata: dict[str, str] | Non
     return struct.pack("<Q", len(text)) + text + b"".join(chunks)
 
 
-def load_weights(model: GPT, path: str | Path) -> None:
-    """Assign every parameter from a golf checkpoint (float32 tensors under golf's names)."""
+VOCAB_TENSORS = ("tok_emb.weight", "lm_head.weight")
+
+
+def grown_vocab_rows(w: np.ndarray) -> np.ndarray:
+    """An embedding-shaped tensor (V, E) of an AR model grown by the [MASK] row a diffusion model adds:
+    the mean of its rows, summed in golf's order (src/run/init-from.ts: float32 += float64 row/V,
+    row after row), so golf train --init-from and train --init start from the same weights."""
+    w = w.astype(np.float32)
+    acc = np.zeros(w.shape[1], dtype=np.float32)
+    for r in range(w.shape[0]):
+        acc = (acc.astype(np.float64) + w[r].astype(np.float64) / w.shape[0]).astype(np.float32)
+    return np.concatenate((w, acc[None, :]), axis=0)
+
+
+def load_weights(model: GPT, path: str | Path, grow_vocab: bool = False) -> None:
+    """Assign every parameter from a golf checkpoint (float32 tensors under golf's names). grow_vocab:
+    the weights may be an AR model's, one id short of this diffusion model's [MASK] (the AR -> diffusion
+    adaptation route, golf train --init-from): its embedding rows (and an untied head's) gain the mean row."""
     weights = load_safetensors(path)
     params = dict(model.named_parameters())
+    if grow_vocab:
+        for name in VOCAB_TENSORS:
+            if name in weights and name in params and tuple(weights[name].shape) == (params[name].shape[0] - 1, params[name].shape[1]):
+                weights[name] = torch.from_numpy(grown_vocab_rows(weights[name].float().numpy()))
     missing = [f"{n} {list(p.shape)}" for n, p in params.items() if n not in weights]
     unexpected = sorted(set(weights) - set(params))
     if missing or unexpected:
@@ -1662,6 +1683,19 @@ def run_progress(step: int, elapsed_ms: float, t: dict) -> float:
     return max(step / t["max_steps"], elapsed_ms / cap_ms if cap_ms else 0)
 
 
+def compile_model(model: GPT, mode: str, device: torch.device):
+    """The training forward, through torch.compile (PyTorch >= 2.0) or not: --compile auto compiles on
+    CUDA when this torch has it, on insists (one clear error without it), off never. Compiling
+    changes the kernels, not the model; evaluation, checkpoints and the run folder use the module
+    itself. Returns (the callable, whether it is compiled)."""
+    available = hasattr(torch, "compile")
+    if mode == "off" or (mode == "auto" and not (available and device.type == "cuda")):
+        return model, False
+    if not available:
+        raise ValueError(f"--compile on: torch {torch.__version__} has no torch.compile (it needs PyTorch >= 2.0); use --compile off")
+    return torch.compile(model), True
+
+
 def quant_active_at(step: int, elapsed_ms: float, t: dict) -> bool:
     # staged quantization (quant.start_frac): ternary from that fraction of the run on
     quant = RECIPE["quant"]
@@ -1783,8 +1817,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     model = build_model()
     model.reset_parameters(args.seed)
     if args.init:
-        load_weights(model, args.init)
+        load_weights(model, args.init, grow_vocab=objective.diffusion)
     model.to(device)
+    forward, compiled = compile_model(model, args.compile, device)
     optimizer = GolfOptimizer(list(model.named_parameters()), RECIPE["optim"])
     stream = TokenStream(list_shards(data_dir, "train"))
     table = byte_table(tokenizer, vocab)
@@ -1793,7 +1828,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     run = RunWriter(Path(args.out)) if rank == 0 else None
     started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if run:
-        run.write_json("config.json", {"recipe": {**RECIPE, "train": t}, "seed": args.seed, "data": str(data_dir.resolve()), "tokenizer": Path(tokenizer).name, "vocab_size": vocab, "backend": "torch", "exported_by": f"golf {GOLF_VERSION}", "world_size": world})
+        run.write_json("config.json", {"recipe": {**RECIPE, "train": t}, "seed": args.seed, "data": str(data_dir.resolve()), "tokenizer": Path(tokenizer).name, "vocab_size": vocab, "backend": "torch", "exported_by": f"golf {GOLF_VERSION}", "world_size": world, "torch_compile": compiled, **({"init_from": str(args.init)} if args.init else {})})
         run.log(f"train_gpt.py train recipe:{RECIPE['name']} seed:{args.seed} backend:torch params:{n_params} ternary:{n_ternary} objective:{objective.kind} data:{data_dir.resolve()} world_size:{world}")
 
     def checkpoint_meta(step: int, train_ms: float, tokens_seen: int) -> dict:
@@ -1829,7 +1864,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             # every rank draws the whole micro-batch's, then takes its rows
             batch = objective.train_batch(stream.take(objective.chunk_tokens(B, T)), B, T, GolfRandom(args.seed, f"noise:{step}:{c}"))
             if r1 > r0:
-                loss = batch_loss(model, batch.rows(r0, r1), t["z_loss"], device)
+                loss = batch_loss(forward, batch.rows(r0, r1), t["z_loss"], device)
                 if world > 1:
                     loss = loss * ((r1 - r0) / B)
                 loss.backward()
@@ -2118,8 +2153,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="run folder to create (golf pack, golf verify --run and golf report read it)")
     p.add_argument("--seed", type=int, default=1337, help="seed of the initial weights (golf's generator: golf train --seed gives the same)")
     p.add_argument("--max-steps", type=int, help="stop after N steps (default: the recipe's train.max_steps; the schedule follows it)")
-    p.add_argument("--init", help="start from these weights (safetensors under golf's names) instead of the seed's")
+    p.add_argument("--init", help="start from these weights (safetensors under golf's names) instead of the seed's; an AR run's checkpoint for a diffusion recipe gains the [MASK] row, as golf train --init-from")
     p.add_argument("--device", default="auto", help="torch device (default: cuda:LOCAL_RANK when CUDA is available, else cpu)")
+    p.add_argument("--compile", choices=("auto", "on", "off"), default="auto", help="torch.compile the training forward (PyTorch >= 2.0; default auto: on CUDA when available)")
     p.set_defaults(run=cmd_train)
     p = sub.add_parser("forward", help="logits of a batch of token ids, from golf weights")
     p.add_argument("--weights", required=True, help="checkpoint.safetensors: float32 tensors under golf's names")
