@@ -1293,11 +1293,20 @@ def eval_windows(n: int, T: int, stride: int | None) -> list[tuple[int, int]]:
     return out
 
 
+def target_bytes(tokens: np.ndarray, a: int, b: int, table, counts: np.ndarray | None) -> float:
+    """The bytes of the targets at stream positions [a, b): from the byte table (a token's base bytes,
+    plus its leading space unless the token before it is a boundary), or the sidecars' counts there."""
+    if counts is not None:
+        return float(counts[a:b].sum())
+    base, space, boundary = table
+    tgt, prev = tokens[a:b], tokens[a - 1 : b - 1]
+    return float((base[tgt] + (space[tgt] & ~boundary[prev])).sum())
+
+
 @torch.no_grad()
 def evaluate(model: GPT, tokens: np.ndarray, table, T: int, batch_seqs: int, stride: int | None, device: torch.device, counts: np.ndarray | None = None) -> dict:
     """val_loss (mean nats per target) and val_bpb = (val_loss / ln 2) · (targets / bytes), the sums in
     float64; a target's bytes from the byte table, or from counts (the sidecars') at its position."""
-    base, space, boundary = table
     windows = eval_windows(len(tokens), T, stride)
     loss_sum = token_count = byte_count = 0.0
     model.eval()
@@ -1310,13 +1319,9 @@ def evaluate(model: GPT, tokens: np.ndarray, table, T: int, batch_seqs: int, str
         nll = nll.double().cpu().numpy().reshape(len(batch), T)
         for i, (start, first) in enumerate(batch):
             k = first - start - 1  # window offset of the first scored target
-            prev, tgt = x[i, k:], y[i, k:]
             loss_sum += float(nll[i, k:].sum())
-            token_count += len(tgt)
-            if counts is None:
-                byte_count += float((base[tgt] + (space[tgt] & ~boundary[prev])).sum())
-            else:
-                byte_count += float(counts[start + k + 1 : start + T + 1].sum())  # target t of the window sits at stream position start + t + 1
+            token_count += T - k
+            byte_count += target_bytes(tokens, start + k + 1, start + T + 1, table, counts)  # target t of the window sits at stream position start + t + 1
     val_loss = loss_sum / token_count
     return {"val_loss": val_loss, "val_bpb": val_loss / math.log(2.0) * (token_count / byte_count), "tokens": int(token_count), "bytes": int(byte_count)}
 
@@ -1608,13 +1613,7 @@ def evaluate_elbo(model: GPT, objective: Objective, tokens: np.ndarray, table, T
         # overstates the Monte-Carlo error (a conservative figure)
         mean = total / count
         se, se_method = math.sqrt(sum((e - mean) ** 2 for e in per_window) / (count - 1) * count), "between-window"
-    end = 1 + count * T
-    if counts is None:
-        base, space, boundary = table
-        tgt, prev = tok[1:end], tok[: end - 1]
-        n_bytes = float((base[tgt] + (space[tgt] & ~boundary[prev])).sum())
-    else:
-        n_bytes = float(counts[1:end].sum())
+    n_bytes = target_bytes(tok, 1, 1 + count * T, table, counts)
     n_tokens = count * T
     val_loss = total / n_tokens
     return {
@@ -1838,10 +1837,16 @@ def cmd_train(args: argparse.Namespace) -> None:
             "ternary_tensors": [n for n, _ in model.named_parameters() if n in model.ternary], "backend": "torch",
         }
 
+    validation: list = []  # the whole split and its byte counts, read at the first evaluation
+
     def scores(max_tokens: int | None, stride: int | None = None) -> tuple[dict, dict]:
         # AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
-        tokens, counts = load_validation_tokens(data_dir, max_tokens)
-        split = len(load_validation_tokens(data_dir, None)[0]) if max_tokens is not None else len(tokens)
+        if not validation:
+            validation.extend(load_validation_tokens(data_dir, None))
+        all_tokens, all_counts = validation
+        split = len(all_tokens)
+        tokens = all_tokens[:max_tokens] if max_tokens is not None else all_tokens
+        counts = None if all_counts is None else all_counts[: len(tokens)]
         e = RECIPE["eval"]
         if objective.diffusion:
             result = evaluate_elbo(model, objective, tokens, table, t["seq_len"], e["batch_seqs"], e["elbo_steps"], e["elbo_samples"], e["elbo_seed"], device, counts)
