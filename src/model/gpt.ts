@@ -119,6 +119,20 @@ export interface CausalMask {
   keys?: Array<Array<[number, number]>>
 }
 
+/**
+ * The mask for only the first `rows` query rows of `m` (its keys unchanged): the tiles that
+ * cover them, or the one tile's first rows. Block diffusion's last layer scores only the x_t
+ * half's queries (see GPT.layers). The new tiles (a slice) are the caller's to keep.
+ */
+export function leadingRows(m: CausalMask, rows: number): CausalMask {
+  if (m.tiles.length === 1) return {T: m.T, block: m.block, tiles: [tf.slice(m.tiles[0], [0, 0], [rows, -1])], keys: m.keys?.slice(0, 1)}
+  let n = 0
+  let count = 0
+  while (n < rows && count < m.tiles.length) n += m.tiles[count++].shape[0]
+  if (n !== rows) throw new Error(`leadingRows: ${rows} rows do not end on a tile boundary of the mask`)
+  return {T: m.T, block: m.block, tiles: m.tiles.slice(0, count).map((t) => t.clone()), keys: m.keys?.slice(0, count)}
+}
+
 /** Build the tiles of a CausalMask (the caller keeps and disposes them). */
 export function causalMask(T: number, block = causalBlock(T)): CausalMask {
   if (!Number.isInteger(block) || block < 1) throw new Error(`causalMask: block must be a positive integer, got ${block}`)
@@ -225,7 +239,9 @@ export function additiveMask(allowed: Uint8Array, T: number): CausalMask {
  * Scaled dot-product attention with grouped KV heads: query head h reads KV head
  * floor(h / g), g = H/KV (repeat_interleave, as enable_gqa). The g query heads of a group are
  * stacked along the time axis so each KV head is used once, never copied: two batched 2-D
- * products per (batch, KV head). q (B, H, T, Dh), k/v (B, KV, T, Dh). Returns (B, H, T, Dh).
+ * products per (batch, KV head). q (B, H, Tq, Dh), k/v (B, KV, T, Dh). Returns (B, H, Tq, Dh).
+ * Tq = T, or the first Tq rows of the sequence when the mask's tiles cover only those
+ * (`leadingRows`).
  *
  * mask null: bidirectional, full (T, T) scores. One tile (causal, or any additive pattern such
  * as the block-diffusion mask): the full scores plus the (T, T) additive mask (the reference).
@@ -235,10 +251,11 @@ export function additiveMask(allowed: Uint8Array, T: number): CausalMask {
  * concatenated back along time.
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: CausalMask | null): tf.Tensor4D {
-  const [B, H, T, Dh] = q.shape
-  const KV = k.shape[1]
+  const [B, H, Tq, Dh] = q.shape
+  const [, KV, T] = k.shape
   const g = H / KV
-  if (mask && mask.T !== T) throw new Error(`attention: causal mask is for T=${mask.T}, queries have T=${T}`)
+  if (mask && mask.T !== T) throw new Error(`attention: the mask is for T=${mask.T} keys, the keys have T=${T}`)
+  if (mask ? mask.tiles.reduce((a, t) => a + t.shape[0], 0) !== Tq : Tq !== T) throw new Error(`attention: ${Tq} query rows do not match the mask's rows (keys T=${T})`)
   const k3 = tf.reshape(k, [B * KV, T, Dh]) as tf.Tensor3D
   const v3 = tf.reshape(v, [B * KV, T, Dh]) as tf.Tensor3D
   // the keys (or values) of ranges [k0, k1), concatenated along time: (B·KV, Tk, Dh)
@@ -263,7 +280,7 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: 
   if (!mask || mask.tiles.length === 1) return part(q, mask ? keysOf(mask, 0) : [[0, T]], mask ? mask.tiles[0] : null)
   const qs = tf.split(q, mask.tiles.map((t) => t.shape[0]), 2) // (B, H, Tb_i, Dh) each
   const ys = qs.map((qt, i) => part(qt as tf.Tensor4D, keysOf(mask, i), mask.tiles[i]))
-  return tf.concat(ys, 2) as tf.Tensor4D // (B, H, T, Dh)
+  return tf.concat(ys, 2) as tf.Tensor4D // (B, H, Tq, Dh)
 }
 
 /**
@@ -497,13 +514,17 @@ export class GPT {
     return {cos, sin}
   }
 
-  /** The mask tiles of a layout at T input tokens (null: bidirectional, no mask). */
-  private attentionMask(T: number, layout: AttentionLayout): CausalMask | null {
+  /**
+   * The mask tiles of a layout at T input tokens (null: bidirectional, no mask); `rows`: only
+   * the first `rows` query rows' tiles (`leadingRows`).
+   */
+  private attentionMask(T: number, layout: AttentionLayout, rows = T): CausalMask | null {
     if (layout.kind === 'bidirectional') return null
-    const key = layout.kind === 'causal' ? `c${T}` : `bd${layout.block}:${T}`
+    const key = `${layout.kind === 'causal' ? `c${T}` : `bd${layout.block}:${T}`}${rows === T ? '' : `:q${rows}`}`
     let m = this.masks.get(key)
     if (!m) {
-      if (layout.kind === 'causal') m = causalMask(T)
+      if (rows !== T) m = leadingRows(this.attentionMask(T, layout)!, rows)
+      else if (layout.kind === 'causal') m = causalMask(T)
       else {
         const n = outputLength(T, layout)
         const tile = blockDiffusionTile(n, layout.block)
@@ -516,35 +537,42 @@ export class GPT {
   }
 
   /**
-   * One transformer block on x (N, D); i = unique block index; cos/sin the RoPE rows of the T
-   * positions; `attend` does the attention of q (B, H, T, Dh) over k/v (B, KV, T, Dh): the full
-   * forward attends under a mask, the cached forward over its cached keys first.
+   * One transformer block on x (N = B·T, D); i = unique block index; cos/sin the RoPE rows of
+   * the T positions; `attend` does the attention of q (B, H, Tq, Dh) over k/v (B, KV, T, Dh):
+   * the full forward attends under a mask, the cached forward over its cached keys first.
+   * `keep` < T: only the first `keep` positions of each sequence are wanted downstream, so only
+   * their queries, attention output and MLP are computed (every position still gives its key
+   * and value); returns (B·keep, D). Activation quantization is per row, so this changes no
+   * kept value.
    */
-  private block(w: ReadonlyMap<string, tf.Tensor>, i: number, x: tf.Tensor2D, x0: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: Attend): tf.Tensor2D {
+  private block(w: ReadonlyMap<string, tf.Tensor>, i: number, x: tf.Tensor2D, x0: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: Attend, keep = T): tf.Tensor2D {
     const {D, H, KV, Dh} = this.dims
     const p = (name: string) => w.get(`blocks.${i}.${name}`)!
     if (this.cfg.x0_mix) {
       const [m0, m1] = tf.split(p('resid_mix'), 2, 0) // (1, D) each
       x = tf.add(tf.mul(m0, x), tf.mul(m1, x0))
     }
+    // the first `keep` positions of each sequence: (B·T, W) → (B·keep, W)
+    const leading = (t: tf.Tensor2D) => (keep === T ? t : (tf.reshape(tf.slice(tf.reshape(t, [B, T, -1]), [0, 0, 0], [B, keep, -1]), [B * keep, -1]) as tf.Tensor2D))
 
     const act = this.activations
     // attention
     const h = quantizeActivations(rmsNorm(x), act.attn_in)
-    const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, Dh]), [0, 2, 1, 3]) as tf.Tensor4D // (B, n, T, Dh)
-    let q = heads(linear(h, p('attn.c_q.weight') as tf.Tensor2D), H) // (B, H, T, Dh)
+    const heads = (t: tf.Tensor2D, n: number, len = T) => tf.transpose(tf.reshape(t, [B, len, n, Dh]), [0, 2, 1, 3]) as tf.Tensor4D // (B, n, len, Dh)
+    let q = heads(linear(leading(h), p('attn.c_q.weight') as tf.Tensor2D), H, keep) // (B, H, keep, Dh)
     let k = heads(linear(h, p('attn.c_k.weight') as tf.Tensor2D), KV) // (B, KV, T, Dh)
     const v = heads(linear(h, p('attn.c_v.weight') as tf.Tensor2D), KV) // (B, KV, T, Dh)
     if (this.cfg.qk_norm) {
       q = rmsNorm(q)
       k = rmsNorm(k)
     }
-    q = applyRotary(q, rope.cos, rope.sin)
+    const qRope = keep === T ? rope : {cos: tf.slice(rope.cos, [0, 0], [keep, -1]), sin: tf.slice(rope.sin, [0, 0], [keep, -1])}
+    q = applyRotary(q, qRope.cos, qRope.sin)
     k = applyRotary(k, rope.cos, rope.sin)
     q = tf.mul(q, tf.reshape(p('attn.q_gain'), [1, H, 1, 1]))
-    const y = attend(q, k, v) // (B, H, T, Dh)
-    const y2 = quantizeActivations(tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D, act.attn_out) // (N, D)
-    x = tf.add(x, tf.mul(p('attn_scale'), linear(y2, p('attn.proj.weight') as tf.Tensor2D)))
+    const y = attend(q, k, v) // (B, H, keep, Dh)
+    const y2 = quantizeActivations(tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * keep, D]) as tf.Tensor2D, act.attn_out) // (B·keep, D)
+    x = tf.add(leading(x), tf.mul(p('attn_scale'), linear(y2, p('attn.proj.weight') as tf.Tensor2D)))
 
     // MLP
     const m = mlp(quantizeActivations(rmsNorm(x), act.ffn_in), p('mlp.fc.weight') as tf.Tensor2D, p('mlp.proj.weight') as tf.Tensor2D, (a) => quantizeActivations(a, act.ffn_down))
@@ -562,9 +590,11 @@ export class GPT {
   /**
    * Layer applications j = 0..L-1 run unique block j mod K. With U-Net skips the first
    * floor(L/2) push their output; the rest pop (last in, first out) and add skip_weights[i]·skip.
-   * `attend(j)` is application j's attention.
+   * `attend(j)` is application j's attention. `keep` < T: only the first `keep` positions of each
+   * sequence are read from the output, so the last application computes only theirs (see
+   * `block`; block diffusion's x_t half) and the result is (B·keep, D).
    */
-  private layers(w: ReadonlyMap<string, tf.Tensor>, x: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: (j: number) => Attend): tf.Tensor2D {
+  private layers(w: ReadonlyMap<string, tf.Tensor>, x: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: (j: number) => Attend, keep = T): tf.Tensor2D {
     const {L, numSkips} = this.dims
     const K = this.cfg.unique_blocks
     const x0 = x
@@ -588,15 +618,16 @@ export class GPT {
         x = next as tf.Tensor2D
       }
       const i = j % K
+      const rows = j === L - 1 ? keep : T
       let next: tf.Tensor2D
-      if (tape && !this.recompute) next = this.block(w, i, x, x0, B, T, rope, attend(j))
+      if (tape && !this.recompute) next = this.block(w, i, x, x0, B, T, rope, attend(j), rows)
       else {
         // block i as a function of everything trainable it reads: its weights, x and x0
         const names = this.blockParams(i)
         const mix = this.cfg.x0_mix
         const run = (xi: tf.Tensor, ...rest: tf.Tensor[]) => {
           const wi = new Map(names.map((n, k) => [n, rest[(mix ? 1 : 0) + k]]))
-          return this.block(wi, i, xi as tf.Tensor2D, (mix ? rest[0] : xi) as tf.Tensor2D, B, T, rope, attend(j))
+          return this.block(wi, i, xi as tf.Tensor2D, (mix ? rest[0] : xi) as tf.Tensor2D, B, T, rope, attend(j), rows)
         }
         next = recomputed(run, [x, ...(mix ? [x0] : []), ...names.map((n) => w.get(n)!)]) as tf.Tensor2D
       }
@@ -629,7 +660,9 @@ export class GPT {
 
   /**
    * Logits as (B·Tout, V) rows; the body of forward() and the losses. Tout = T, or the x_t half
-   * (T/2) under block diffusion, whose x_0 half only serves as keys and values.
+   * (T/2) under block diffusion, whose x_0 half only serves as keys and values: its rows leave
+   * the last layer application out (queries, attention output, MLP), about a quarter of that
+   * layer's work skipped at no change to any output.
    */
   private logitsRows(tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor2D {
     if (tokens.dtype !== 'int32') throw new Error(`GPT.forward: tokens must be int32, got ${tokens.dtype}`)
@@ -638,9 +671,10 @@ export class GPT {
     const Tout = outputLength(T, layout)
     const w = this.effectiveWeights()
     const mask = this.attentionMask(T, layout)
-    const attend: Attend = (q, k, v) => attention(q, k, v, mask)
-    let x = this.layers(w, this.embed(w, tokens), B, T, this.rotary(T, layout.kind === 'block-diffusion'), () => attend)
-    if (Tout !== T) x = tf.reshape(tf.slice(tf.reshape(x, [B, T, -1]), [0, 0, 0], [B, Tout, -1]), [B * Tout, -1]) as tf.Tensor2D // (B·Tout, D): the x_t half
+    const lastMask = Tout === T ? mask : this.attentionMask(T, layout, Tout)
+    const L = this.dims.L
+    const attend = (j: number): Attend => (q, k, v) => attention(q, k, v, j === L - 1 ? lastMask : mask)
+    const x = this.layers(w, this.embed(w, tokens), B, T, this.rotary(T, layout.kind === 'block-diffusion'), attend, Tout) // (B·Tout, D)
     return this.head(w, x, opts.suppress) // (B·Tout, V)
   }
 

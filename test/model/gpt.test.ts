@@ -259,7 +259,11 @@ describe('causal attention in query tiles', () => {
   it('rejects a mask built for another T, naming both', () => {
     const q = tf.zeros([1, 2, 4, 2]) as tf.Tensor4D
     const kv = tf.zeros([1, 1, 4, 2]) as tf.Tensor4D
-    expect(() => attention(q, kv, kv, causalMask(5, 2))).toThrow('attention: causal mask is for T=5, queries have T=4')
+    expect(() => attention(q, kv, kv, causalMask(5, 2))).toThrow('attention: the mask is for T=5 keys, the keys have T=4')
+    // queries may be the leading rows of the keys' sequence only where the tiles say so
+    const q2 = tf.zeros([1, 2, 2, 2]) as tf.Tensor4D
+    expect(() => attention(q2, kv, kv, causalMask(4, 2))).toThrow("attention: 2 query rows do not match the mask's rows (keys T=4)")
+    expect(() => attention(q2, kv, kv, null)).toThrow("attention: 2 query rows do not match the mask's rows (keys T=4)")
   })
 })
 
@@ -323,6 +327,45 @@ describe('GPT', () => {
             v[i] += d
             model.loadWeights(new Map(w).set(name, v))
             return tf.tidy(() => model.loss(x, y, {zLoss: 1e-2}).dataSync()[0])
+          }
+          const fd = (at(eps) - at(-eps)) / (2 * eps)
+          const tol = 1e-2 * Math.max(Math.abs(fd), Math.abs(g[i])) + 2e-4
+          expect(Math.abs(fd - g[i]), `${name}[${i}]: fd ${fd} vs analytic ${g[i]}`).toBeLessThanOrEqual(tol)
+        }
+      }
+      model.loadWeights(w)
+      tf.dispose(grads)
+      model.dispose()
+    }
+  })
+
+  it('block diffusion, whose last layer computes only the x_t rows: finite differences on two entries of every parameter', () => {
+    const layout = {attention: {kind: 'block-diffusion' as const, block: 2}, suppress: 10}
+    const x = tokens([
+      [10, 2, 10, 4, 1, 2, 3, 4],
+      [6, 10, 10, 9, 6, 7, 8, 9],
+    ]) // [x_t ‖ x_0], n = 4 per half
+    const y = tokens([
+      [1, 2, 3, 4],
+      [6, 7, 8, 9],
+    ])
+    for (const cfg of [
+      {...tiny, unique_blocks: 2, loops: 2}, // the last application reuses block 1; U-Net, x0 mix
+      {...tiny, unique_blocks: 3, tie_embeddings: false, unet_skips: false}, // untied, odd L
+    ]) {
+      const model = build(cfg)
+      const w = randomize(model, 300)
+      const {grads} = tf.variableGrads(() => model.loss(x, y, layout))
+      const byParam = model.gradsByParam(grads)
+      const eps = 1e-2
+      for (const [name, values] of w) {
+        const g = byParam.get(name)!.dataSync()
+        for (const i of [0, values.length - 1]) {
+          const at = (d: number) => {
+            const v = Float32Array.from(values)
+            v[i] += d
+            model.loadWeights(new Map(w).set(name, v))
+            return tf.tidy(() => model.loss(x, y, layout).dataSync()[0])
           }
           const fd = (at(eps) - at(-eps)) / (2 * eps)
           const tol = 1e-2 * Math.max(Math.abs(fd), Math.abs(g[i])) + 2e-4
