@@ -61,6 +61,8 @@ const CONFIGS: Config[] = [
   {name: 'mdlm-float', recipe: 'mdlm-tiny-cpu', sets: float, share: 1},
   {name: 'bd3lm4', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4'], share: 1},
   {name: 'bd3lm16', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=16'], share: 1},
+  // the clean half detached (no backward pass through x_0): cheaper steps, another gradient
+  {name: 'bd3lm4-detached', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.clean_gradient=false'], share: 1},
   // the papers' time estimator (t uniform, weight 1/t) against the recipes' count estimator
   {name: 'mdlm-time', recipe: 'mdlm-tiny-cpu', sets: ['objective.train_estimator=time'], share: 1},
   {name: 'bd3lm4-time', recipe: 'bd3lm-tiny-cpu', sets: ['objective.block_size=4', 'objective.train_estimator=time'], share: 1},

@@ -11,6 +11,7 @@
  *   npm run bench:train -- --workers 1       # one thread (default: auto, as `golf train`: one per core, at most 2)
  *   npm run bench:train -- --workers 1,2     # both, one step of each in turn (same machine load)
  *   npm run bench:train -- --objective ar,mdlm,bd3lm:4   # objectives side by side (one step of each in turn)
+ *   npm run bench:train -- --objective ar,bd3lm:4,bd3lm:4:detached   # BD3-LM with objective.clean_gradient false
  *   npm run bench:train -- --recompute off,on  # activation recomputation's cost, side by side
  *
  * Peer on the same 2-core machine (GOLF.md): PyTorch ~2,700 tokens/s float, ~2,300 ternary.
@@ -56,9 +57,9 @@ const {values} = parseArgs({
 const T = Number(values['seq-len'])
 const B = Number(values.batch)
 const objectiveOf = (spec: string): ObjectiveConfig => {
-  const [kind, block] = spec.split(':')
-  if (kind !== 'ar' && kind !== 'mdlm' && kind !== 'bd3lm') throw new Error(`--objective ${spec}: expected ar, mdlm or bd3lm:<block>`)
-  return {...DEFAULT_OBJECTIVE, kind, block_size: kind === 'bd3lm' ? Number(block ?? 4) : null}
+  const [kind, block, detached] = spec.split(':')
+  if ((kind !== 'ar' && kind !== 'mdlm' && kind !== 'bd3lm') || (detached !== undefined && detached !== 'detached')) throw new Error(`--objective ${spec}: expected ar, mdlm or bd3lm:<block>[:detached]`)
+  return {...DEFAULT_OBJECTIVE, kind, block_size: kind === 'bd3lm' ? Number(block ?? 4) : null, ...(detached ? {clean_gradient: false} : {})}
 }
 const recipeFor = (objective: ObjectiveConfig) =>
   resolveRecipe({

@@ -53,6 +53,11 @@
  *     (17.4M params), seq_len 512, 1 sequence
  *   bitnet-b158-68m (68.9M), seq_len 256, 1 sequence  +0.04%            exact           -0.01%      1.046 (2.16 GB)
  *   bitnet-b158-68m (68.9M), seq_len 512, 1 sequence  +0.12%            exact           -0.01%      1.026 (3.38 GB; max RSS 3.33 GB)
+ * Since block diffusion's last layer computes only the x_t rows (2026-12-01), its last
+ * application and head have their own counts (TRAIN_LAST_FULL_ND, headSlice), re-checked on the
+ * two BD3-LM configs of the test: +0.1% kept, +2.6% recomputed. `objective.clean_gradient:
+ * false` is estimated as the joint pass, which holds more (the x_0 half's tape and gradients):
+ * an over-estimate.
  * (the heap includes up to 96 MiB of emscripten's growth slack: it grows by min(20%, +96 MiB) and
  * stops at its maximum, so the 5% allowance is conservative near the cap). Threads > 1 are not
  * measured (each worker's heap is not visible from the main thread): a worker is counted as the
@@ -296,6 +301,20 @@ const TRAIN = {
 } as const satisfies ActivationCounts & Record<string, number>
 
 /**
+ * Block diffusion's last layer application (x_t queries only): the N·D tensors of its that still
+ * cover every row of [x_t ‖ x_0] (its input, the attention norm and what the keys and values are
+ * computed from, and their gradients); the rest of TRAIN.nd cover the x_t rows (fitted).
+ */
+const TRAIN_LAST_FULL_ND = 10
+
+/**
+ * Block diffusion's head reads the last layer's x_t rows as they come out (gpt.ts
+ * `logitsRows`); TRAIN.headNd was fitted when it sliced them out of [x_t ‖ x_0] instead: the
+ * slice and its gradient, which is full width, N_out·D tensors it no longer holds.
+ */
+const TRAIN_HEAD_SLICE = 3
+
+/**
  * Recomputation keeps, per layer application, N·D floats between the layers: its input (saved
  * for the recomputation) and the gradient of its output (the backward pass frees no gradient
  * before it ends).
@@ -344,6 +363,11 @@ interface Geometry {
   masked: boolean
   /** Floats of the cached mask tiles (one per layout and length) and RoPE tables. */
   cache: number
+  /**
+   * bd3lm: the last layer application computes queries, attention output and MLP for the x_t
+   * rows only (gpt.ts `layers`, keep = Tout); its score tiles (the x_t rows') and key copies.
+   */
+  last: {scores: number; keyRows: number} | null
 }
 
 /** Attention tiles as gpt.ts `attention()` cuts them (causalMask / blockDiffusionTiles / one tile). */
@@ -352,6 +376,8 @@ function geometry(model: ModelConfig, objective: ObjectiveConfig, T: number): Ge
   const tiles: Array<{q: number; k: number; copied: number}> = []
   let masked = true
   let Tin = T
+  let last: Geometry['last'] = null
+  let lastTile = 0 // floats of the x_t rows' own mask (one tile: a slice of it; several: shared)
   if (objective.kind === 'mdlm') {
     masked = false
     tiles.push({q: T, k: T, copied: 0})
@@ -365,13 +391,18 @@ function geometry(model: ModelConfig, objective: ObjectiveConfig, T: number): Ge
     const n = T
     Tin = 2 * T
     const tile = blockDiffusionTile(n, objective.block_size ?? T)
-    if (tile === null) tiles.push({q: Tin, k: Tin, copied: 0})
-    else {
+    if (tile === null) {
+      tiles.push({q: Tin, k: Tin, copied: 0})
+      last = {scores: n * Tin, keyRows: 0}
+      lastTile = n * Tin
+    } else {
       // x_t rows: clean keys [n, n+e) and noisy keys [s, e), two slices and their concat
       for (let s = 0; s < n; s += tile) {
         const e = Math.min(s + tile, n)
         tiles.push({q: e - s, k: 2 * e - s, copied: 2 * (2 * e - s)})
       }
+      const xt = tiles.slice()
+      last = {scores: xt.reduce((a, t) => a + t.q * t.k, 0), keyRows: xt.reduce((a, t) => a + t.copied, 0)}
       // x_0 rows: clean keys [n, n+e), one slice
       for (let s = 0; s < n; s += tile) {
         const e = Math.min(s + tile, n)
@@ -387,7 +418,8 @@ function geometry(model: ModelConfig, objective: ObjectiveConfig, T: number): Ge
     keyRows: tiles.reduce((a, t) => a + t.copied, 0),
     tiled: tiles.length > 1,
     masked,
-    cache: (masked ? scores : 0) + Tin * Dh, // mask tiles + cos/sin tables (Tin × Dh/2 each)
+    cache: (masked ? scores : 0) + lastTile + Tin * Dh, // mask tiles + cos/sin tables (Tin × Dh/2 each)
+    last,
   }
 }
 
@@ -446,17 +478,27 @@ function activations(shape: MemoryShape, g: Geometry, rows: number, c: Activatio
   const Nout = rows * g.Tout
   const L = live.layers === 'all' ? d.L : 1
   const kvw = d.KV * d.Dh
-  const S = rows * d.H * g.scores
-  const keys = rows * kvw * g.keyRows
-  const residual = L * N * d.D * (c.nd + (g.tiled ? c.tiledNd : 0)) + d.numSkips * N * d.D * c.skip + N * d.D * c.headNd + (d.factored ? N * d.E * c.factored : 0)
+  const tiledNd = g.tiled ? c.tiledNd : 0
+  const scoreCoef = g.masked ? c.scoresMasked : c.scoresBidirectional
+  // block diffusion, every layer alive: the last application is a partial one (g.last) whose
+  // keys, values and first norm cover all N rows and the rest only the Nout x_t rows
+  const last = g.last && live.layers === 'all' ? g.last : null
+  const full = last ? L - 1 : L
+  const lastNd = last ? N * TRAIN_LAST_FULL_ND + Nout * (c.nd - TRAIN_LAST_FULL_ND + tiledNd) : 0
+  const residual = full * N * d.D * (c.nd + tiledNd) + lastNd * d.D - (g.last ? Nout * d.D * TRAIN_HEAD_SLICE : 0) + d.numSkips * N * d.D * c.skip + N * d.D * c.headNd + (d.factored ? N * d.E * c.factored : 0)
+  const heads = full * N * (kvw * c.nkv + d.H * c.nh + d.KV * c.nkvh) + (last ? N * (kvw * c.nkv + d.KV * c.nkvh) + Nout * d.H * c.nh : 0)
+  const scores = full * rows * (d.H * g.scores * scoreCoef + kvw * g.keyRows * c.keySlices) + (last ? rows * (d.H * last.scores * scoreCoef + kvw * last.keyRows * c.keySlices) : 0)
   const items: MemoryItem[] = [
     {name: 'activations: residual stream, norms, projections (N·D)', bytes: 4 * residual},
-    {name: 'activations: attention q/k/v heads', bytes: 4 * L * N * (kvw * c.nkv + d.H * c.nh + d.KV * c.nkvh)},
-    {name: 'activations: attention scores', bytes: 4 * L * (S * (g.masked ? c.scoresMasked : c.scoresBidirectional) + keys * c.keySlices)},
-    {name: `activations: MLP hidden (${d.M} wide)`, bytes: 4 * L * N * d.M * c.nm},
+    {name: 'activations: attention q/k/v heads', bytes: 4 * heads},
+    {name: 'activations: attention scores', bytes: 4 * scores},
+    {name: `activations: MLP hidden (${d.M} wide)`, bytes: 4 * (full * N + (last ? Nout : 0)) * d.M * c.nm},
     {name: 'activations: logits, loss, per-row norm statistics', bytes: 4 * (Nout * d.V * (c.logits + (shape.objective.kind === 'ar' ? 0 : c.suppress)) + N * (L * c.n + c.headN))},
   ]
-  if (live.boundary > 0) items.push({name: `activations: every layer's input and output gradient, kept for recomputation (${d.L} × N·D)`, bytes: 4 * d.L * N * d.D * live.boundary})
+  // recomputation: each application's input (N·D) and its output's gradient (block diffusion's
+  // last application: the x_t rows only)
+  const lastOut = g.last ? Nout : N
+  if (live.boundary > 0) items.push({name: `activations: every layer's input and output gradient, kept for recomputation (${d.L} × N·D)`, bytes: 4 * d.D * (d.L * N * (live.boundary - 1) + (d.L - 1) * N + lastOut)})
   return items
 }
 

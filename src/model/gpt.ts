@@ -155,7 +155,20 @@ export function causalMask(T: number, block = causalBlock(T)): CausalMask {
  *   code): see `blockDiffusionMask`. Both halves use positions 0..n−1 for RoPE, and only the
  *   x_t half produces outputs (logits for n positions).
  */
-export type AttentionLayout = {kind: 'causal'} | {kind: 'bidirectional'} | {kind: 'block-diffusion'; block: number}
+export type AttentionLayout =
+  | {kind: 'causal'}
+  | {kind: 'bidirectional'}
+  | {
+      kind: 'block-diffusion'
+      block: number
+      /**
+       * false: the x_0 half runs first as its own forward with nothing recorded for the backward
+       * pass, and the x_t half attends to its keys and values as constants. The outputs are the
+       * same; the gradient leaves out what flows through the clean context, and a training step
+       * skips the x_0 half's backward pass (see GPT.detachedCleanRows). Absent = true.
+       */
+      cleanGradient?: boolean
+    }
 
 export const CAUSAL: AttentionLayout = {kind: 'causal'}
 export const BIDIRECTIONAL: AttentionLayout = {kind: 'bidirectional'}
@@ -670,12 +683,51 @@ export class GPT {
     const layout = layoutOf(opts)
     const Tout = outputLength(T, layout)
     const w = this.effectiveWeights()
+    if (layout.kind === 'block-diffusion' && layout.cleanGradient === false) return this.head(w, this.detachedCleanRows(w, tokens, layout.block), opts.suppress)
     const mask = this.attentionMask(T, layout)
     const lastMask = Tout === T ? mask : this.attentionMask(T, layout, Tout)
     const L = this.dims.L
     const attend = (j: number): Attend => (q, k, v) => attention(q, k, v, j === L - 1 ? lastMask : mask)
     const x = this.layers(w, this.embed(w, tokens), B, T, this.rotary(T, layout.kind === 'block-diffusion'), attend, Tout) // (B·Tout, D)
     return this.head(w, x, opts.suppress) // (B·Tout, V)
+  }
+
+  /**
+   * Block diffusion with the clean half detached (`cleanGradient: false`): the last layer's
+   * output rows (B·n, D) of the x_t half of [x_t ‖ x_0] (B, 2n). Pass 1 runs the x_0 half alone
+   * (block-causal on itself, as in the joint pass) inside one custom op, so the tape records
+   * nothing of it, and returns every layer application's keys and values stacked. Pass 2 runs
+   * the x_t half, each application attending over [its own keys ‖ the clean ones] under the x_t
+   * rows of the joint mask. Same values as the joint pass; the clean keys and values are
+   * constants of the backward pass.
+   */
+  private detachedCleanRows(w: ReadonlyMap<string, tf.Tensor>, tokens: tf.Tensor2D, block: number): tf.Tensor2D {
+    const [B, T2] = tokens.shape
+    const layout: AttentionLayout = {kind: 'block-diffusion', block}
+    const n = outputLength(T2, layout)
+    const {L} = this.dims
+    const rope = this.rotary(n)
+    // the x_0 half's own mask: block-causal (one block: bidirectional, no mask)
+    const cleanMask: CausalMask | null = n <= block ? null : {T: n, block: n, tiles: [this.cached(`clean${block}:${n}`, () => additiveMask(cachedPattern(0, n, {blockCausal: block})!, n).tiles[0]) as tf.Tensor2D]}
+    const clean = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      // a custom op's forward runs as a kernel: nothing is recorded, and each layer frees its
+      // intermediates (the evaluation path of `layers`), so the keys and values are kept here
+      const kv: tf.Tensor4D[] = [] // k0, v0, k1, v1, …: (B, KV, n, Dh) each
+      const attendClean = (): Attend => (q, k, v) => {
+        kv.push(tf.keep(k), tf.keep(v))
+        return attention(q, k, v, cleanMask)
+      }
+      try {
+        tf.dispose(this.layers(w, this.embed(w, tf.slice(tokens, [0, n], [B, n])), B, n, rope, attendClean))
+        return {value: tf.stack(kv), gradFunc: () => [tf.zerosLike(args[0] as tf.Tensor)]}
+      } finally {
+        tf.dispose(kv)
+      }
+    })(tf.scalar(0)) // (2L, B, KV, n, Dh); its input is a constant, so backprop never enters it
+    const parts = tf.unstack(clean) as tf.Tensor4D[]
+    const lastMask = this.attentionMask(T2, layout, n)!
+    const attend = (j: number): Attend => (q, k, v) => attention(q, tf.concat([k, parts[2 * j]], 2) as tf.Tensor4D, tf.concat([v, parts[2 * j + 1]], 2) as tf.Tensor4D, lastMask)
+    return this.layers(w, this.embed(w, tf.slice(tokens, [0, 0], [B, n])), B, n, rope, attend, n) // (B·n, D)
   }
 
   /** (1, V): 0 everywhere, MASKED at `id` (exp() of it is exactly 0, the softmax ignores it). */

@@ -19,6 +19,9 @@
  * token before the row, then the targets but the last); in the x_t half a block's first input is
  * the previous block's last target, clean, and its other inputs are its own targets but the last,
  * masked or not (`noisyInputs`). Block size 1 is then exactly the AR model.
+ *
+ * `clean_gradient: false` trains with the x_0 half detached (see ObjectiveConfig): the same
+ * loss, a cheaper step.
  */
 import type {AttentionLayout} from '../model/gpt.js'
 import type {TokenBatch} from './batch.js'
@@ -43,17 +46,19 @@ export function bd3lmObjective(config: ObjectiveConfig, modelVocab: number): Dif
   const bs = config.block_size
   if (bs === null || !Number.isInteger(bs) || bs < 1) throw new Error(`bd3lm needs objective.block_size, a positive integer, got ${bs}`)
   const layout: AttentionLayout = {kind: 'block-diffusion', block: bs}
+  // training may detach the clean half (objective.clean_gradient: false); scoring never needs to
+  const trainLayout: AttentionLayout = config.clean_gradient === false ? {...layout, cleanGradient: false} : layout
   const checkT = (T: number) => {
     if (T % bs !== 0) throw new Error(`bd3lm: block size ${bs} must divide the sequence length ${T}`)
   }
   const shift = config.shift === true
-  const batch = (x0: Int32Array, masked: Uint8Array, weights: Float32Array | null, B: number, T: number, before: Int32Array | null): TokenBatch => ({
+  const batch = (x0: Int32Array, masked: Uint8Array, weights: Float32Array | null, B: number, T: number, before: Int32Array | null, attention = layout): TokenBatch => ({
     B,
     T: 2 * T,
     inputs: concatNoisyClean(noisyInputs(x0, masked, B, T, bs, maskId, before), cleanInputs(x0, B, T, before), B, T),
     targets: x0,
     weights,
-    attention: layout,
+    attention,
     suppress: maskId,
   })
   return {
@@ -67,7 +72,7 @@ export function bd3lmObjective(config: ObjectiveConfig, modelVocab: number): Dif
       checkT(T)
       const {x0, before} = chunkRows(chunk, B, T, shift, 'bd3lm')
       const {masked, weights} = drawTrainingNoise(config, B * T, bs, rand) // one t (or count) per block, over every block of the batch
-      return batch(x0, masked, weights, B, T, before)
+      return batch(x0, masked, weights, B, T, before, trainLayout)
     },
     denoiseBatch(x0, masked, B, T, before): TokenBatch {
       checkT(T)

@@ -50,6 +50,14 @@ export interface ObjectiveConfig {
    * in runs and artifacts from before it existed, which read as false (the papers' layout).
    */
   shift?: boolean
+  /**
+   * bd3lm only: false trains with the clean half [x_0] detached. Its forward runs first with
+   * nothing recorded, and the noisy half attends to its keys and values as constants. A step
+   * then skips the clean half's backward pass, about a third of its work. The loss is the same
+   * number; its gradient leaves out what flows through the clean context's keys and values.
+   * Absent = true, the joint pass of the paper. Training only: scores are the same either way.
+   */
+  clean_gradient?: boolean
 }
 
 export const DEFAULT_OBJECTIVE: ObjectiveConfig = {

@@ -221,6 +221,7 @@ export const RECIPE_SCHEMA = {
         train_interval: nullable({type: 'array', minItems: 2, maxItems: 2, items: {type: 'number', exclusiveMinimum: 0, maximum: 1}}),
         shift: {type: 'boolean'},
         train_estimator: {enum: ['time', 'count']},
+        clean_gradient: {type: 'boolean'},
       },
     },
     model: {type: 'object'},
@@ -530,6 +531,7 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
     }
   } else if (o.block_size !== null) fail(`objective.block_size is for bd3lm only (objective.kind is ${o.kind})`)
   if (o.kind === 'ar' && o.shift !== undefined) fail('objective.shift is for mdlm and bd3lm (an ar model predicts each token from the one before it already)')
+  if (o.kind !== 'bd3lm' && o.clean_gradient !== undefined) fail(`objective.clean_gradient is for bd3lm (the clean copy [x_0] its noisy blocks attend to; ${o.kind} has none)`)
   if (o.kind === 'ar' && o.train_estimator !== undefined) fail('objective.train_estimator is for mdlm and bd3lm (the noise a diffusion objective trains on)')
   if (o.train_interval && !(o.train_interval[0] < o.train_interval[1])) fail(`objective.train_interval [${o.train_interval.join(', ')}] must be [lo, hi] with lo < hi`)
   if (o.train_estimator === 'count' && o.train_interval) fail(`objective.train_interval [${o.train_interval.join(', ')}] clips the time t of train_estimator time, and this objective's estimator is count (it draws the number of masked tokens, no t): add objective.train_estimator=time to train on a clipped interval`)

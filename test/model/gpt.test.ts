@@ -378,6 +378,56 @@ describe('GPT', () => {
     }
   })
 
+  it('block diffusion with the clean half detached: the same loss; the gradient without the clean context path, which one block has none of', () => {
+    const x = tokens([
+      [10, 2, 10, 4, 1, 2, 3, 4],
+      [6, 10, 10, 9, 6, 7, 8, 9],
+    ]) // [x_t ‖ x_0], n = 4 per half
+    const y = tokens([
+      [1, 2, 3, 4],
+      [6, 7, 8, 9],
+    ])
+    const model = build({...tiny, unique_blocks: 2, loops: 2})
+    randomize(model, 301)
+    const run = (block: number, cleanGradient?: boolean) => {
+      const opts = {attention: {kind: 'block-diffusion' as const, block, cleanGradient}, suppress: 10}
+      const once = () => {
+        const {value, grads} = tf.variableGrads(() => model.loss(x, y, opts))
+        const byParam = model.gradsByParam(grads)
+        const out = {loss: value.dataSync()[0], grads: new Map([...byParam].map(([k, g]) => [k, Float32Array.from(g.dataSync())]))}
+        tf.dispose([value, ...Object.values(grads), ...byParam.values()])
+        return out
+      }
+      once() // the model's mask and RoPE caches fill on first use
+      const before = tf.memory().numTensors
+      const out = once()
+      expect(tf.memory().numTensors, 'no tensor left behind').toBe(before)
+      return out
+    }
+    const diff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
+      let d = 0
+      let m = 0
+      for (const [k, g] of a) for (let i = 0; i < g.length; i++) {
+        d = Math.max(d, Math.abs(g[i] - b.get(k)![i]))
+        m = Math.max(m, Math.abs(g[i]))
+      }
+      return d / m
+    }
+    for (const block of [1, 2, 4]) {
+      const joint = run(block)
+      const detached = run(block, false)
+      expect(Math.abs(detached.loss - joint.loss), `block ${block}: loss`).toBeLessThan(1e-6 * Math.abs(joint.loss))
+      // one block of n: the noisy block sees no clean block, so nothing flows through them
+      if (block === 4) expect(diff(detached.grads, joint.grads)).toBeLessThan(1e-6)
+      else expect(diff(detached.grads, joint.grads), `block ${block}: the clean path carries gradient`).toBeGreaterThan(1e-3)
+    }
+    // the scores do not depend on it
+    const logits = (cleanGradient?: boolean) => Array.from(model.forward(x, {attention: {kind: 'block-diffusion', block: 2, cleanGradient}, suppress: 10}).dataSync())
+    const [a, b] = [logits(), logits(false)]
+    expect(Math.max(...a.map((v, i) => (Number.isFinite(v) ? Math.abs(v - b[i]) : 0)))).toBeLessThan(1e-5)
+    model.dispose()
+  })
+
   it('causal: changing token t leaves logits before t unchanged (bit for bit); bidirectional does not', () => {
     const model = build(tiny)
     randomize(model, 200)

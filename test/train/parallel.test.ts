@@ -136,10 +136,12 @@ describe('GradientPool (2 threads, tiny model on wasm)', () => {
     disposeMap(par.grads)
   })
 
-  it('splits diffusion batches (MDLM, BD3-LM) across threads to the same mean as accumulateGrads', () => {
+  it('splits diffusion batches (MDLM, BD3-LM, BD3-LM with the clean half detached) across threads to the same mean as accumulateGrads', () => {
     const B = 3
     const T = 32
-    for (const objective of [objectiveFor({...DEFAULT_OBJECTIVE, kind: 'mdlm'}, 260), objectiveFor({...DEFAULT_OBJECTIVE, kind: 'bd3lm', block_size: 8}, 260)]) {
+    const bd3 = {...DEFAULT_OBJECTIVE, kind: 'bd3lm' as const, block_size: 8}
+    // detached: a thread that dropped the layout's flag would return the joint gradient, another number
+    for (const objective of [objectiveFor({...DEFAULT_OBJECTIVE, kind: 'mdlm'}, 260), objectiveFor(bd3, 260), objectiveFor({...bd3, clean_gradient: false}, 260)]) {
       const rand = mulberry32(11)
       const batches = [objective.trainBatch(tokens(B * T, 21), B, T, rand), objective.trainBatch(tokens(B * T, 22), B, T, rand)]
       const ref = accumulateGrads(model, batches, 0)
