@@ -140,7 +140,7 @@ const gap = (r: Row) => (ref(r) ? pct(r.val_bpb, ref(r)!.val_bpb) : '–')
 const speed = (r: Row) => (ref(r) ? `${((r.tokens_per_s / ref(r)!.tokens_per_s) * 100).toFixed(0)}%` : '–')
 if (values.json) console.log(JSON.stringify({bench: 'diffusion', seconds, val_tokens: valTokens, sub_tokens: subTokens, rows}))
 else {
-  const first = `first ${subTokens.toLocaleString('en-US')}`
+  const first = `first ${(rows[0]?.sub.tokens ?? subTokens).toLocaleString('en-US')}` // whole windows of the first --sub-tokens
   const chainCell = (r: Row) => {
     if (!r.chain) return '–'
     const whole = r.chain.tokens !== r.sub.tokens || r.chain.tokens > subTokens
