@@ -305,6 +305,46 @@ describe('block-diffusion attention in query tiles', () => {
   })
 })
 
+/** A block-diffusion batch: [x_t ‖ x_0] rows of n = 4 per half ([MASK] = 10), and the targets. */
+const BD_BATCH = () => ({
+  x: tokens([
+    [10, 2, 10, 4, 1, 2, 3, 4],
+    [6, 10, 10, 9, 6, 7, 8, 9],
+  ]),
+  y: tokens([
+    [1, 2, 3, 4],
+    [6, 7, 8, 9],
+  ]),
+})
+
+/**
+ * The analytic gradient of `loss` against central differences (eps 1e-2) on the first and last
+ * entry of every parameter of `w` (the model's current weights, restored at the end); `names`:
+ * the parameters that must get a gradient, in order.
+ */
+function expectFiniteDifferences(model: GPT, w: Map<string, Float32Array>, loss: () => tf.Scalar, names: string[]): void {
+  const {grads} = tf.variableGrads(loss)
+  const byParam = model.gradsByParam(grads)
+  expect([...byParam.keys()]).toEqual(names)
+  const eps = 1e-2
+  for (const [name, values] of w) {
+    const g = byParam.get(name)!.dataSync()
+    for (const i of [0, values.length - 1]) {
+      const at = (d: number) => {
+        const v = Float32Array.from(values)
+        v[i] += d
+        model.loadWeights(new Map(w).set(name, v))
+        return tf.tidy(() => loss().dataSync()[0])
+      }
+      const fd = (at(eps) - at(-eps)) / (2 * eps)
+      const tol = 1e-2 * Math.max(Math.abs(fd), Math.abs(g[i])) + 2e-4
+      expect(Math.abs(fd - g[i]), `${name}[${i}]: fd ${fd} vs analytic ${g[i]}`).toBeLessThanOrEqual(tol)
+    }
+  }
+  model.loadWeights(w)
+  tf.dispose(grads)
+}
+
 describe('GPT', () => {
   it('whole-model loss: finite differences on two entries of every parameter (+ z-loss)', () => {
     for (const cfg of [
@@ -315,78 +355,27 @@ describe('GPT', () => {
       const w = randomize(model, 100)
       const x = tokens(X)
       const y = tokens(Y)
-      const {grads} = tf.variableGrads(() => model.loss(x, y, {zLoss: 1e-2}))
-      const byParam = model.gradsByParam(grads)
-      expect([...byParam.keys()]).toEqual(paramSpecs(cfg, DEFAULT_PATTERNS).map((s) => s.name))
-      const eps = 1e-2
-      for (const [name, values] of w) {
-        const g = byParam.get(name)!.dataSync()
-        for (const i of [0, values.length - 1]) {
-          const at = (d: number) => {
-            const v = Float32Array.from(values)
-            v[i] += d
-            model.loadWeights(new Map(w).set(name, v))
-            return tf.tidy(() => model.loss(x, y, {zLoss: 1e-2}).dataSync()[0])
-          }
-          const fd = (at(eps) - at(-eps)) / (2 * eps)
-          const tol = 1e-2 * Math.max(Math.abs(fd), Math.abs(g[i])) + 2e-4
-          expect(Math.abs(fd - g[i]), `${name}[${i}]: fd ${fd} vs analytic ${g[i]}`).toBeLessThanOrEqual(tol)
-        }
-      }
-      model.loadWeights(w)
-      tf.dispose(grads)
+      expectFiniteDifferences(model, w, () => model.loss(x, y, {zLoss: 1e-2}), paramSpecs(cfg, DEFAULT_PATTERNS).map((s) => s.name))
       model.dispose()
     }
   })
 
   it('block diffusion, whose last layer computes only the x_t rows: finite differences on two entries of every parameter', () => {
     const layout = {attention: {kind: 'block-diffusion' as const, block: 2}, suppress: 10}
-    const x = tokens([
-      [10, 2, 10, 4, 1, 2, 3, 4],
-      [6, 10, 10, 9, 6, 7, 8, 9],
-    ]) // [x_t ‖ x_0], n = 4 per half
-    const y = tokens([
-      [1, 2, 3, 4],
-      [6, 7, 8, 9],
-    ])
+    const {x, y} = BD_BATCH()
     for (const cfg of [
       {...tiny, unique_blocks: 2, loops: 2}, // the last application reuses block 1; U-Net, x0 mix
       {...tiny, unique_blocks: 3, tie_embeddings: false, unet_skips: false}, // untied, odd L
     ]) {
       const model = build(cfg)
       const w = randomize(model, 300)
-      const {grads} = tf.variableGrads(() => model.loss(x, y, layout))
-      const byParam = model.gradsByParam(grads)
-      const eps = 1e-2
-      for (const [name, values] of w) {
-        const g = byParam.get(name)!.dataSync()
-        for (const i of [0, values.length - 1]) {
-          const at = (d: number) => {
-            const v = Float32Array.from(values)
-            v[i] += d
-            model.loadWeights(new Map(w).set(name, v))
-            return tf.tidy(() => model.loss(x, y, layout).dataSync()[0])
-          }
-          const fd = (at(eps) - at(-eps)) / (2 * eps)
-          const tol = 1e-2 * Math.max(Math.abs(fd), Math.abs(g[i])) + 2e-4
-          expect(Math.abs(fd - g[i]), `${name}[${i}]: fd ${fd} vs analytic ${g[i]}`).toBeLessThanOrEqual(tol)
-        }
-      }
-      model.loadWeights(w)
-      tf.dispose(grads)
+      expectFiniteDifferences(model, w, () => model.loss(x, y, layout), paramSpecs(cfg, DEFAULT_PATTERNS).map((s) => s.name))
       model.dispose()
     }
   })
 
   it('block diffusion with the clean half detached: the same loss; the gradient without the clean context path, which one block has none of', () => {
-    const x = tokens([
-      [10, 2, 10, 4, 1, 2, 3, 4],
-      [6, 10, 10, 9, 6, 7, 8, 9],
-    ]) // [x_t ‖ x_0], n = 4 per half
-    const y = tokens([
-      [1, 2, 3, 4],
-      [6, 7, 8, 9],
-    ])
+    const {x, y} = BD_BATCH()
     const model = build({...tiny, unique_blocks: 2, loops: 2})
     randomize(model, 301)
     const run = (block: number, cleanGradient?: boolean) => {
