@@ -55,7 +55,7 @@
  *   bitnet-b158-68m (68.9M), seq_len 512, 1 sequence  +0.12%            exact           -0.01%      1.026 (3.38 GB; max RSS 3.33 GB)
  * Since block diffusion's last layer computes only the x_t rows (2026-12-01), its last
  * application and head have their own counts (TRAIN_LAST_FULL_ND, headSlice), re-checked on the
- * two BD3-LM configs of the test: +0.1% kept, +2.6% recomputed. `objective.clean_gradient:
+ * two BD3-LM configs of the test: +0.01% kept, +2.6% recomputed. `objective.clean_gradient:
  * false` is estimated as the joint pass, which holds more (the x_0 half's tape and gradients):
  * an over-estimate.
  * (the heap includes up to 96 MiB of emscripten's growth slack: it grows by min(20%, +96 MiB) and
