@@ -133,14 +133,20 @@ export function leadingRows(m: CausalMask, rows: number): CausalMask {
   return {T: m.T, block: m.block, tiles: m.tiles.slice(0, count).map((t) => t.clone()), keys: m.keys?.slice(0, count)}
 }
 
-/** Build the tiles of a CausalMask (the caller keeps and disposes them). */
-export function causalMask(T: number, block = causalBlock(T)): CausalMask {
+/**
+ * Build the tiles of a CausalMask (the caller keeps and disposes them). `unit` > 1: causal over
+ * groups of `unit` positions (block-causal: position q sees k iff ⌊k/unit⌋ ≤ ⌊q/unit⌋, BD3-LM's
+ * clean half on itself); the tile must then be a multiple of the unit, so no row of a tile sees
+ * past its end.
+ */
+export function causalMask(T: number, block = causalBlock(T), unit = 1): CausalMask {
   if (!Number.isInteger(block) || block < 1) throw new Error(`causalMask: block must be a positive integer, got ${block}`)
+  if (!Number.isInteger(unit) || unit < 1 || (block < T && block % unit !== 0)) throw new Error(`causalMask: the tile (${block}) must be a multiple of the unit (${unit})`)
   const tiles: tf.Tensor2D[] = []
   for (let s = 0; s < T; s += block) {
     const end = Math.min(s + block, T)
     const m = new Float32Array((end - s) * end)
-    for (let r = 0; r < end - s; r++) m.fill(MASKED, r * end + s + r + 1, (r + 1) * end)
+    for (let r = 0; r < end - s; r++) m.fill(MASKED, r * end + Math.min(T, (Math.floor((s + r) / unit) + 1) * unit), (r + 1) * end)
     tiles.push(tf.tensor2d(m, [end - s, end]))
   }
   return {T, block: Math.min(block, T), tiles}
@@ -550,13 +556,30 @@ export class GPT {
   }
 
   /**
+   * BD3-LM's clean half on itself, n tokens in blocks of `block`: block-causal, in query tiles
+   * when the half spans two (`blockDiffusionTile`); null when one block covers it (bidirectional).
+   */
+  private blockCausalMask(n: number, block: number): CausalMask | null {
+    if (n <= block) return null
+    const key = `bc${block}:${n}`
+    let m = this.masks.get(key)
+    if (!m) {
+      m = causalMask(n, blockDiffusionTile(n, block) ?? n, block)
+      for (const t of m.tiles) tf.keep(t)
+      this.masks.set(key, m)
+    }
+    return m
+  }
+
+  /**
    * One transformer block on x (N = B·T, D); i = unique block index; cos/sin the RoPE rows of
    * the T positions; `attend` does the attention of q (B, H, Tq, Dh) over k/v (B, KV, T, Dh):
    * the full forward attends under a mask, the cached forward over its cached keys first.
    * `keep` < T: only the first `keep` positions of each sequence are wanted downstream, so only
    * their queries, attention output and MLP are computed (every position still gives its key
    * and value); returns (B·keep, D). Activation quantization is per row, so this changes no
-   * kept value.
+   * kept value. `keep` = 0: only the keys and values, handed to `attend` with an empty query
+   * (B, H, 0, Dh); returns (0, D).
    */
   private block(w: ReadonlyMap<string, tf.Tensor>, i: number, x: tf.Tensor2D, x0: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: Attend, keep = T): tf.Tensor2D {
     const {D, H, KV, Dh} = this.dims
@@ -572,16 +595,19 @@ export class GPT {
     // attention
     const h = quantizeActivations(rmsNorm(x), act.attn_in)
     const heads = (t: tf.Tensor2D, n: number, len = T) => tf.transpose(tf.reshape(t, [B, len, n, Dh]), [0, 2, 1, 3]) as tf.Tensor4D // (B, n, len, Dh)
-    let q = heads(linear(leading(h), p('attn.c_q.weight') as tf.Tensor2D), H, keep) // (B, H, keep, Dh)
     let k = heads(linear(h, p('attn.c_k.weight') as tf.Tensor2D), KV) // (B, KV, T, Dh)
     const v = heads(linear(h, p('attn.c_v.weight') as tf.Tensor2D), KV) // (B, KV, T, Dh)
-    if (this.cfg.qk_norm) {
-      q = rmsNorm(q)
-      k = rmsNorm(k)
+    if (this.cfg.qk_norm) k = rmsNorm(k)
+    k = applyRotary(k, rope.cos, rope.sin)
+    if (keep === 0) {
+      // keys and values only: `attend` sees them with no query rows, and nothing is output
+      attend(tf.zeros([B, H, 0, Dh]), k, v)
+      return tf.zeros([0, D])
     }
+    let q = heads(linear(leading(h), p('attn.c_q.weight') as tf.Tensor2D), H, keep) // (B, H, keep, Dh)
+    if (this.cfg.qk_norm) q = rmsNorm(q)
     const qRope = keep === T ? rope : {cos: tf.slice(rope.cos, [0, 0], [keep, -1]), sin: tf.slice(rope.sin, [0, 0], [keep, -1])}
     q = applyRotary(q, qRope.cos, qRope.sin)
-    k = applyRotary(k, rope.cos, rope.sin)
     q = tf.mul(q, tf.reshape(p('attn.q_gain'), [1, H, 1, 1]))
     const y = attend(q, k, v) // (B, H, keep, Dh)
     const y2 = quantizeActivations(tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * keep, D]) as tf.Tensor2D, act.attn_out) // (B·keep, D)
@@ -605,7 +631,8 @@ export class GPT {
    * floor(L/2) push their output; the rest pop (last in, first out) and add skip_weights[i]·skip.
    * `attend(j)` is application j's attention. `keep` < T: only the first `keep` positions of each
    * sequence are read from the output, so the last application computes only theirs (see
-   * `block`; block diffusion's x_t half) and the result is (B·keep, D).
+   * `block`; block diffusion's x_t half) and the result is (B·keep, D); 0: the last application
+   * only gives `attend` its keys and values (the detached clean half).
    */
   private layers(w: ReadonlyMap<string, tf.Tensor>, x: tf.Tensor2D, B: number, T: number, rope: {cos: tf.Tensor2D; sin: tf.Tensor2D}, attend: (j: number) => Attend, keep = T): tf.Tensor2D {
     const {L, numSkips} = this.dims
@@ -696,7 +723,8 @@ export class GPT {
    * Block diffusion with the clean half detached (`cleanGradient: false`): the last layer's
    * output rows (B·n, D) of the x_t half of [x_t ‖ x_0] (B, 2n). Pass 1 runs the x_0 half alone
    * (block-causal on itself, as in the joint pass) inside one custom op, so the tape records
-   * nothing of it, and returns every layer application's keys and values stacked. Pass 2 runs
+   * nothing of it, and returns every layer application's keys and values stacked (the last
+   * application computes nothing else: its outputs would never be read). Pass 2 runs
    * the x_t half, each application attending over [its own keys ‖ the clean ones] under the x_t
    * rows of the joint mask. Same values as the joint pass; the clean keys and values are
    * constants of the backward pass.
@@ -707,18 +735,18 @@ export class GPT {
     const n = outputLength(T2, layout)
     const {L} = this.dims
     const rope = this.rotary(n)
-    // the x_0 half's own mask: block-causal (one block: bidirectional, no mask)
-    const cleanMask: CausalMask | null = n <= block ? null : {T: n, block: n, tiles: [this.cached(`clean${block}:${n}`, () => additiveMask(cachedPattern(0, n, {blockCausal: block})!, n).tiles[0]) as tf.Tensor2D]}
+    const cleanMask = this.blockCausalMask(n, block)
     const clean = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       // a custom op's forward runs as a kernel: nothing is recorded, and each layer frees its
       // intermediates (the evaluation path of `layers`), so the keys and values are kept here
       const kv: tf.Tensor4D[] = [] // k0, v0, k1, v1, …: (B, KV, n, Dh) each
       const attendClean = (): Attend => (q, k, v) => {
         kv.push(tf.keep(k), tf.keep(v))
-        return attention(q, k, v, cleanMask)
+        return q.shape[2] === 0 ? q : attention(q, k, v, cleanMask)
       }
       try {
-        tf.dispose(this.layers(w, this.embed(w, tf.slice(tokens, [0, n], [B, n])), B, n, rope, attendClean))
+        // keep 0: the last application's outputs are never read, only its keys and values
+        tf.dispose(this.layers(w, this.embed(w, tf.slice(tokens, [0, n], [B, n])), B, n, rope, attendClean, 0))
         return {value: tf.stack(kv), gradFunc: () => [tf.zerosLike(args[0] as tf.Tensor)]}
       } finally {
         tf.dispose(kv)

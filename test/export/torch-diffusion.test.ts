@@ -12,8 +12,11 @@
  *   scores the run's checkpoint with the same seeded noise) within 1e-5 relative, its standard
  *   error too; and, for BD3-LM, the export's `eval` of the packed artifact and of the checkpoint
  *   (continuous time, two draws per window: the within-window error) against golf's.
+ * - objective.clean_gradient false (the clean half detached): one batch's loss and gradient from
+ *   the export's `grads` against golf's, each layout, and the two layouts' gradients apart.
  * Small batches (2 micro-batches of 2 rows of 256) and 4096 validation tokens keep it short.
  */
+import * as tf from '@tensorflow/tfjs-core'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
@@ -25,19 +28,23 @@ import {openDataset} from '../../src/data/open.js'
 import {scoreModel} from '../../src/eval/score.js'
 import {exportedRecipe} from '../../src/export/torch/header.js'
 import {readSafetensors, writeSafetensors} from '../../src/io/safetensors.js'
+import {batchLoss} from '../../src/objective/batch.js'
 import {objectiveFor} from '../../src/objective/index.js'
 import {packSource} from '../../src/pack/pack-model.js'
 import {loadRecipe} from '../../src/recipe/recipe.js'
 import type {CheckpointMeta} from '../../src/run/checkpoint.js'
 import type {RunSummary} from '../../src/run/folder.js'
+import {buildModel} from '../../src/run/build-model.js'
 import {loadRunModel} from '../../src/run/load.js'
 import {train} from '../../src/train/loop.js'
 import {namedRandom} from '../../src/util/random.js'
 import {verifyRun} from '../../src/verify/run.js'
-import {describeWithTorch, exportRecipe, randomTokens, runExport, scratch, trainLosses} from './torch-peer.js'
+import {describeWithTorch, exportRecipe, maxAbsDiff, randomTokens, randomizeGolfWeights, runExport, scratch, trainLosses, writeWeights} from './torch-peer.js'
 
 const LOSS_TOLERANCE = 1e-3
 const ELBO_TOLERANCE = 1e-5
+/** One batch's gradient, golf (wasm) against the export: max |Δ| over all parameters / max |g|. */
+const GRAD_TOLERANCE = 1e-4
 const VAL_TOKENS = 4096
 const SEED = 1337
 /** Three steps of two micro-batches of 2 rows, no wall-clock rule (the two clocks differ), a short final score. */
@@ -70,6 +77,7 @@ afterAll(() => {
 })
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b)
+const maxAbs = (a: Float32Array) => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0)
 
 describeWithTorch('golf export torch: diffusion objectives', (python) => {
   it("one micro-batch's noise, inputs, targets and weights are golf's, bit for bit", async () => {
@@ -100,6 +108,60 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
       seen.push(`train-batch ${c.label}: ${B}×${golf.T} inputs, ${masked}/${golf.weights!.length} positions masked, identical to golf's`)
     }
   }, 120_000)
+
+  it('objective.clean_gradient false: one batch\'s loss and gradient are golf\'s detached ones, which are not the joint ones', async () => {
+    const dir = scratch('diffusion-detached')
+    const [B, T] = [2, 256] // halves of two query tiles in golf: both passes tiled
+    let weightsFile = ''
+    let batchFile = ''
+    const run = async (cleanGradient: boolean) => {
+      const {recipe, file} = exportRecipe(dir, 'bd3lm-tiny-cpu', [`objective.clean_gradient=${cleanGradient}`], `train_gpt_${cleanGradient}.py`)
+      const model = buildModel(exportedRecipe(recipe), 7)
+      const weights = randomizeGolfWeights(model, 11)
+      model.quantActive = true // the recipe's: ternary from the first step
+      const objective = objectiveFor(recipe.objective, model.cfg.vocab_size)
+      const chunk = Uint16Array.from(randomTokens(objective.chunkTokens(B, T), 260, 5))
+      const batch = objective.trainBatch(chunk, B, T, namedRandom(SEED, 'noise:0:0'))
+      expect(batch.attention).toEqual({kind: 'block-diffusion', block: 4, ...(cleanGradient ? {} : {cleanGradient: false})})
+      if (!weightsFile) {
+        weightsFile = join(dir, 'w.safetensors')
+        writeWeights(weightsFile, model, weights)
+        batchFile = join(dir, 'batch.safetensors')
+        writeSafetensors(batchFile, {
+          inputs: {dtype: 'I32', shape: [B, batch.T], data: batch.inputs},
+          targets: {dtype: 'I32', shape: [B, T], data: batch.targets},
+          weights: {dtype: 'F32', shape: [B, T], data: batch.weights!},
+        })
+      }
+      const {value, grads} = tf.variableGrads(() => batchLoss(model, batch, recipe.train.z_loss))
+      const golf = {loss: value.dataSync()[0], grads: new Map([...model.gradsByParam(grads)].map(([k, g]) => [k, Float32Array.from(g.dataSync())]))}
+      tf.dispose([value, ...Object.values(grads)])
+      model.dispose()
+      const out = join(dir, `grads-${cleanGradient}.safetensors`)
+      const {loss} = JSON.parse(await runExport(python, file, ['grads', '--weights', weightsFile, '--batch', batchFile, '--out', out])) as {loss: number}
+      const torch = {loss, grads: new Map([...readSafetensors(out).tensors].map(([k, t]) => [k, t.data as Float32Array]))}
+      return {golf, torch}
+    }
+    // the largest gradient difference over every parameter, relative to the largest gradient
+    const gap = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort())
+      let [d, m] = [0, 0]
+      for (const [k, g] of a) {
+        d = Math.max(d, maxAbsDiff(g, b.get(k)!))
+        m = Math.max(m, maxAbs(g))
+      }
+      return d / m
+    }
+    const joint = await run(true)
+    const detached = await run(false)
+    const gaps = {joint: gap(joint.golf.grads, joint.torch.grads), detached: gap(detached.golf.grads, detached.torch.grads), between: gap(detached.torch.grads, joint.torch.grads)}
+    seen.push(`clean_gradient: loss golf ${detached.golf.loss.toFixed(6)} | torch ${detached.torch.loss.toFixed(6)}; gradient, max |golf − torch| / max |g|: joint ${gaps.joint.toExponential(2)}, detached ${gaps.detached.toExponential(2)}; detached against joint (torch) ${gaps.between.toExponential(2)}`)
+    expect(rel(detached.torch.loss, detached.golf.loss)).toBeLessThanOrEqual(1e-5)
+    expect(rel(detached.torch.loss, joint.torch.loss), 'the same loss either way').toBeLessThanOrEqual(1e-6)
+    expect(gaps.joint).toBeLessThanOrEqual(GRAD_TOLERANCE)
+    expect(gaps.detached).toBeLessThanOrEqual(GRAD_TOLERANCE)
+    expect(gaps.between, 'the clean context carries gradient in the joint pass').toBeGreaterThan(100 * GRAD_TOLERANCE)
+  }, 300_000)
 
   it('AR → BD3-LM adaptation: train --init of an AR checkpoint starts where golf train --init-from does ([MASK] row = the mean row)', async () => {
     const dir = scratch('diffusion-init')

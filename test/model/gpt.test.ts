@@ -237,6 +237,18 @@ describe('causal attention in query tiles', () => {
     expect(() => causalMask(4, 0)).toThrow('causalMask: block must be a positive integer, got 0')
   })
 
+  it('causalMask with a unit: block-causal tiles, each row sees its own unit and those before', () => {
+    const m = causalMask(6, 4, 2)
+    expect(m.tiles.map((t) => t.shape)).toEqual([[4, 4], [2, 6]])
+    expect(m.tiles.map((t) => t.arraySync())).toEqual([
+      [[0, 0, M, M], [0, 0, M, M], [0, 0, 0, 0], [0, 0, 0, 0]],
+      [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]],
+    ])
+    // one tile, a last unit cut short by T
+    expect(causalMask(3, 3, 2).tiles[0].arraySync()).toEqual([[0, 0, M], [0, 0, M], [0, 0, 0]])
+    expect(() => causalMask(8, 3, 2)).toThrow('causalMask: the tile (3) must be a multiple of the unit (2)')
+  })
+
   it('causalBlock: tiles of CAUSAL_BLOCK rows once T spans two of them, else one tile of T', () => {
     const b = CAUSAL_BLOCK
     expect([1, b, 2 * b - 1, 2 * b, 2 * b + 1, 8 * b].map(causalBlock)).toEqual([1, b, 2 * b - 1, b, b, b])
@@ -410,6 +422,13 @@ describe('GPT', () => {
       if (block === 4) expect(diff(detached.grads, joint.grads)).toBeLessThan(1e-6)
       else expect(diff(detached.grads, joint.grads), `block ${block}: the clean path carries gradient`).toBeGreaterThan(1e-3)
     }
+    // halves of two query tiles (n = 2·128): both passes tiled, the clean one block-causal on itself
+    const n = 2 * blockDiffusionTile(256, 4)!
+    const seq = Array.from({length: n}, (_, i) => (i * 7 + 3) % 10)
+    const noisy = seq.map((t, i) => (i % 3 === 0 ? 10 : t))
+    const long = {x: tokens([[...noisy, ...seq]]), y: tokens([seq])}
+    const longLoss = (cleanGradient?: boolean) => tf.tidy(() => model.loss(long.x, long.y, {attention: {kind: 'block-diffusion', block: 4, cleanGradient}, suppress: 10}).dataSync()[0])
+    expect(Math.abs(longLoss(false) - longLoss()) / longLoss()).toBeLessThan(1e-6)
     // the scores do not depend on it
     const logits = (cleanGradient?: boolean) => Array.from(model.forward(x, {attention: {kind: 'block-diffusion', block: 2, cleanGradient}, suppress: 10}).dataSync())
     const [a, b] = [logits(), logits(false)]

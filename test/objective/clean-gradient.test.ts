@@ -1,12 +1,11 @@
 /**
  * objective.clean_gradient (BD3-LM): the recipe key, where the detached layout is used (training
- * batches only), and the PyTorch export's refusal. The model's side (same loss, the gradient
- * without the clean context path) is in test/model/gpt.test.ts; the threads' in
- * test/train/parallel.test.ts.
+ * batches only). The model's side (same loss, the gradient without the clean context path) is in
+ * test/model/gpt.test.ts; the threads' in test/train/parallel.test.ts; the PyTorch export's
+ * (its gradient is golf's) in test/export/torch-diffusion.test.ts.
  */
 import {describe, expect, it} from 'vitest'
 
-import {checkExportable} from '../../src/export/torch/export.js'
 import {objectiveFor} from '../../src/objective/index.js'
 import {isDiffusion} from '../../src/objective/types.js'
 import {loadRecipe} from '../../src/recipe/recipe.js'
@@ -34,12 +33,5 @@ describe('objective.clean_gradient', () => {
       if (!isDiffusion(objective)) throw new Error('bd3lm is a diffusion objective')
       expect(objective.denoiseBatch(x0, new Uint8Array(32).fill(1), 2, 16, Int32Array.from([chunk[0], chunk[16]])).attention).toEqual({kind: 'block-diffusion', block: 4})
     }
-  })
-
-  it('golf export torch refuses it in one line (the export trains the joint pass)', () => {
-    expect(() => checkExportable(loadRecipe('bd3lm-tiny-cpu'))).not.toThrow()
-    expect(() => checkExportable(loadRecipe('bd3lm-tiny-cpu', ['objective.clean_gradient=false']))).toThrow(
-      'recipe bd3lm-tiny-cpu: objective.clean_gradient false (BD3-LM with the clean half detached) is not in the PyTorch export yet; export it with objective.clean_gradient=true',
-    )
   })
 })

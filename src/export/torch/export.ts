@@ -28,14 +28,12 @@ export const TORCH_EXPORT_SCOPE = "trains autoregressive and diffusion recipes (
 
 /**
  * Refuse (InputError) a recipe the export cannot reproduce yet: activation quantization
- * (`activations:` stages) changes golf's forward pass, and a detached clean half
- * (`objective.clean_gradient: false`) golf's gradient; the exported run would silently differ.
+ * (`activations:` stages) changes golf's forward pass; the exported run would silently differ.
  */
 export function checkExportable(recipe: ResolvedRecipe): void {
   // read defensively: recipes resolved before activation stages existed have no such key
   const stages = (recipe as {activations?: unknown[]}).activations ?? []
   if (stages.length > 0) throw new InputError(`recipe ${oneLine(recipe.name)}: activations (activation quantization, ${stages.length} stage${stages.length === 1 ? '' : 's'}) is not in the PyTorch export yet; export a recipe with float activations`)
-  if (recipe.objective.clean_gradient === false) throw new InputError(`recipe ${oneLine(recipe.name)}: objective.clean_gradient false (BD3-LM with the clean half detached) is not in the PyTorch export yet; export it with objective.clean_gradient=true`)
 }
 
 /** The export's Python source for a resolved recipe. */

@@ -59,7 +59,7 @@ import struct
 import sys
 import time
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -151,6 +151,9 @@ def glob_match(pattern: str, name: str) -> bool:
 class AttentionLayout:
     kind: str  # "causal", "bidirectional" or "block-diffusion"
     block: int | None = None  # block-diffusion: tokens per block
+    # block-diffusion, objective.clean_gradient false (training only): the x_0 half runs first with no
+    # autograd and the x_t half attends to its keys and values as constants (GPT.detached_noisy_rows)
+    detached: bool = False
 
     @staticmethod
     def parse(text: str) -> AttentionLayout:
@@ -433,6 +436,12 @@ def block_diff_mask(n: int, block: int) -> Tensor:
     return block_diagonal | offset_block_causal | block_causal
 
 
+def block_causal_mask(n: int, block: int) -> Tensor:
+    # the x_0 half of block_diff_mask on itself: (n, n), a row sees its own block and those before
+    blk = torch.arange(n) // block
+    return blk[None, :] <= blk[:, None]
+
+
 def attention_mask(layout: AttentionLayout, T: int) -> Tensor | None:
     if layout.kind == "causal":
         return torch.ones(T, T, dtype=torch.bool).tril()
@@ -454,21 +463,31 @@ class Attention(nn.Module):
         self.c_v = nn.Linear(cfg.model_dim, kv_dim, bias=False)
         self.proj = nn.Linear(cfg.model_dim, cfg.model_dim, bias=False)
 
-    def forward(self, x: Tensor, w: dict, rope: tuple[Tensor, Tensor], mask: Tensor | None) -> Tensor:
+    def keys_values(self, x: Tensor, w: dict, rope: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        # k, v (B, KV, T, Dh) of normalised rows x (B, T, D), k rotated
+        cfg = self.cfg
+        B, T, _ = x.shape
+        KV, Dh = cfg.num_kv_heads, cfg.head_dim
+        k = F.linear(x, w[self.c_k.weight]).view(B, T, KV, Dh).transpose(1, 2)
+        v = F.linear(x, w[self.c_v.weight]).view(B, T, KV, Dh).transpose(1, 2)
+        return apply_rotary(rms_norm(k) if cfg.qk_norm else k, *rope), v
+
+    def forward(self, x: Tensor, w: dict, rope: tuple[Tensor, Tensor], mask: Tensor | None, context: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        # context: keys and values (B, KV, Tc, Dh) attended after the rows' own (mask (T, T + Tc))
         cfg = self.cfg
         B, T, D = x.shape
         H, KV, Dh = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         q = F.linear(x, w[self.c_q.weight]).view(B, T, H, Dh).transpose(1, 2)  # (B, H, T, Dh)
-        k = F.linear(x, w[self.c_k.weight]).view(B, T, KV, Dh).transpose(1, 2)  # (B, KV, T, Dh)
-        v = F.linear(x, w[self.c_v.weight]).view(B, T, KV, Dh).transpose(1, 2)  # (B, KV, T, Dh)
+        k, v = self.keys_values(x, w, rope)  # (B, KV, T, Dh)
         if cfg.qk_norm:
-            q, k = rms_norm(q), rms_norm(k)
-        q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
-        q = q * w[self.q_gain][None, :, None, None]
+            q = rms_norm(q)
+        q = apply_rotary(q, *rope) * w[self.q_gain][None, :, None, None]
+        if context is not None:
+            k, v = torch.cat((k, context[0]), dim=2), torch.cat((v, context[1]), dim=2)  # (B, KV, T + Tc, Dh)
         # grouped KV heads: query head h reads KV head h // (H/KV)
-        k = k.repeat_interleave(H // KV, dim=1)  # (B, H, T, Dh)
+        k = k.repeat_interleave(H // KV, dim=1)  # (B, H, Tk, Dh)
         v = v.repeat_interleave(H // KV, dim=1)
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(Dh))  # (B, H, T, T)
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(Dh))  # (B, H, T, Tk)
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
         y = torch.softmax(scores, dim=-1) @ v  # (B, H, T, Dh)
@@ -496,12 +515,21 @@ class Block(nn.Module):
         self.attn = Attention(cfg)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: Tensor, x0: Tensor, w: dict, rope: tuple[Tensor, Tensor], mask: Tensor | None) -> Tensor:
-        if self.resid_mix is not None:
-            mix = w[self.resid_mix]
-            x = mix[0] * x + mix[1] * x0
-        x = x + w[self.attn_scale] * self.attn(rms_norm(x), w, rope, mask)
+    def forward(self, x: Tensor, x0: Tensor, w: dict, rope: tuple[Tensor, Tensor], mask: Tensor | None, context: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        x = self.mixed(x, x0, w)
+        x = x + w[self.attn_scale] * self.attn(rms_norm(x), w, rope, mask, context)
         return x + w[self.mlp_scale] * self.mlp(rms_norm(x), w)
+
+    def mixed(self, x: Tensor, x0: Tensor, w: dict) -> Tensor:
+        # the block's input: x, or with x0 mix resid_mix[0]·x + resid_mix[1]·x0
+        if self.resid_mix is None:
+            return x
+        mix = w[self.resid_mix]
+        return mix[0] * x + mix[1] * x0
+
+    def keys_values(self, x: Tensor, x0: Tensor, w: dict, rope: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        # only the attention's keys and values of the block's input (what forward's attention reads)
+        return self.attn.keys_values(rms_norm(self.mixed(x, x0, w)), w, rope)
 
 
 class GPT(nn.Module):
@@ -577,22 +605,15 @@ class GPT(nn.Module):
         x = F.embedding(idx, w[self.tok_emb.weight])  # (B, T, E)
         if self.embed_proj is not None:
             x = F.linear(x, w[self.embed_proj.weight])  # (B, T, D)
-        x = x0 = rms_norm(x)
-        rope = self.rotary(T, layout.kind == "block-diffusion", idx.device)
-        mask = attention_mask(layout, T)
-        mask = mask.to(idx.device) if mask is not None else None
-        # applications j = 0..L-1 run block j mod K; with U-Net skips the first L//2 push their
-        # output and the rest pop (last in, first out) and add skip_weights[j - L//2] · skip
-        encoder = cfg.num_layers // 2 if cfg.num_skips else 0
-        skips: list[Tensor] = []
-        for j in range(cfg.num_layers):
-            if j >= encoder and skips:
-                x = x + w[self.skip_weights][j - encoder] * skips.pop()
-            x = self.blocks[j % cfg.unique_blocks](x, x0, w, rope, mask)
-            if j < encoder:
-                skips.append(x)
-        if layout.kind == "block-diffusion":
-            x = x[:, : T // 2]  # the x_0 half only served as keys and values
+        x = rms_norm(x)
+        if layout.kind == "block-diffusion" and layout.detached:
+            x = self.detached_noisy_rows(x, w, layout.block)
+        else:
+            rope = self.rotary(T, layout.kind == "block-diffusion", idx.device)
+            mask = attention_mask(layout, T)
+            x = self.layers(x, w, rope, mask.to(idx.device) if mask is not None else None)
+            if layout.kind == "block-diffusion":
+                x = x[:, : T // 2]  # the x_0 half only served as keys and values
         x = rms_norm(x)
         if self.head_proj is not None:
             x = F.linear(x, w[self.head_proj.weight])  # (B, Tout, E)
@@ -605,6 +626,44 @@ class GPT(nn.Module):
             row[suppress] = NEG_INF
             logits = logits + row
         return logits
+
+    def layers(self, x: Tensor, w: dict, rope: tuple[Tensor, Tensor], mask: Tensor | None, context: list | None = None, kv_out: list | None = None) -> Tensor | None:
+        """The L block applications on the embedded rows x (B, T, D), which are also x0.
+        context: application j attends to context[j] (keys, values) after its own keys (block
+        diffusion's detached x_t half). kv_out: collect every application's keys and values
+        instead; the last application then computes only those, and nothing is returned."""
+        cfg = self.cfg
+        x0 = x
+        # applications j = 0..L-1 run block j mod K; with U-Net skips the first L//2 push their
+        # output and the rest pop (last in, first out) and add skip_weights[j - L//2] · skip
+        encoder = cfg.num_layers // 2 if cfg.num_skips else 0
+        skips: list[Tensor] = []
+        for j in range(cfg.num_layers):
+            if j >= encoder and skips:
+                x = x + w[self.skip_weights][j - encoder] * skips.pop()
+            block = self.blocks[j % cfg.unique_blocks]
+            if kv_out is not None:
+                kv_out.append(block.keys_values(x, x0, w, rope))
+                if j == cfg.num_layers - 1:
+                    return None
+            x = block(x, x0, w, rope, mask, None if context is None else context[j])
+            if j < encoder:
+                skips.append(x)
+        return x
+
+    def detached_noisy_rows(self, x: Tensor, w: dict, block: int) -> Tensor:
+        """Block diffusion with the clean half detached (objective.clean_gradient false), golf's
+        GPT.detachedCleanRows: the last layer's rows (B, n, D) of the x_t half of the embedded
+        [x_t ‖ x_0] rows x (B, 2n, D). The x_0 half runs alone under no_grad (block-causal on itself,
+        as in the joint pass) and gives every application's keys and values; the x_t half attends
+        to [its own keys ‖ those] under the x_t rows of block_diff_mask. The joint pass's values;
+        the backward pass skips the x_0 half and what flows through the clean context."""
+        n = x.size(1) // 2
+        rope = self.rotary(n, False, x.device)
+        with torch.no_grad():
+            kv: list[tuple[Tensor, Tensor]] = []
+            self.layers(x[:, n:], w, rope, block_causal_mask(n, block).to(x.device), kv_out=kv)
+        return self.layers(x[:, :n], w, rope, block_diff_mask(n, block)[:n].to(x.device), context=kv)
 
 
 # -----------------------------
@@ -1467,6 +1526,8 @@ class Objective:
         if self.kind == "bd3lm" and (not isinstance(self.block, int) or self.block < 1):
             raise ValueError(f"bd3lm needs objective.block_size, a positive integer, got {self.block}")
         self.layout, _ = objective_layout(cfg)
+        # training batches may detach the clean half (clean_gradient false); scores never need to
+        self.train_layout = replace(self.layout, detached=True) if cfg.get("clean_gradient") is False else self.layout
 
     def chunk_tokens(self, B: int, T: int) -> int:
         # stream tokens a micro-batch takes: B·T + 1 when each row reads the token before its first target
@@ -1490,19 +1551,19 @@ class Objective:
         before = chunk[0 : B * T : T] if self.shift else None
         # one t (or count) per sequence (MDLM), per block over every block of the batch (BD3-LM)
         masked, weights = draw_training_noise(self.cfg, B * T, bs, rand)
-        return self._batch(x0.reshape(B, T), masked.reshape(B, T), weights.reshape(B, T), before)
+        return self._batch(x0.reshape(B, T), masked.reshape(B, T), weights.reshape(B, T), before, self.train_layout)
 
     def denoise_batch(self, x0: np.ndarray, masked: np.ndarray, before: np.ndarray | None) -> TokenBatch:
         # rows x0 (B, T) with targets hidden where masked: what the ELBO scores (targets x0, no weights)
-        return self._batch(x0.astype(np.int64), masked, None, before.astype(np.int64) if self.shift else None)
+        return self._batch(x0.astype(np.int64), masked, None, before.astype(np.int64) if self.shift else None, self.layout)
 
-    def _batch(self, x0: np.ndarray, masked: np.ndarray, weights: np.ndarray | None, before: np.ndarray | None) -> TokenBatch:
+    def _batch(self, x0: np.ndarray, masked: np.ndarray, weights: np.ndarray | None, before: np.ndarray | None, layout: AttentionLayout) -> TokenBatch:
         bs = self.block_size(x0.shape[1])
         inputs = noisy_inputs(x0, masked, bs, self.mask_id, before)
         if self.kind == "bd3lm":
             clean = noisy_inputs(x0, np.zeros_like(masked), bs, self.mask_id, before)
             inputs = np.concatenate((inputs, clean), axis=1)  # (B, 2T): [x_t ‖ x_0]
-        return TokenBatch(inputs, x0, weights, self.layout, self.mask_id)
+        return TokenBatch(inputs, x0, weights, layout, self.mask_id)
 
 
 def cross_entropy(model: GPT, batch: TokenBatch, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -2117,6 +2178,25 @@ def cmd_train_batch(args: argparse.Namespace) -> None:
     save_safetensors(args.out, out)
 
 
+def cmd_grads(args: argparse.Namespace) -> None:
+    # the training loss of one batch (train-batch's output) and its gradient per parameter, as a
+    # training step computes them before the optimizer (no clipping)
+    model = build_model()
+    load_weights(model, args.weights)
+    model.quant_active = {"on": True, "off": False, "recipe": model.quant_active}[args.quant]
+    objective = Objective(RECIPE["objective"], RECIPE["model"]["vocab_size"])
+    t = load_safetensors(args.batch)
+    for key in ("inputs", "targets") + (("weights",) if objective.diffusion else ()):
+        if key not in t:
+            raise ValueError(f"{args.batch}: no {key!r} tensor (train-batch writes inputs, targets and, for diffusion, weights)")
+    weights = t["weights"].float().numpy() if objective.diffusion else None
+    batch = TokenBatch(t["inputs"].long().numpy(), t["targets"].long().numpy(), weights, objective.train_layout, objective.mask_id if objective.diffusion else None)
+    loss = batch_loss(model, batch, RECIPE["train"]["z_loss"], torch.device("cpu"))
+    loss.backward()
+    save_safetensors(args.out, {n: p.grad.detach() for n, p in model.named_parameters() if p.grad is not None})
+    print(json.dumps({"loss": loss.item()}))
+
+
 def cmd_optim_step(args: argparse.Namespace) -> None:
     # one optimizer step as golf's loop takes it: clip (optim.grad_clip), then the composite step at
     # the schedule's lr multiplier and Muon momentum for --step (and --elapsed-ms of training)
@@ -2202,6 +2282,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--micro", type=int, default=0, help="the micro-batch within the step")
     p.add_argument("--out", required=True, help="safetensors to write inputs (I32), targets (I32) and weights (F32, diffusion) to")
     p.set_defaults(run=cmd_train_batch)
+    p = sub.add_parser("grads", help="the training loss of one batch and its gradient per parameter, from golf weights")
+    p.add_argument("--weights", required=True, help="checkpoint.safetensors: float32 tensors under golf's names")
+    p.add_argument("--batch", required=True, help="safetensors with inputs, targets and (diffusion) weights, as train-batch writes them")
+    p.add_argument("--quant", choices=("on", "off", "recipe"), default="recipe", help="quantized forward pass (default: as the recipe's quant.mode)")
+    p.add_argument("--out", required=True, help="safetensors to write a float32 gradient per parameter name to")
+    p.set_defaults(run=cmd_grads)
     p = sub.add_parser("optim-step", help="one optimizer step of golf weights with given gradients (golf's optimizers and schedule)")
     p.add_argument("--weights", required=True, help="checkpoint.safetensors: float32 tensors under golf's names")
     p.add_argument("--grads", required=True, help="safetensors: a float32 gradient per parameter name (a parameter left out is not updated)")
