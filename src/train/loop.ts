@@ -20,7 +20,7 @@ import {existsSync} from 'node:fs'
 import {cpus, totalmem} from 'node:os'
 
 import {assertFitsMemory, estimateMemory, gib} from '../budget/memory.js'
-import {describeBackend, initBackend, type BackendInfo, type BackendName} from '../backend/index.js'
+import {describeBackend, initBackend, preferenceFor, type BackendInfo, type BackendName} from '../backend/index.js'
 import {openDataset} from '../data/open.js'
 import {loadValidationSlice, TokenStream} from '../data/stream.js'
 import {GolfError, InputError} from '../errors.js'
@@ -164,6 +164,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (opts.resume) {
     const ck = loadCheckpoint(run, {optimizer: true})
     if (ck.meta.seed !== opts.seed) emit({kind: 'info', message: `resuming with the checkpoint's seed ${ck.meta.seed}`})
+    // the run continues correctly either way, but its steps are bit-exact only on the same kernels
+    if (ck.meta.backend !== backend.name) {
+      // the flag that selects the checkpoint's backend, when it is not the one this run asked for
+      const flag = preferenceFor(ck.meta.backend)
+      const hint = flag && flag !== preferenceFor(backend.name) ? ` (--backend ${flag} keeps it exact)` : ''
+      emit({kind: 'info', message: `resuming on ${backend.name}, the checkpoint was trained on ${ck.meta.backend}: the steps from here round as ${backend.name} does, so the run will not match an uninterrupted ${ck.meta.backend} run bit for bit${hint}`})
+    }
     model.loadWeights(ck.weights)
     optimizer.loadState(ck.optimizer!)
     stream.restore(ck.meta.stream)

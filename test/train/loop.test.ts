@@ -1,4 +1,4 @@
-import {readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -81,6 +81,22 @@ describe('golf train loop', () => {
     for (const [k, v] of wa.weights) expect(Buffer.from(wb.weights.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true)
     for (const [k, v] of wa.optimizer!) expect(Buffer.from(wb.optimizer!.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true)
     expect(resumed.summary!.val_loss).toBe(JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8')).val_loss)
+  })
+
+  it('resume on another backend says the run will not be bit-exact, and how to keep it so', async () => {
+    const recipe = tinyRecipe({train: {max_steps: 2, eval_every: 0}, eval: {sliding_stride: null, val_tokens: 256}})
+    const out = join(tmp(), 'cross')
+    let calls = 0
+    await train({recipe, dataDir: data, outDir: out, seed: 7, backend: 'wasm', interrupted: () => ++calls > 1})
+    const messages = async (backend: 'wasm' | 'cpu') => {
+      const seen: string[] = []
+      const copy = join(tmp(), backend)
+      cpSync(out, copy, {recursive: true})
+      await train({recipe, dataDir: data, outDir: copy, seed: 7, backend, resume: true, onEvent: (e) => e.kind === 'info' && seen.push(e.message)})
+      return seen.filter((m) => m.startsWith('resuming on'))
+    }
+    expect(await messages('wasm')).toEqual([])
+    expect(await messages('cpu')).toEqual(['resuming on cpu, the checkpoint was trained on wasm: the steps from here round as cpu does, so the run will not match an uninterrupted wasm run bit for bit (--backend wasm keeps it exact)'])
   })
 
   it('refuses a checkpoint whose files no longer match the sidecar', async () => {
