@@ -12,7 +12,7 @@
  *   for b = 0 .. n/bs − 1
  *     x_t block b   forwardCached(bidirectional, commit false): the block-diagonal and offset
  *                   block-causal pieces of the mask; its logits score outputs [b·bs, (b+1)·bs)
- *     x_0 block b   forwardCached({blockCausal: bs}, commit true): the block-causal piece, so
+ *     x_0 block b   commitCached({blockCausal: bs}): the block-causal piece, so
  *                   block b + 1 sees it (not run after the last block: nothing reads it)
  * RoPE positions continue from the cache's length, so block b sits at b·bs.. in both halves, as
  * in the full forward. Cost per batch: 2·(n/bs) − 1 forwards of B·bs tokens (the full forward:
@@ -60,7 +60,7 @@ export function cachedScorer(model: CachedScoringModel, quant: KVQuantConfig | n
             return tf.reshape(crossEntropyRows(tf.reshape(logits, [B * bs, V]) as tf.Tensor2D, targets).nll, [B, bs]) as tf.Tensor2D
           }),
         )
-        if (s + bs < n) tf.tidy(() => model.forwardCached(columns(batch.inputs, B, 2 * n, n + s, n + s + bs), kv, {within: {blockCausal: bs}, commit: true})).dispose()
+        if (s + bs < n) tf.tidy(() => model.commitCached(columns(batch.inputs, B, 2 * n, n + s, n + s + bs), kv, {blockCausal: bs}))
       }
       const all = parts.length === 1 ? parts[0] : tf.concat(parts, 1) // (B, n), row-major as gptScorer's
       const out = Float32Array.from(all.dataSync() as Float32Array)

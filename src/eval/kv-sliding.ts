@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 
-import {crossEntropyRows, type CachedForwardOptions, type KVCache} from '../model/gpt.js'
+import {crossEntropyRows, type CachedForwardOptions, type CachedWithin, type KVCache} from '../model/gpt.js'
 import type {KVQuantConfig} from '../quant/kv-cache.js'
 import type {ByteTable} from '../tokenizer/types.js'
 import {scoreSliding, type EvalOptions, type EvalResult, type WindowScorer} from './evaluate.js'
@@ -23,6 +23,7 @@ import {scoreSliding, type EvalOptions, type EvalResult, type WindowScorer} from
 export interface CachedScoringModel {
   newKVCache(opts?: {quant?: KVQuantConfig | null}): KVCache
   forwardCached(tokens: tf.Tensor2D, cache: KVCache, opts: CachedForwardOptions): tf.Tensor3D
+  commitCached(tokens: tf.Tensor2D, cache: KVCache, within: CachedWithin): void
 }
 
 /** Columns [c0, c1) of B rows of T, as an int32 (B, c1 − c0) tensor. */
@@ -38,7 +39,7 @@ export function evaluateSlidingCached(model: CachedScoringModel, tokens: Uint16A
   const cache = model.newKVCache({quant: opts.kv})
   const score: WindowScorer = (x, y, B, c) => {
     cache.reset()
-    if (c > 0) tf.tidy(() => model.forwardCached(columns(x, B, T, 0, c), cache, {within: 'causal', commit: true})).dispose()
+    if (c > 0) tf.tidy(() => model.commitCached(columns(x, B, T, 0, c), cache, 'causal'))
     const nll = tf.tidy(() => {
       const logits = model.forwardCached(columns(x, B, T, c, T), cache, {within: 'causal', commit: false}) // (B, T − c, V)
       const V = logits.shape[2]

@@ -883,6 +883,20 @@ export class GPT {
    * step of a block that is not final yet). A quantized cache is read as `QuantizedPlan` says.
    */
   forwardCached(tokens: tf.Tensor2D, cache: KVCache, opts: CachedForwardOptions): tf.Tensor3D {
+    return this.cachedPass(tokens, cache, opts, true)!
+  }
+
+  /**
+   * Append Tn new tokens (B, Tn) int32 to the cache, as forwardCached with `commit` does, without
+   * their logits: the last layer application computes only its keys and values, and the head
+   * never runs (a prefill, or the clean copy of a finished block).
+   */
+  commitCached(tokens: tf.Tensor2D, cache: KVCache, within: CachedWithin): void {
+    this.cachedPass(tokens, cache, {within, commit: true}, false)
+  }
+
+  /** forwardCached's pass; `logits` false: keys and values only (commitCached), returns null. */
+  private cachedPass(tokens: tf.Tensor2D, cache: KVCache, opts: CachedForwardOptions, logits: boolean): tf.Tensor3D | null {
     if (tokens.dtype !== 'int32') throw new Error(`GPT.forwardCached: tokens must be int32, got ${tokens.dtype}`)
     if (!(cache instanceof LayerCache) || cache.model !== this) throw new Error('GPT.forwardCached: the cache was made by another model (use model.newKVCache())')
     const [B, Tn] = tokens.shape
@@ -891,7 +905,7 @@ export class GPT {
     const {Dh, V} = this.dims
     const fresh: {k: tf.Tensor4D; v: tf.Tensor4D}[] = [] // per application: (B, KV, P+Tn, Dh), kept when committing
     try {
-      const logits = tf.tidy(() => {
+      const out = tf.tidy(() => {
         const w = cache.weights
         // the same rows rotaryTables gives a full forward at positions P..P+Tn−1
         const half = Dh / 2
@@ -912,13 +926,14 @@ export class GPT {
             return r.y // (B, H, Tn, Dh)
           }
           if (opts.commit) fresh.push({k: tf.keep(kAll), v: tf.keep(vAll)})
-          return prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
+          return q.shape[2] === 0 ? q : prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
         }
-        const x = this.layers(w, this.embed(w, tokens), B, Tn, {cos, sin}, attend)
-        return tf.reshape(this.head(w, x, opts.suppress), [B, Tn, V]) as tf.Tensor3D
+        // without logits, the last application only gives its keys and values (keep 0)
+        const x = this.layers(w, this.embed(w, tokens), B, Tn, {cos, sin}, attend, logits ? Tn : 0)
+        return logits ? (tf.reshape(this.head(w, x, opts.suppress), [B, Tn, V]) as tf.Tensor3D) : undefined
       })
       if (opts.commit) cache.replace(fresh, B, P + Tn)
-      return logits
+      return out ?? null
     } catch (err) {
       for (const kv of fresh) tf.dispose([kv.k, kv.v])
       throw err
@@ -1068,7 +1083,8 @@ function quantizedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, plan
     const parts = [held > 0 ? span(x, 0, held) : null, span(xq!, 0, prefix - held), prefix < extent ? span(x, prefix, extent) : null].filter((t) => t !== null)
     return parts.length === 1 ? parts[0] : (tf.concat(parts, 2) as tf.Tensor4D)
   }
-  const ys = plan.runs.map((run) =>
+  // no queries (GPT.commitCached's last application): only the keys and values the cache holds
+  const ys = q.shape[2] === 0 ? [q] : plan.runs.map((run) =>
     tf.tidy(() => {
       const qr = plan.runs.length === 1 ? q : (tf.slice(q, [0, 0, run.r0, 0], [B, H, run.r1 - run.r0, Dh]) as tf.Tensor4D)
       return prefixAttention(qr, view(k, kq, run.prefix, run.keys), view(v, vq, run.prefix, run.keys), run.mask) // (B, H, r1 − r0, Dh)

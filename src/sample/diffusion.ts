@@ -72,11 +72,16 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
   const out: number[] = []
   const cache = model.newKVCache({quant: opts.kv})
 
-  // one forward pass of `tokens` over the cache; logits (Tn·V) when asked for
+  // one forward pass of `tokens` over the cache: committed (keys and values only, no logits), or its logits (Tn·V)
   const run = (tokens: ArrayLike<number>, within: CachedWithin, commit: boolean): Float32Array | null => {
     networkCalls++
-    const logits = tf.tidy(() => model.forwardCached(tf.tensor2d(Int32Array.from(tokens), [1, tokens.length], 'int32'), cache, {within, commit, suppress: maskId})) // (1, Tn, V)
-    const rows = commit ? null : (logits.dataSync() as Float32Array)
+    const input = () => tf.tensor2d(Int32Array.from(tokens), [1, tokens.length], 'int32')
+    if (commit) {
+      tf.tidy(() => model.commitCached(input(), cache, within)) // keys and values only
+      return null
+    }
+    const logits = tf.tidy(() => model.forwardCached(input(), cache, {within, commit, suppress: maskId})) // (1, Tn, V)
+    const rows = logits.dataSync() as Float32Array
     logits.dispose()
     return rows
   }

@@ -174,6 +174,37 @@ describe('GPT.forwardCached', () => {
     m.dispose()
   })
 
+  for (const quant of [null, {bits: 3, group: 4, residual: 2} as const]) {
+    it(`commitCached leaves the cache bit for bit as a committing forwardCached does, without logits${quant ? ' (3-bit cache)' : ''}`, () => {
+      const m = model({quant: true})
+      const row = ids(12, 9)
+      const steps: Array<[number, number, Parameters<GPT['commitCached']>[2]]> = [
+        [0, 4, 'causal'],
+        [4, 8, {blockCausal: 2}],
+        [8, 11, 'bidirectional'],
+      ]
+      const [a, b] = [m.newKVCache({quant}), m.newKVCache({quant})]
+      for (const [t0, t1, within] of steps) {
+        cached(m, a, [row.slice(t0, t1)], within, true).dispose()
+        const before = tf.memory().numTensors
+        tf.tidy(() => m.commitCached(t2([row.slice(t0, t1)]), b, within))
+        expect(tf.memory().numTensors - before, 'it holds only what it replaced').toBe(0 + (t0 === 0 ? 2 * cfg.unique_blocks * cfg.loops : 0))
+        expect(b.length).toBe(t1)
+        for (let j = 0; j < cfg.unique_blocks * cfg.loops; j++) {
+          const [ea, eb] = [a.entry(j)!, b.entry(j)!]
+          expect(Array.from(eb.k.dataSync()), `application ${j} keys after ${t1}`).toEqual(Array.from(ea.k.dataSync()))
+          expect(Array.from(eb.v.dataSync()), `application ${j} values after ${t1}`).toEqual(Array.from(ea.v.dataSync()))
+        }
+      }
+      const [pa, pb] = [cached(m, a, [[row[11]]], 'causal', false), cached(m, b, [[row[11]]], 'causal', false)]
+      expect(maxDiff(pa, pb)).toBe(0)
+      tf.dispose([pa, pb])
+      a.dispose()
+      b.dispose()
+      m.dispose()
+    })
+  }
+
   it('leaks nothing: a disposed cache (and its ternary weights) frees every tensor', () => {
     const m = model({quant: true})
     const mask = cfg.vocab_size - 1
