@@ -161,6 +161,13 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
     expect(gaps.joint).toBeLessThanOrEqual(GRAD_TOLERANCE)
     expect(gaps.detached).toBeLessThanOrEqual(GRAD_TOLERANCE)
     expect(gaps.between, 'the clean context carries gradient in the joint pass').toBeGreaterThan(100 * GRAD_TOLERANCE)
+    // a batch of another shape is one line, exit 2
+    const bad = join(dir, 'bad.safetensors')
+    const zeros = {dtype: 'I32' as const, shape: [B, T], data: new Int32Array(B * T)}
+    writeSafetensors(bad, {inputs: zeros, targets: zeros, weights: {dtype: 'F32', shape: [B, T], data: new Float32Array(B * T)}})
+    await expect(runExport(python, join(dir, 'train_gpt_false.py'), ['grads', '--weights', weightsFile, '--batch', bad, '--out', join(dir, 'never.safetensors')])).rejects.toThrow(
+      /exited 2:\ntrain_gpt\.py: \S+bad\.safetensors: inputs \(2, 256\) and targets \(2, 256\) are not a batch of this objective \(targets \(B, T\) for inputs \(B, 2T\)\)\n$/,
+    )
   }, 300_000)
 
   it('AR → BD3-LM adaptation: train --init of an AR checkpoint starts where golf train --init-from does ([MASK] row = the mean row)', async () => {

@@ -2189,6 +2189,16 @@ def cmd_grads(args: argparse.Namespace) -> None:
     for key in ("inputs", "targets") + (("weights",) if objective.diffusion else ()):
         if key not in t:
             raise ValueError(f"{args.batch}: no {key!r} tensor (train-batch writes inputs, targets and, for diffusion, weights)")
+    inputs, targets = t["inputs"], t["targets"]
+    bd = objective.kind == "bd3lm"
+    if inputs.dim() != 2 or (bd and inputs.size(1) % 2) or tuple(targets.shape) != (inputs.size(0), inputs.size(1) // 2 if bd else inputs.size(1)):
+        raise ValueError(f"{args.batch}: inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} are not a batch of this objective (targets (B, T) for inputs (B, {'2T' if bd else 'T'}))")
+    if objective.diffusion and tuple(t["weights"].shape) != tuple(targets.shape):
+        raise ValueError(f"{args.batch}: weights {tuple(t['weights'].shape)} do not match targets {tuple(targets.shape)}")
+    V = model.cfg.vocab_size
+    for key, ids in (("inputs", inputs), ("targets", targets)):
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= V):
+            raise ValueError(f"{args.batch}: {key} hold ids outside the model's {V}")
     weights = t["weights"].float().numpy() if objective.diffusion else None
     batch = TokenBatch(t["inputs"].long().numpy(), t["targets"].long().numpy(), weights, objective.train_layout, objective.mask_id if objective.diffusion else None)
     loss = batch_loss(model, batch, RECIPE["train"]["z_loss"], torch.device("cpu"))
