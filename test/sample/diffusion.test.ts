@@ -30,15 +30,24 @@ interface Call {
   logits: Float32Array
 }
 
-/** Record every forwardCached call of the model (inputs, cache length, logits). */
+/**
+ * Record every network call of the model: forwardCached (inputs, cache length, logits) and
+ * commitCached (a commit without logits: an empty array).
+ */
 function record(model: GPT): Call[] {
   const calls: Call[] = []
-  const original = model.forwardCached.bind(model)
+  const forward = model.forwardCached.bind(model)
   model.forwardCached = (tokens, cache, opts) => {
     const cached = cache.length
-    const out = original(tokens, cache, opts)
+    const out = forward(tokens, cache, opts)
     calls.push({tokens: Array.from(tokens.dataSync()), cached, opts, logits: Float32Array.from(out.dataSync())})
     return out
+  }
+  const commit = model.commitCached.bind(model)
+  model.commitCached = (tokens, cache, within) => {
+    const cached = cache.length
+    commit(tokens, cache, within)
+    calls.push({tokens: Array.from(tokens.dataSync()), cached, opts: {within, commit: true}, logits: new Float32Array(0)})
   }
   return calls
 }
