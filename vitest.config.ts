@@ -1,3 +1,4 @@
+import {availableParallelism} from 'node:os'
 import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
@@ -8,6 +9,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file in its own process: tfjs keeps one global engine per process.
     pool: 'forks',
+    // Most files run one thread (wasm, one thread; the cpu backend), so two files share two cores
+    // well; vitest's default (cores − 1) would run one file at a time on the 2-core CI machine.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     reporters: ['default'],
   },
 })
