@@ -1898,12 +1898,13 @@ def cmd_train(args: argparse.Namespace) -> None:
             "ternary_tensors": [n for n, _ in model.named_parameters() if n in model.ternary], "backend": "torch",
         }
 
-    validation: list = []  # the whole split and its byte counts, read at the first evaluation
+    validation: tuple[np.ndarray, np.ndarray | None] | None = None  # the whole split and its byte counts, read at the first evaluation
 
     def scores(max_tokens: int | None, stride: int | None = None) -> tuple[dict, dict]:
         # AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
-        if not validation:
-            validation.extend(load_validation_tokens(data_dir, None))
+        nonlocal validation
+        if validation is None:
+            validation = load_validation_tokens(data_dir, None)
         all_tokens, all_counts = validation
         split = len(all_tokens)
         tokens = all_tokens[:max_tokens] if max_tokens is not None else all_tokens
