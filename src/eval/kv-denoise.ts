@@ -15,8 +15,9 @@
  *     x_0 block b   commitCached({blockCausal: bs}): the block-causal piece, so
  *                   block b + 1 sees it (not run after the last block: nothing reads it)
  * RoPE positions continue from the cache's length, so block b sits at b·bs.. in both halves, as
- * in the full forward. Cost per batch: 2·(n/bs) − 1 forwards of B·bs tokens (the full forward:
- * one of B·2n), each attending over at most n keys.
+ * in the full forward. Cost per batch: n/bs forwards and n/bs − 1 commits (no last-layer queries
+ * or MLP, no head) of B·bs tokens (the full forward: one of B·2n), each attending over at most n
+ * keys.
  *
  * Unquantized this is gptScorer's arithmetic rearranged: the same NLLs up to float32 rounding.
  * Quantized, x_t block b reads the cache as GPT.forwardCached's QuantizedPlan says: tokens

@@ -80,7 +80,7 @@ export function diffusionSample(model: GPT, d: DiffusionSampling, context: numbe
       tf.tidy(() => model.commitCached(input(), cache, within)) // keys and values only
       return null
     }
-    const logits = tf.tidy(() => model.forwardCached(input(), cache, {within, commit, suppress: maskId})) // (1, Tn, V)
+    const logits = tf.tidy(() => model.forwardCached(input(), cache, {within, commit: false, suppress: maskId})) // (1, Tn, V)
     const rows = logits.dataSync() as Float32Array
     logits.dispose()
     return rows
