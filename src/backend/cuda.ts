@@ -44,7 +44,8 @@ const run: RunCommand = (cmd, args) => {
 /** Folders the CUDA installers and distributions put these libraries in. */
 const USUAL_DIRS = ['/usr/local/cuda-11.2/lib64', '/usr/local/cuda-11/lib64', '/usr/local/cuda/lib64', '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib/aarch64-linux-gnu']
 
-export function probeCuda(opts: {run?: RunCommand; env?: NodeJS.ProcessEnv; platform?: NodeJS.Platform; exists?: (p: string) => boolean} = {}): CudaProbe {
+/** `libraries: false`: ask nvidia-smi only (the GPUs a run names), no library scan. */
+export function probeCuda(opts: {run?: RunCommand; env?: NodeJS.ProcessEnv; platform?: NodeJS.Platform; exists?: (p: string) => boolean; libraries?: boolean} = {}): CudaProbe {
   const exec = opts.run ?? run
   const env = opts.env ?? process.env
   const exists = opts.exists ?? existsSync
@@ -68,7 +69,7 @@ export function probeCuda(opts: {run?: RunCommand; env?: NodeJS.ProcessEnv; plat
     probe.error = q2.error === 'ENOENT' ? 'nvidia-smi not found (no NVIDIA driver installed, or not on PATH)' : `nvidia-smi failed (${q2.error ?? `exit ${q2.status}`})`
   }
 
-  if ((opts.platform ?? process.platform) === 'linux') {
+  if ((opts.platform ?? process.platform) === 'linux' && opts.libraries !== false) {
     const cache = new Map<string, string>()
     const ld = exec('ldconfig', ['-p'])
     const ldOut = ld.status === 0 ? ld.stdout : exec('/sbin/ldconfig', ['-p']).stdout

@@ -17,10 +17,10 @@
  * schedule: wall time is never the same twice).
  */
 import {existsSync} from 'node:fs'
-import {cpus, totalmem} from 'node:os'
 
 import {assertFitsMemory, estimateMemory, gib} from '../budget/memory.js'
-import {describeBackend, initBackend, preferenceFor, type BackendInfo, type BackendName} from '../backend/index.js'
+import {hardwareString} from '../backend/hardware.js'
+import {describeBackend, initBackend, preferenceFor, type BackendName} from '../backend/index.js'
 import {openDataset} from '../data/open.js'
 import {loadValidationSlice, TokenStream} from '../data/stream.js'
 import {GolfError, InputError} from '../errors.js'
@@ -98,11 +98,6 @@ export function scheduleOf(r: ResolvedRecipe): ScheduleConfig {
 
 function paramRefs(model: GPT): ParamRef[] {
   return model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group}))
-}
-
-function hardwareString(backend: BackendInfo): string {
-  const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU'
-  return `${cpus().length}× ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${backend.name}${backend.gpu ? ' (GPU)' : ''}`
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {

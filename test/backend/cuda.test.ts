@@ -1,10 +1,13 @@
 /**
  * The GPU path seen from outside TensorFlow (src/backend/cuda.ts): nvidia-smi and the CUDA
- * 11.2 / cuDNN 8 library scan, with their outputs faked, and the advice golf doctor prints.
+ * 11.2 / cuDNN 8 library scan, with their outputs faked, the advice golf doctor prints, and the
+ * hardware line a run records.
  */
 import {describe, expect, it} from 'vitest'
 
 import {gpuAdvice, probeCuda, type CudaProbe, type RunCommand} from '../../src/backend/cuda.js'
+import {describeGpus, hardwareString} from '../../src/backend/hardware.js'
+import {isRecordHardware} from '../../src/report/compliance.js'
 import {TFJS_NODE_GPU, type BackendInfo} from '../../src/backend/index.js'
 
 const H100_QUERY = 'NVIDIA H100 80GB HBM3, 9.0, 81559, 550.54.15\nNVIDIA H100 80GB HBM3, 9.0, 81559, 550.54.15\n'
@@ -94,5 +97,40 @@ describe('gpuAdvice', () => {
 
   it('nothing seen, nothing installed: one line', () => {
     expect(gpuAdvice(wasm, {nvidiaSmi: false, driver: null, driverCuda: null, gpus: [], libraries: [], error: 'nvidia-smi not found'}, null, null)).toEqual(['no GPU backend installed (npm install @tensorflow/tfjs-node-gpu on a CUDA machine)'])
+  })
+})
+
+describe('the hardware line of a run (src/backend/hardware.ts)', () => {
+  const gpuBackend: BackendInfo = {name: 'tensorflow-gpu', tfjsBackend: 'tensorflow', version: '4.22.0', threads: 1, gpu: true, skipped: []}
+  const gpu = (name: string) => ({name, computeCapability: null, memoryMiB: null})
+
+  it('names the GPUs by model, counted in the order nvidia-smi lists them', () => {
+    expect(describeGpus([])).toBeNull()
+    expect(describeGpus([gpu('NVIDIA H100 80GB HBM3'), gpu('NVIDIA A100-SXM4-40GB'), gpu('NVIDIA H100 80GB HBM3')])).toBe('2× NVIDIA H100 80GB HBM3 + 1× NVIDIA A100-SXM4-40GB')
+  })
+
+  it('a GPU backend adds them; a CPU backend never asks nvidia-smi', () => {
+    const eight = Array.from({length: 8}, () => gpu('NVIDIA H100 80GB HBM3'))
+    expect(hardwareString(gpuBackend, () => eight)).toMatch(/^\d+× .+, \d+ GiB, tensorflow-gpu \(GPU: 8× NVIDIA H100 80GB HBM3\)$/)
+    // what golf report checks a record's runs against: eight SXM H100s, named as nvidia-smi does
+    expect(isRecordHardware(hardwareString(gpuBackend, () => eight))).toBe(true)
+    expect(isRecordHardware(hardwareString(gpuBackend, () => eight.slice(1)))).toBe(false)
+    expect(hardwareString(gpuBackend, () => [])).toMatch(/, tensorflow-gpu \(GPU\)$/)
+    const never = () => {
+      throw new Error('asked for GPUs on a CPU backend')
+    }
+    expect(hardwareString(wasm, never)).toMatch(/^\d+× .+, \d+ GiB, wasm$/)
+  })
+
+  it('probeCuda without the library scan runs nvidia-smi only', () => {
+    const asked: string[] = []
+    const run: RunCommand = (cmd, args) => {
+      asked.push(cmd)
+      return fake({'nvidia-smi --query-gpu=name,compute_cap': {status: 0, stdout: H100_QUERY}, 'nvidia-smi': {status: 0, stdout: HEADER}})(cmd, args)
+    }
+    const p = probeCuda({run, platform: 'linux', libraries: false})
+    expect(describeGpus(p.gpus)).toBe('2× NVIDIA H100 80GB HBM3')
+    expect(p.libraries).toEqual([])
+    expect(new Set(asked)).toEqual(new Set(['nvidia-smi']))
   })
 })
