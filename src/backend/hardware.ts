@@ -17,7 +17,7 @@ export function describeGpus(gpus: readonly CudaGpu[]): string | null {
 
 /** `gpus`: what nvidia-smi lists (asked only when the backend runs on a GPU). */
 export function hardwareString(backend: BackendInfo, gpus: () => readonly CudaGpu[] = () => probeCuda({libraries: false}).gpus): string {
-  const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU'
+  const cpu = cpus()[0]?.model?.trim() || 'unknown CPU'
   const base = `${cpus().length}× ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${backend.name}`
   if (!backend.gpu) return base
   const named = describeGpus(gpus())
