@@ -62,6 +62,9 @@ const CASES = [
   {label: 'mdlm, shifted, train_estimator count', recipe: 'mdlm-tiny-cpu', sets: [] as string[]},
   {label: 'bd3lm (blocks of 4), shifted, train_estimator count', recipe: 'bd3lm-tiny-cpu', sets: [] as string[]},
   {label: 'bd3lm (blocks of 4), unshifted, train_interval [0.3, 0.8]', recipe: 'bd3lm-tiny-cpu', sets: ['objective.shift=false', 'objective.train_estimator=time', 'objective.train_interval=[0.3, 0.8]']},
+  // the run-folder flow with the clean half detached; three steps from zero projections move the
+  // loss by ~1e-5 between layouts, so the gradient test below is what tells the layouts apart
+  {label: 'bd3lm (blocks of 4), shifted, train_estimator count, clean_gradient false', recipe: 'bd3lm-tiny-cpu', sets: ['objective.clean_gradient=false']},
 ]
 
 let data = ''
