@@ -1,7 +1,8 @@
 /**
  * The export trains and scores the diffusion objectives (MDLM, BD3-LM) as golf does. On the
  * built-in corpus, for mdlm-tiny-cpu and bd3lm-tiny-cpu (shifted, the count estimator, the
- * recipes' own) and an unshifted BD3-LM on the time estimator with a clipped training interval:
+ * recipes' own), an unshifted BD3-LM on the time estimator with a clipped training interval, and
+ * bd3lm-tiny-cpu with the clean half detached (objective.clean_gradient false):
  * - one micro-batch's training batch from the export's `train-batch` against golf's
  *   objective.trainBatch under the trainer's noise key: inputs, targets and weights bit for bit
  *   (these cases, an unshifted MDLM with a clipped interval, and both shifted on the time estimator);
