@@ -16,7 +16,7 @@ import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
 
 import {describeBackend, initBackend, type BackendName} from '../src/backend/index.js'
-import {attention, causalBlock, causalMask, type CausalMask} from '../src/model/gpt.js'
+import {attention, causalBlock, causalMask, type CausalMask} from '../src/model/attention.js'
 
 const {values} = parseArgs({
   options: {

@@ -9,12 +9,13 @@
  * Without quantization this is the full forward's arithmetic rearranged: the same val_loss and
  * val_bpb as evaluateSliding up to float32 rounding. With it, every scored target reads the
  * cache as decoding one token at a time from the window's start would (see QuantizedPlan in
- * src/model/gpt.ts): the tokens before quantizedPrefix(its position + 1) quantized, so the score
+ * src/model/kv-cache.ts): the tokens before quantizedPrefix(its position + 1) quantized, so the score
  * does not depend on the split into prefill and scoring, nor on the batching.
  */
 import * as tf from '@tensorflow/tfjs-core'
 
-import {crossEntropyRows, type CachedForwardOptions, type CachedWithin, type KVCache} from '../model/gpt.js'
+import {crossEntropyRows} from '../model/gpt.js'
+import {type CachedForwardOptions, type CachedWithin, type KVCache} from '../model/kv-cache.js'
 import type {KVQuantConfig} from '../quant/kv-cache.js'
 import type {ByteTable} from '../tokenizer/types.js'
 import {scoreSliding, type EvalOptions, type EvalResult, type WindowScorer} from './evaluate.js'

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 
-import {CAUSAL, type GPT} from '../model/gpt.js'
+import {CAUSAL} from '../model/attention.js'
+import {type GPT} from '../model/gpt.js'
 import {batchLoss, type TokenBatch} from './batch.js'
 
 /** The AR batch of B rows of T tokens from B·T + 1 consecutive tokens. */

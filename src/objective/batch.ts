@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 
-import {outputLength, type AttentionLayout, type GPT} from '../model/gpt.js'
+import {type AttentionLayout} from '../model/attention.js'
+import {outputLength, type GPT} from '../model/gpt.js'
 
 export interface TokenBatch {
   /** Rows. */

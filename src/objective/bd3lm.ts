@@ -7,7 +7,7 @@
  * autoregressively over blocks and each block is a masked diffusion given the clean blocks
  * before it (eq. 3). Training (§3.2, "vectorized training") runs ONE forward pass over the
  * concatenation [x_t ‖ x_0] (2T tokens) under the block-diffusion attention mask
- * (`blockDiffusionMask` in src/model/gpt.ts): noisy block b sees itself and clean blocks < b,
+ * (`blockDiffusionMask` in src/model/attention.ts): noisy block b sees itself and clean blocks < b,
  * the clean copy is block-causal, and only the x_t half is scored. Every block has its own t
  * (antithetic over all blocks of the batch), in the clipped interval `train_interval` when set
  * (§5, clipped schedules lower the variance of training); the loss weight is MDLM's
@@ -23,7 +23,7 @@
  * `clean_gradient: false` trains with the x_0 half detached (see ObjectiveConfig): the same
  * loss, a cheaper step.
  */
-import type {AttentionLayout} from '../model/gpt.js'
+import type {AttentionLayout} from '../model/attention.js'
 import type {TokenBatch} from './batch.js'
 import {beforeTokens, chunkRows, cleanInputs, drawTrainingNoise, noisyInputs} from './mdlm.js'
 import type {DiffusionObjective, ObjectiveConfig} from './types.js'

@@ -16,7 +16,7 @@
  * reads it, the clean stream token before the row then the targets but the last, each masked or
  * not; output j predicts target j. Rows then take B·T + 1 stream tokens, as AR's do.
  */
-import {BIDIRECTIONAL} from '../model/gpt.js'
+import {BIDIRECTIONAL} from '../model/attention.js'
 import type {TokenBatch} from './batch.js'
 import {permutation} from '../util/random.js'
 import {antitheticTimes, lossWeight, maskProbability, maskUniformSubset} from './schedule.js'

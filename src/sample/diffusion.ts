@@ -30,7 +30,8 @@
 import * as tf from '@tensorflow/tfjs-core'
 
 import {InputError} from '../errors.js'
-import type {CachedWithin, GPT} from '../model/gpt.js'
+import type {GPT} from '../model/gpt.js'
+import type {CachedWithin} from '../model/kv-cache.js'
 import {mulberry32} from '../util/random.js'
 import {pickToken} from './pick.js'
 import type {SampleOptions, SampleOutput} from './types.js'

@@ -14,7 +14,7 @@ import {afterAll, beforeAll, expect, it} from 'vitest'
 import {initBackend} from '../../src/backend/index.js'
 import {exportedRecipe} from '../../src/export/torch/header.js'
 import {readSafetensors} from '../../src/io/safetensors.js'
-import type {AttentionLayout} from '../../src/model/gpt.js'
+import type {AttentionLayout} from '../../src/model/attention.js'
 import {buildModel} from '../../src/run/build-model.js'
 import {describeWithTorch, exportRecipe, maxAbsDiff, randomTokens, randomizeGolfWeights, runExport, scratch, writeTokens, writeWeights} from './torch-peer.js'
 

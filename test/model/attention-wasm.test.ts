@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {initBackend} from '../../src/backend/index.js'
-import {attention, causalMask, type CausalMask} from '../../src/model/gpt.js'
+import {attention, causalMask, type CausalMask} from '../../src/model/attention.js'
 import {xorshift32} from '../helpers/random.js'
 
 beforeAll(async () => {

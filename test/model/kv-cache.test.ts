@@ -8,7 +8,9 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {registerAllGradients} from '../../src/backend/gradients.js'
 import {DEFAULT_MODEL_CONFIG, type ModelConfig} from '../../src/model/config.js'
-import {BIDIRECTIONAL, cachedPattern, GPT, type KVCache} from '../../src/model/gpt.js'
+import {BIDIRECTIONAL} from '../../src/model/attention.js'
+import {GPT} from '../../src/model/gpt.js'
+import {cachedPattern, type KVCache} from '../../src/model/kv-cache.js'
 import type {TernaryConfig} from '../../src/quant/ternary.js'
 import {loadRandomWeights, uniformValues} from '../helpers/random.js'
 

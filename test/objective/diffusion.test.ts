@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {registerAllGradients} from '../../src/backend/gradients.js'
-import {BIDIRECTIONAL, blockDiffusionMask, type AttentionLayout} from '../../src/model/gpt.js'
+import {BIDIRECTIONAL, blockDiffusionMask, type AttentionLayout} from '../../src/model/attention.js'
 import {batchLoss, batchNll, sliceRows, type TokenBatch} from '../../src/objective/batch.js'
 import {bd3lmObjective} from '../../src/objective/bd3lm.js'
 import {objectiveFor} from '../../src/objective/index.js'
