@@ -1,7 +1,9 @@
 /**
  * The machine a run trained on, in one line for summary.json and the submission README: the
  * CPUs, the memory, the backend and, on a GPU backend, the GPUs nvidia-smi lists, grouped by
- * model as records name them (e.g. `8× NVIDIA H100 80GB HBM3`).
+ * model as records name them (e.g. `8× NVIDIA H100 80GB HBM3`). Those are the machine's GPUs
+ * (nvidia-smi ignores CUDA_VISIBLE_DEVICES), hence the `nvidia-smi:` label; golf's TensorFlow
+ * backend computes on one of them.
  */
 import {cpus, totalmem} from 'node:os'
 
@@ -21,5 +23,5 @@ export function hardwareString(backend: BackendInfo, gpus: () => readonly CudaGp
   const base = `${cpus().length}× ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${backend.name}`
   if (!backend.gpu) return base
   const named = describeGpus(gpus())
-  return `${base} (GPU${named ? `: ${named}` : ''})`
+  return `${base} (GPU)${named ? `, nvidia-smi: ${named}` : ''}`
 }

@@ -111,7 +111,7 @@ describe('the hardware line of a run (src/backend/hardware.ts)', () => {
 
   it('a GPU backend adds them; a CPU backend never asks nvidia-smi', () => {
     const eight = Array.from({length: 8}, () => gpu('NVIDIA H100 80GB HBM3'))
-    expect(hardwareString(gpuBackend, () => eight)).toMatch(/^\d+× .+, \d+ GiB, tensorflow-gpu \(GPU: 8× NVIDIA H100 80GB HBM3\)$/)
+    expect(hardwareString(gpuBackend, () => eight)).toMatch(/^\d+× .+, \d+ GiB, tensorflow-gpu \(GPU\), nvidia-smi: 8× NVIDIA H100 80GB HBM3$/)
     // what golf report checks a record's runs against: eight SXM H100s, named as nvidia-smi does
     expect(isRecordHardware(hardwareString(gpuBackend, () => eight))).toBe(true)
     expect(isRecordHardware(hardwareString(gpuBackend, () => eight.slice(1)))).toBe(false)
