@@ -189,7 +189,8 @@ export function additiveMask(allowed: Uint8Array, T: number): CausalMask {
  * stacked along the time axis so each KV head is used once, never copied: two batched 2-D
  * products per (batch, KV head). q (B, H, Tq, Dh), k/v (B, KV, T, Dh). Returns (B, H, Tq, Dh).
  * Tq = T, or the first Tq rows of the sequence when the mask's tiles cover only those
- * (`leadingRows`).
+ * (`leadingRows`), or 0: no queries (a layer application that only gives its keys and values,
+ * GPT.block's keep 0), the empty result.
  *
  * mask null: bidirectional, full (T, T) scores. One tile (causal, or any additive pattern such
  * as the block-diffusion mask): the full scores plus the (T, T) additive mask (the reference).
@@ -203,6 +204,7 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: 
   const [, KV, T] = k.shape
   const g = H / KV
   if (mask && mask.T !== T) throw new Error(`attention: the mask is for T=${mask.T} keys, the keys have T=${T}`)
+  if (Tq === 0) return q
   if (mask ? mask.tiles.reduce((a, t) => a + t.shape[0], 0) !== Tq : Tq !== T) throw new Error(`attention: ${Tq} query rows do not match the mask's rows (keys T=${T})`)
   const k3 = tf.reshape(k, [B * KV, T, Dh]) as tf.Tensor3D
   const v3 = tf.reshape(v, [B * KV, T, Dh]) as tf.Tensor3D

@@ -57,10 +57,12 @@ export function cachedPattern(P: number, Tn: number, within: CachedWithin): Uint
 /**
  * Attention of Tq new queries over Tk keys (the cached positions, then the new ones), grouped
  * KV heads as in `attention` (the g query heads of a group stacked along time). q (B, H, Tq,
- * Dh), k/v (B, KV, Tk, Dh), mask (Tq, Tk) additive or null. Returns (B, H, Tq, Dh).
+ * Dh), k/v (B, KV, Tk, Dh), mask (Tq, Tk) additive or null. Returns (B, H, Tq, Dh); Tq = 0 (no
+ * queries: GPT.commitCached's last application) the empty result.
  */
 export function prefixAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D | null): tf.Tensor4D {
   const [B, H, Tq, Dh] = q.shape
+  if (Tq === 0) return q
   const [, KV, Tk] = k.shape
   const g = H / KV
   const qg = tf.reshape(q, [B * KV, g * Tq, Dh]) // (B·KV, g·Tq, Dh)
