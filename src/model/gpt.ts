@@ -320,19 +320,13 @@ export class GPT {
   private attentionMask(T: number, layout: AttentionLayout, rows = T): CausalMask | null {
     if (layout.kind === 'bidirectional') return null
     const key = `${layout.kind === 'causal' ? `c${T}` : `bd${layout.block}:${T}`}${rows === T ? '' : `:q${rows}`}`
-    let m = this.masks.get(key)
-    if (!m) {
-      if (rows !== T) m = leadingRows(this.attentionMask(T, layout)!, rows)
-      else if (layout.kind === 'causal') m = causalMask(T)
-      else {
-        const n = outputLength(T, layout)
-        const tile = blockDiffusionTile(n, layout.block)
-        m = tile === null ? additiveMask(blockDiffusionMask(n, layout.block), T) : blockDiffusionTiles(n, layout.block, tile)
-      }
-      for (const t of m.tiles) tf.keep(t) // built inside the caller's tidy
-      this.masks.set(key, m)
-    }
-    return m
+    return this.cachedMask(key, () => {
+      if (rows !== T) return leadingRows(this.attentionMask(T, layout)!, rows)
+      if (layout.kind === 'causal') return causalMask(T)
+      const n = outputLength(T, layout)
+      const tile = blockDiffusionTile(n, layout.block)
+      return tile === null ? additiveMask(blockDiffusionMask(n, layout.block), T) : blockDiffusionTiles(n, layout.block, tile)
+    })
   }
 
   /**
@@ -341,11 +335,15 @@ export class GPT {
    */
   private blockCausalMask(n: number, block: number): CausalMask | null {
     if (n <= block) return null
-    const key = `bc${block}:${n}`
+    return this.cachedMask(`bc${block}:${n}`, () => causalMask(n, blockDiffusionTile(n, block) ?? n, block))
+  }
+
+  /** The mask under `key`, made once and kept for the model's life (`masks`). */
+  private cachedMask(key: string, make: () => CausalMask): CausalMask {
     let m = this.masks.get(key)
     if (!m) {
-      m = causalMask(n, blockDiffusionTile(n, block) ?? n, block)
-      for (const t of m.tiles) tf.keep(t)
+      m = make()
+      for (const t of m.tiles) tf.keep(t) // built inside the caller's tidy
       this.masks.set(key, m)
     }
     return m
@@ -521,7 +519,7 @@ export class GPT {
       const kv: tf.Tensor4D[] = [] // k0, v0, k1, v1, …: (B, KV, n, Dh) each
       const attendClean = (): Attend => (q, k, v) => {
         kv.push(tf.keep(k), tf.keep(v))
-        return q.shape[2] === 0 ? q : attention(q, k, v, cleanMask)
+        return attention(q, k, v, cleanMask)
       }
       try {
         // keep 0: the last application's outputs are never read, only its keys and values
@@ -705,7 +703,7 @@ export class GPT {
             return r.y // (B, H, Tn, Dh)
           }
           if (opts.commit) fresh.push({k: tf.keep(kAll), v: tf.keep(vAll)})
-          return q.shape[2] === 0 ? q : prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
+          return prefixAttention(q, kAll, vAll, mask) // (B, H, Tn, Dh)
         }
         // without logits, the last application only gives its keys and values (keep 0)
         const x = this.layers(w, this.embed(w, tokens), B, Tn, {cos, sin}, attend, logits ? Tn : 0)
