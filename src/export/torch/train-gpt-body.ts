@@ -2033,6 +2033,14 @@ def build_model() -> GPT:
     return GPT(model_cfg, quant_cfg)
 
 
+def model_from_weights(path: str, quant: str) -> GPT:
+    # golf weights in the recipe's model, its forward pass quantized as --quant says (on, off, recipe)
+    model = build_model()
+    load_weights(model, path)
+    model.quant_active = {"on": True, "off": False, "recipe": model.quant_active}[quant]
+    return model
+
+
 def cmd_params(args: argparse.Namespace) -> None:
     # one line per parameter: name, shape, optimizer group, ternary or float: what golf's paramSpecs lists
     model = build_model()
@@ -2048,9 +2056,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def cmd_forward(args: argparse.Namespace) -> None:
-    model = build_model()
-    load_weights(model, args.weights)
-    model.quant_active = {"on": True, "off": False, "recipe": model.quant_active}[args.quant]
+    model = model_from_weights(args.weights, args.quant)
     layout, suppress_mask = objective_layout(RECIPE["objective"])
     if args.attention is not None:
         layout = AttentionLayout.parse(args.attention)
@@ -2121,9 +2127,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
             for name, p in params.items():
                 p.copy_(torch.from_numpy(tensors[name]["values"].copy()))
     else:
-        model, source = build_model(), args.weights
-        load_weights(model, args.weights)
-        model.quant_active = {"on": True, "off": False, "recipe": model.quant_active}[args.quant]
+        model, source = model_from_weights(args.weights, args.quant), args.weights
         e = RECIPE["eval"]
         info = {"objective": RECIPE["objective"], "seq_len": RECIPE["train"]["seq_len"], "eval": {"batch_seqs": e["batch_seqs"], "elbo_steps": e["elbo_steps"], "elbo_samples": e["elbo_samples"], "elbo_seed": e["elbo_seed"]}}
     objective = Objective(info.get("objective", {"kind": "ar"}), model.cfg.vocab_size)  # absent: an artifact from before objectives (ar)
@@ -2182,9 +2186,7 @@ def cmd_train_batch(args: argparse.Namespace) -> None:
 def cmd_grads(args: argparse.Namespace) -> None:
     # the training loss of one batch (train-batch's output) and its gradient per parameter, as a
     # training step computes them before the optimizer (no clipping)
-    model = build_model()
-    load_weights(model, args.weights)
-    model.quant_active = {"on": True, "off": False, "recipe": model.quant_active}[args.quant]
+    model = model_from_weights(args.weights, args.quant)
     objective = Objective(RECIPE["objective"], RECIPE["model"]["vocab_size"])
     t = load_safetensors(args.batch)
     for key in ("inputs", "targets") + (("weights",) if objective.diffusion else ()):
