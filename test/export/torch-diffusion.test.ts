@@ -81,7 +81,7 @@ afterAll(() => {
 })
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b)
-const maxAbs = (a: Float32Array) => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0)
+const maxAbs = (a: Float32Array) => maxAbsDiff(a, new Float32Array(a.length))
 
 describeWithTorch('golf export torch: diffusion objectives', (python) => {
   it("one micro-batch's noise, inputs, targets and weights are golf's, bit for bit", async () => {
