@@ -12,7 +12,7 @@ import {describe, expect, it} from 'vitest'
 import {initBackend} from '../../src/backend/index.js'
 import {scoreModel, type ScoreMode} from '../../src/eval/score.js'
 import {objectiveFor} from '../../src/objective/index.js'
-import type {ObjectiveConfig} from '../../src/objective/types.js'
+import {DEFAULT_OBJECTIVE, type ObjectiveConfig} from '../../src/objective/types.js'
 import {Byte260Tokenizer} from '../../src/tokenizer/byte260.js'
 import {mulberry32} from '../../src/util/random.js'
 import {buildGPT, randomizeWeights, tinyConfig} from '../helpers/tiny-gpt.js'
@@ -23,10 +23,10 @@ const rand = mulberry32(11)
 const tokens = Uint16Array.from({length: 16 * 8 + 9}, (_, i) => (i % 40 === 0 ? 1 : 4 + Math.floor(rand() * 256)))
 
 const cases: Array<[string, ObjectiveConfig, ScoreMode, {stride?: number; elboSteps?: number}]> = [
-  ['AR chunked', {kind: 'ar'}, 'chunked', {}],
-  ['AR sliding, stride 4', {kind: 'ar'}, 'sliding', {stride: 4}],
-  ['MDLM ELBO, 8 steps', {kind: 'mdlm', shift: true}, 'elbo', {elboSteps: 8}],
-  ['BD3-LM block 4, chain', {kind: 'bd3lm', block_size: 4, shift: true}, 'chain', {}],
+  ['AR chunked', DEFAULT_OBJECTIVE, 'chunked', {}],
+  ['AR sliding, stride 4', DEFAULT_OBJECTIVE, 'sliding', {stride: 4}],
+  ['MDLM ELBO, 8 steps', {...DEFAULT_OBJECTIVE, kind: 'mdlm', shift: true}, 'elbo', {elboSteps: 8}],
+  ['BD3-LM block 4, chain', {...DEFAULT_OBJECTIVE, kind: 'bd3lm', block_size: 4, shift: true}, 'chain', {}],
 ]
 
 for (const backend of ['wasm', 'cpu'] as const) {
@@ -40,6 +40,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
         try {
           const score = (batchSeqs: number) => scoreModel(model, objective, tokens, table, {mode, seqLen: 16, batchSeqs, seed: 3, elboSamples: 1, ...extra})
           const one = score(1)
+          // a score that is not a number would equal itself at every batch size
+          expect(Number.isFinite(one.val_bpb) && one.val_bpb > 0, `val_bpb ${one.val_bpb}`).toBe(true)
           for (const b of [3, 8]) {
             const r = score(b)
             expect(r.val_loss, `batch ${b}`).toBe(one.val_loss)

@@ -8,7 +8,6 @@
  *   `eval` on the built-in corpus, chunked and sliding: the same targets, the same bytes, val_bpb
  *   within 1e-6.
  */
-import * as tf from '@tensorflow/tfjs-core'
 import {cpSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
@@ -23,7 +22,8 @@ import {readArtifact, writeArtifact, type ArtifactTensorInput, type FloatDtype} 
 import {TRIT_CODEC_NAMES, type TritCodecName} from '../../src/pack/codecs/index.js'
 import type {CompressName} from '../../src/pack/compress.js'
 import {modelInfoOf} from '../../src/pack/model-info.js'
-import {ternarize, type GroupSize, type ScaleFormat} from '../../src/quant/ternary.js'
+import {quantizeOnDevice} from '../../src/pack/quantize-device.js'
+import type {GroupSize, ScaleFormat} from '../../src/quant/ternary.js'
 import {ternaryConfigOf} from '../../src/recipe/recipe.js'
 import {buildModel} from '../../src/run/build-model.js'
 import {Byte260Tokenizer, parseSentencePieceModel, buildByteTable} from '../../src/tokenizer/index.js'
@@ -50,10 +50,7 @@ function weights(name: string, rows: number, cols: number): Float32Array {
 
 /** A ternary tensor as golf's quantizer makes it. */
 function ternaryTensor(name: string, shape: [number, number], groupSize: GroupSize, scaleFormat: ScaleFormat, codec: TritCodecName | 'auto'): ArtifactTensorInput {
-  const {trits, scales} = tf.tidy(() => {
-    const r = ternarize(tf.tensor2d(weights(name, ...shape), shape), {groupSize, scaleFormat, zeroCorrection: true})
-    return {trits: Int8Array.from(r.q.dataSync()), scales: Float32Array.from(r.scales.dataSync())}
-  })
+  const {trits, scales} = quantizeOnDevice(weights(name, ...shape), shape, {groupSize, scaleFormat, zeroCorrection: true})
   return {name, shape, kind: 'ternary', trits, scales, scaleFormat, groupSize, codec}
 }
 
@@ -148,10 +145,7 @@ describeWithTorch('golf export torch: artifacts', (python) => {
     const cfg = ternaryConfigOf(recipe.quant)
     const input: ArtifactTensorInput[] = model.specs.map((s) => {
       if (!s.ternary) return {name: s.name, shape: s.shape, kind: 'float', dtype: 'f16', data: w.get(s.name)!}
-      const {trits, scales} = tf.tidy(() => {
-        const r = ternarize(tf.tensor2d(w.get(s.name)!, s.shape as [number, number]), cfg)
-        return {trits: Int8Array.from(r.q.dataSync()), scales: Float32Array.from(r.scales.dataSync())}
-      })
+      const {trits, scales} = quantizeOnDevice(w.get(s.name)!, s.shape as [number, number], cfg)
       return {name: s.name, shape: s.shape, kind: 'ternary', trits, scales, scaleFormat: cfg.scaleFormat, groupSize: cfg.groupSize, codec: 'auto'}
     })
     model.dispose()

@@ -105,9 +105,9 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
       await runExport(python, file, ['train-batch', '--tokens', tokens, '--rows', String(B), '--seq-len', String(T), '--seed', String(SEED), '--step', String(step), '--micro', String(micro), '--out', out])
       const py = readSafetensors(out).tensors
       expect(py.get('inputs')!.shape, c.label).toEqual([B, golf.T])
-      expect(Array.from(py.get('inputs')!.data), `${c.label}: inputs`).toEqual(Array.from(golf.inputs))
-      expect(Array.from(py.get('targets')!.data), `${c.label}: targets`).toEqual(Array.from(golf.targets))
-      expect(Array.from(py.get('weights')!.data), `${c.label}: weights`).toEqual(Array.from(golf.weights!))
+      expect(Array.from(py.get('inputs')!.data as ArrayLike<number>), `${c.label}: inputs`).toEqual(Array.from(golf.inputs))
+      expect(Array.from(py.get('targets')!.data as ArrayLike<number>), `${c.label}: targets`).toEqual(Array.from(golf.targets))
+      expect(Array.from(py.get('weights')!.data as ArrayLike<number>), `${c.label}: weights`).toEqual(Array.from(golf.weights!))
       const masked = golf.weights!.filter((w) => w > 0).length
       seen.push(`train-batch ${c.label}: ${B}×${golf.T} inputs, ${masked}/${golf.weights!.length} positions masked, identical to golf's`)
     }

@@ -16,7 +16,8 @@ import {exportedRecipe} from '../../src/export/torch/header.js'
 import {readSafetensors} from '../../src/io/safetensors.js'
 import type {ParamSpec} from '../../src/model/config.js'
 import {roundToFloatFormat} from '../../src/quant/float-store.js'
-import {groupLayout, ternarize} from '../../src/quant/ternary.js'
+import {quantizeOnDevice} from '../../src/pack/quantize-device.js'
+import {groupLayout} from '../../src/quant/ternary.js'
 import {ternaryConfigOf} from '../../src/recipe/recipe.js'
 import {buildModel} from '../../src/run/build-model.js'
 import {namedRandom} from '../../src/util/random.js'
@@ -110,10 +111,8 @@ describeWithTorch('golf export torch: the quantizer', (python) => {
       const w = weights.get(spec.name)!
       if (spec.ternary) {
         const shape = spec.shape as [number, number]
-        const golf = tf.tidy(() => {
-          const {q, scales} = ternarize(tf.tensor2d(w, shape), cfg)
-          return {q: Int8Array.from(q.dataSync()), scales: Float32Array.from(scales.dataSync())}
-        })
+        const {trits: golfTrits, scales: golfScales} = quantizeOnDevice(w, shape, cfg)
+        const golf = {q: golfTrits, scales: golfScales}
         const q = stored.get(`${spec.name}.trits`)!
         const scales = stored.get(`${spec.name}.scales`)!
         expect(q.dtype).toBe('I8')

@@ -130,7 +130,7 @@ export const byteEditsArb: fc.Arbitrary<Mutation[]> = fc.array(
 )
 
 export function mutate(input: Uint8Array, mutations: readonly Mutation[]): Uint8Array {
-  let b = Uint8Array.from(input)
+  let b: Uint8Array = Uint8Array.from(input)
   for (const m of mutations) {
     const at = 'at' in m ? position(m.at, b.length) : 0
     switch (m.op) {

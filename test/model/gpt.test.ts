@@ -560,7 +560,7 @@ describe('GPT', () => {
   it('lossPerToken averages to loss; z-loss adds coef·mean(lse²)', () => {
     const model = build(tiny)
     randomize(model, 500)
-    const per = model.lossPerToken(tokens(X), tokens(Y)).dataSync()
+    const per = model.lossPerToken(tokens(X), tokens(Y)).dataSync() as Float32Array
     const mean = per.reduce((a, b) => a + b, 0) / per.length
     expect(model.loss(tokens(X), tokens(Y)).dataSync()[0]).toBeCloseTo(mean, 5)
     const logits = model.forward(tokens(X)).arraySync().flat()

@@ -11,6 +11,7 @@ import {InputError} from '../../src/errors.js'
 import type {GPT} from '../../src/model/gpt.js'
 import type {CachedForwardOptions} from '../../src/model/kv-cache.js'
 import {DEFAULT_OBJECTIVE, objectiveFor} from '../../src/objective/index.js'
+import {isDiffusion} from '../../src/objective/types.js'
 import {samplerFor, type SampleOutput} from '../../src/sample/index.js'
 import {BANNED, BOS, MASK, randomModel, TINY} from './models.js'
 
@@ -227,7 +228,7 @@ describe('shifted samplers (objective.shift): the view training scores, BOS an i
    * call's inputs (input i + 1 holds target i), later targets anything (never seen by the block).
    */
   function trainingLogits(m: GPT, obj: ReturnType<typeof objectiveFor>, seq: number[], call: number[], b: number, bs: number, n: number): Float32Array {
-    if (!('denoiseBatch' in obj)) throw new Error('diffusion objective expected')
+    if (!isDiffusion(obj)) throw new Error('diffusion objective expected')
     const x0 = Int32Array.from({length: n}, (_, k) => seq[1 + k] ?? 3)
     const masked = new Uint8Array(n).fill(1)
     for (let k = 0; k < b * bs; k++) masked[k] = 0

@@ -112,6 +112,7 @@ describe('roundtripCheck: a real mismatch fails, a cross-backend one is measured
     backends: {trained: 'wasm', artifact: 'wasm', here: 'wasm', why: null},
     tokens: 480,
     bytes: 480,
+    val_coverage: {read_tokens: 480, split_tokens: 480, partial: false},
     quant_active: true,
     backend: 'wasm',
     bundle: null,

@@ -134,9 +134,9 @@ describe('the counted code bundle', () => {
         ['another bundle', other, /is corrupt: not the bundle this loader was built for$/],
         ['longer than the bundle', bomb, /is corrupt: /],
       ]
-      for (const [what, data, why] of cases) {
-        if (data === null) rmSync(payload)
-        else writeFileSync(payload, data)
+      for (const [what, bytes, why] of cases) {
+        if (bytes === null) rmSync(payload)
+        else writeFileSync(payload, bytes)
         const r = runLoader(dir, ['eval', '--artifact', artifact, '--data', data])
         expect(r.code, what).toBe(1)
         expect(r.stdout, what).toBe('')
