@@ -12,7 +12,7 @@
  *
  * --kv-bits scores through a KIVI-quantized KV cache and reports the cache's storage cost beside
  * the score: AR models in sliding mode (the default under it; src/eval/kv-sliding.ts), BD3-LM
- * models in elbo (their default) or chain mode over a cache of clean blocks
+ * models in elbo or chain mode (their eval.score by default: elbo unless set) over a cache of clean blocks
  * (src/eval/kv-denoise.ts).
  */
 import {initBackend, type BackendName, type ResolvedBackend} from '../backend/index.js'
@@ -31,7 +31,7 @@ import {objectiveConfigOf} from '../recipe/recipe.js'
 import {loadRunModel, readRunConfig} from '../run/load.js'
 import {readArtifactFile, rebuildFromArtifact} from '../submission/rebuild.js'
 import {EXACT_MAX_BLOCK} from './elbo.js'
-import {kvScoreModes, recordedScoreOptions, scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
+import {kvScoreModes, recordedScoreOptions, reportedMode, scoreModel, scoreModes, type ScoreMode, type ScoreOptions, type ScoreResult} from './score.js'
 
 /** What to score and how: ScoreOptions, each defaulting to the run's or artifact's settings. */
 export interface EvalTargetOptions extends Partial<Omit<ScoreOptions, 'mode' | 'seqLen'>> {
@@ -118,7 +118,9 @@ function checkKVTarget(kv: KVQuantConfig, l: Loaded, mode: ScoreMode | undefined
   if (kvModes.length === 0) throw new InputError(`--kv-bits: ${l.objective.config.kind} models denoise the whole sequence as one bidirectional block; there is no KV cache to quantize`)
   if (mode !== undefined && scoreModes(l.objective).includes(mode) && !kvModes.includes(mode)) throw new InputError(`--kv-bits needs --mode ${kvModes.join(' or ')}: ${mode} evaluation scores each window in one full pass, with no KV cache`)
   checkKVQuant(kv, modelDims(l.model.cfg).Dh)
-  return mode ?? kvModes[0]
+  if (mode !== undefined) return mode
+  const reported = reportedMode(l.objective, l.defaults.score)
+  return kvModes.includes(reported) ? reported : kvModes[0]
 }
 
 export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalReport> {
@@ -130,7 +132,7 @@ export async function evaluateTarget(opts: EvalTargetOptions): Promise<EvalRepor
   try {
     const modes = scoreModes(l.objective)
     const kv = opts.kv ?? null
-    const mode = kv ? checkKVTarget(kv, l, opts.mode) : (opts.mode ?? modes[0])
+    const mode = kv ? checkKVTarget(kv, l, opts.mode) : (opts.mode ?? reportedMode(l.objective, l.defaults.score))
     const kind = l.objective.config.kind
     if (!modes.includes(mode)) throw new InputError(`--mode ${mode} does not apply to ${kind} models (their modes: ${modes.join(', ')})`)
     const stride = opts.stride ?? l.defaults.stride

@@ -5,7 +5,7 @@
  * run's numbers come from one code path whatever the objective.
  */
 import type {GPT} from '../model/gpt.js'
-import {isDiffusion, type Objective} from '../objective/types.js'
+import {isDiffusion, type DiffusionScore, type Objective} from '../objective/types.js'
 import type {KVQuantConfig} from '../quant/kv-cache.js'
 import {DEFAULT_EVAL} from '../recipe/recipe.js'
 import type {ByteTable} from '../tokenizer/types.js'
@@ -49,22 +49,33 @@ export interface RecordedEval {
   elbo_steps?: number
   elbo_samples?: number
   elbo_seed?: number
+  /** Diffusion: the reported score (absent: elbo). */
+  score?: DiffusionScore
 }
 
 /** The score options recorded settings ask for, each missing one at the recipe default. */
-export function recordedScoreOptions(e: RecordedEval): {stride: number | null; batchSeqs: number; elboSteps: number; elboSamples: number; seed: number} {
+export function recordedScoreOptions(e: RecordedEval): {stride: number | null; batchSeqs: number; elboSteps: number; elboSamples: number; seed: number; score: DiffusionScore | null} {
   return {
     stride: e.sliding_stride ?? DEFAULT_EVAL.sliding_stride,
     batchSeqs: e.batch_seqs ?? DEFAULT_EVAL.batch_seqs,
     elboSteps: e.elbo_steps ?? DEFAULT_EVAL.elbo_steps,
     elboSamples: e.elbo_samples ?? DEFAULT_EVAL.elbo_samples,
     seed: e.elbo_seed ?? DEFAULT_EVAL.elbo_seed,
+    score: e.score ?? null,
   }
 }
 
-/** The modes an objective can be scored with; the first is its default (the reported score). */
+/** The modes an objective can be scored with; the first is its default. */
 export function scoreModes(objective: Objective): ScoreMode[] {
   return isDiffusion(objective) ? ['elbo', 'chain'] : ['chunked', 'sliding']
+}
+
+/**
+ * The mode of a model's reported score: a diffusion model's recorded eval.score (absent or null:
+ * its ELBO), an AR model's chunked evaluation (its sliding score is reported beside it).
+ */
+export function reportedMode(objective: Objective, score: DiffusionScore | null | undefined): ScoreMode {
+  return isDiffusion(objective) ? (score ?? 'elbo') : 'chunked'
 }
 
 /**

@@ -7,6 +7,13 @@ import type {TokenBatch} from './batch.js'
 
 export type ObjectiveKind = 'ar' | 'mdlm' | 'bd3lm'
 
+/**
+ * What a diffusion model's reported score is (the recipe's eval.score): its negative ELBO, an
+ * upper bound, or its chain-rule likelihood (left-to-right unmasking inside each block).
+ */
+export const DIFFUSION_SCORES = ['elbo', 'chain'] as const
+export type DiffusionScore = (typeof DIFFUSION_SCORES)[number]
+
 /** How a diffusion objective draws its training noise (see ObjectiveConfig.train_estimator). */
 export type TrainEstimator = 'time' | 'count'
 

@@ -6,7 +6,7 @@
  */
 import {InputError} from '../errors.js'
 import {validateModelConfig, type ModelConfig} from '../model/config.js'
-import {DEFAULT_OBJECTIVE, type ObjectiveConfig} from '../objective/types.js'
+import {DEFAULT_OBJECTIVE, DIFFUSION_SCORES, type DiffusionScore, type ObjectiveConfig} from '../objective/types.js'
 import {allFloat, FLOAT_ACTIVATIONS, parseSites, type ActivationSites} from '../quant/activations.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import type {ArtifactManifest} from './artifact.js'
@@ -27,7 +27,7 @@ export interface ArtifactModelInfo {
    */
   activations?: ActivationSites
   /** Evaluation settings recorded by the packer (sliding stride, batch, the ELBO's). */
-  eval?: {sliding_stride?: number | null; batch_seqs?: number; elbo_steps?: number; elbo_samples?: number; elbo_seed?: number}
+  eval?: {sliding_stride?: number | null; batch_seqs?: number; elbo_steps?: number; elbo_samples?: number; elbo_seed?: number; score?: DiffusionScore}
 }
 
 /**
@@ -39,7 +39,8 @@ export function modelInfoOf(recipe: ResolvedRecipe, config: ModelConfig, vocabSi
   const objective = recipe.objective ?? DEFAULT_OBJECTIVE
   const base = {config, recipe: recipe.name, seq_len: recipe.train.seq_len, vocab_size: vocabSize, tokenizer, ...(allFloat(activations) ? {} : {activations})}
   if (objective.kind === 'ar') return {...base, eval: {sliding_stride: e.sliding_stride, batch_seqs: e.batch_seqs}}
-  return {...base, objective, eval: {sliding_stride: null, batch_seqs: e.batch_seqs, elbo_steps: e.elbo_steps, elbo_samples: e.elbo_samples, elbo_seed: e.elbo_seed}}
+  // eval.score only when set, so the artifacts of ELBO-scored runs are as before it existed
+  return {...base, objective, eval: {sliding_stride: null, batch_seqs: e.batch_seqs, elbo_steps: e.elbo_steps, elbo_samples: e.elbo_samples, elbo_seed: e.elbo_seed, ...(e.score ? {score: e.score} : {})}}
 }
 
 /** The activation sites a recipe ends its run with (its last stage; float without stages). */
@@ -63,5 +64,25 @@ export function artifactModelInfo(manifest: ArtifactManifest, source = 'artifact
   }
   const vocab = m.vocab_size ?? m.config.vocab_size
   const activations = m.activations === undefined ? undefined : parseSites(m.activations, `${source}: model.activations`)
+  if (m.eval !== undefined) checkEval(m.eval, objective, `${source}: model.eval`)
   return {...m, config: m.config, seq_len: m.seq_len as number, vocab_size: vocab, objective, ...(activations ? {activations} : {})}
+}
+
+/** The recorded evaluation settings the counted code scores with: each field absent or of its type. */
+function checkEval(e: unknown, objective: ObjectiveConfig, where: string): void {
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new InputError(`${where} must be a mapping, got ${JSON.stringify(e)}`)
+  const r = e as Record<string, unknown>
+  const int = (k: string, min: number, nullable = false) => {
+    const v = r[k]
+    if (v === undefined || (nullable && v === null)) return
+    if (!Number.isInteger(v) || (v as number) < min) throw new InputError(`${where}.${k} must be an integer ≥ ${min}${nullable ? ' or null' : ''}, got ${JSON.stringify(v)}`)
+  }
+  int('sliding_stride', 1, true)
+  int('batch_seqs', 1)
+  int('elbo_steps', 0)
+  int('elbo_samples', 1)
+  int('elbo_seed', 0)
+  if (r.score === undefined) return
+  if (!(DIFFUSION_SCORES as readonly unknown[]).includes(r.score)) throw new InputError(`${where}.score must be ${DIFFUSION_SCORES.join(' or ')}, got ${JSON.stringify(r.score)}`)
+  if (objective.kind === 'ar') throw new InputError(`${where}.score is for diffusion models; this one is ${objective.kind}`)
 }

@@ -25,7 +25,7 @@ import {KV_BITS, KV_DEFAULT_GROUP, KV_DEFAULT_RESIDUAL, type KVBits, type KVQuan
 import {FLOAT_STORE_FORMATS, type FloatStoreFormat} from '../quant/float-formats.js'
 import {SCALE_FORMATS, type ScaleFormat} from '../quant/ternary-host.js'
 import type {TernaryConfig} from '../quant/ternary.js'
-import {DEFAULT_OBJECTIVE, type ObjectiveConfig} from '../objective/types.js'
+import {DEFAULT_OBJECTIVE, DIFFUSION_SCORES, type DiffusionScore, type ObjectiveConfig} from '../objective/types.js'
 
 export interface TrainConfig {
   /** Context length T of every training sequence (the final one when seq_len_start is set). */
@@ -113,6 +113,16 @@ export interface EvalConfig {
   sliding_stride: number | null
   /** Sequences per evaluation forward pass. */
   batch_seqs: number
+  /**
+   * Diffusion objectives: the reported score (absent = elbo, the papers' and the challenge's
+   * diffusion entries'). `elbo`: the eval.elbo_steps-step negative ELBO, an upper bound on the
+   * NLL. `chain`: the chain rule with left-to-right unmasking inside each block
+   * (src/eval/chain.ts), the exact NLL of the model that unmasks one token after another: a
+   * likelihood, below the bound once the model has learned (not for a barely trained one), at
+   * one forward per token of a block per window (BD3-LM 4: four times the one-draw ELBO's
+   * evaluation; MDLM: seq_len times).
+   */
+  score?: DiffusionScore
   /**
    * Also score the final model through a KIVI-quantized KV cache (src/quant/kv-cache.ts), an
    * inference feature reported beside the official score: AR by sliding windows
@@ -272,6 +282,7 @@ export const RECIPE_SCHEMA = {
         elbo_steps: nonNegInt,
         elbo_samples: posInt,
         elbo_seed: nonNegInt,
+        score: {enum: [...DIFFUSION_SCORES]},
         kv_cache: nullable({
           type: 'object',
           additionalProperties: false,
@@ -539,6 +550,7 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
   if (kv && o.kind === 'mdlm') fail('eval.kv_cache: mdlm denoises the whole sequence as one bidirectional block; there is no KV cache to quantize')
   const headDim = r.model.model_dim / r.model.num_heads
   if (kv && kv.bits !== 16 && headDim % kv.group !== 0) fail(`eval.kv_cache.group ${kv.group} must divide the head dimension ${headDim} (values are quantized in groups of that many channels of one head)`)
+  if (o.kind === 'ar' && r.eval.score !== undefined) fail(`eval.score is for mdlm and bd3lm (the bound or the chain rule of a diffusion model); an ar model is scored by its likelihood`)
   if (o.kind !== 'ar' && r.eval.sliding_stride !== null) fail(`eval.sliding_stride is for ar (next-token) models; ${o.kind} is scored by its ELBO`)
   if (typeof r.quant.group_size === 'number') {
     const ins = [r.model.model_dim, r.model.mlp_mult * r.model.model_dim]

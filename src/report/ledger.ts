@@ -223,8 +223,8 @@ function flatten(value: unknown, prefix = '', out = new Map<string, unknown>()):
   return out
 }
 
-/** ELBO settings: they change the score of a diffusion run only. */
-const ELBO_KEYS: readonly string[] = ['recipe.eval.elbo_steps', 'recipe.eval.elbo_samples', 'recipe.eval.elbo_seed']
+/** ELBO settings and which score is reported (eval.score, absent = elbo): diffusion runs only. */
+const ELBO_KEYS: readonly string[] = ['recipe.eval.elbo_steps', 'recipe.eval.elbo_samples', 'recipe.eval.elbo_seed', 'recipe.eval.score']
 
 /**
  * What run `b` changes against run `a`: configDiff of their configs without the seed, with the
@@ -233,7 +233,7 @@ const ELBO_KEYS: readonly string[] = ['recipe.eval.elbo_steps', 'recipe.eval.elb
  */
 export function runChanges(a: RunRecord, b: RunRecord): ConfigChange[] {
   // activation stages in words (runs from before them: float), so the change reads as a plan
-  const filled = (r: RunRecord) => ({...r.config, recipe: {...r.config.recipe, objective: {...DEFAULT_OBJECTIVE, ...r.config.recipe.objective}, activations: describeActivationStages(r.config.recipe.activations ?? []), eval: {...r.config.recipe.eval, kv_cache: r.config.recipe.eval.kv_cache ?? null}}})
+  const filled = (r: RunRecord) => ({...r.config, recipe: {...r.config.recipe, objective: {...DEFAULT_OBJECTIVE, ...r.config.recipe.objective}, activations: describeActivationStages(r.config.recipe.activations ?? []), eval: {...r.config.recipe.eval, kv_cache: r.config.recipe.eval.kv_cache ?? null, score: r.config.recipe.eval.score ?? 'elbo'}}})
   const ignore = a.objective === 'ar' || b.objective === 'ar' ? [...SEED_KEYS, ...ELBO_KEYS] : SEED_KEYS
   return configDiff(filled(a), filled(b), ignore)
 }

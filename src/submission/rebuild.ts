@@ -13,7 +13,7 @@ import {initBackend, type BackendName} from '../backend/index.js'
 import {loadValidationSlice, type ValCoverage} from '../data/stream.js'
 import {InputError} from '../errors.js'
 import {readInputFile} from '../io/read.js'
-import {recordedScoreOptions, scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
+import {recordedScoreOptions, reportedMode, scoreModel, type ScoreResult} from '../eval/score.js'
 import {objectiveFor, type Objective} from '../objective/index.js'
 import {GPT} from '../model/gpt.js'
 import {DEFAULT_ARTIFACT_LIMITS, readArtifact, type ArtifactManifest} from '../pack/artifact.js'
@@ -86,10 +86,10 @@ export interface ArtifactEvalResult {
   backend: string
 }
 
-/** How an artifact's model is scored by default: its objective's reported mode, its recorded settings. */
+/** How an artifact's model is scored by default: its reported mode (eval.score), its recorded settings. */
 export function defaultScoreOptions(info: ArtifactModelInfo, objective: Objective, batchSeqs?: number) {
-  const {stride: _stride, ...recorded} = recordedScoreOptions(info.eval ?? {})
-  return {...recorded, mode: scoreModes(objective)[0], seqLen: info.seq_len, batchSeqs: batchSeqs ?? recorded.batchSeqs}
+  const {stride: _stride, score, ...recorded} = recordedScoreOptions(info.eval ?? {})
+  return {...recorded, mode: reportedMode(objective, score), seqLen: info.seq_len, batchSeqs: batchSeqs ?? recorded.batchSeqs}
 }
 
 /** Rebuild an artifact's model and score it on a dataset's validation split. */

@@ -25,7 +25,7 @@ import {openDataset} from '../data/open.js'
 import {loadValidationSlice, TokenStream} from '../data/stream.js'
 import {GolfError, InputError} from '../errors.js'
 import {coverageLogField} from '../eval/coverage.js'
-import {scoreModel, scoreModes, type ScoreResult} from '../eval/score.js'
+import {reportedMode, scoreModel, type ScoreResult} from '../eval/score.js'
 import {countParams, modelDims} from '../model/config.js'
 import type {GPT} from '../model/gpt.js'
 import {buildModel} from '../run/build-model.js'
@@ -197,7 +197,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       emit({kind: 'info', message: `initialised from ${opts.initFrom} (recipe ${from.recipe}, step ${from.step})`})
     }
     run.writeJson('config', {recipe, seed: opts.seed, data: info.dir, tokenizer: tokenizerName, vocab_size: vocab, backend: backend.name, ...(opts.initFrom ? {init_from: opts.initFrom} : {})})
-    run.log(`golf train recipe:${recipe.name} seed:${opts.seed} backend:${backend.name} params:${counts.total} ternary:${counts.ternary} objective:${objectiveCfg.kind} data:${info.dir}${opts.initFrom ? ` init_from:${opts.initFrom}` : ''}`)
+    run.log(`golf train recipe:${recipe.name} seed:${opts.seed} backend:${backend.name} params:${counts.total} ternary:${counts.ternary} objective:${objectiveCfg.kind}${recipe.eval.score === 'chain' ? ' score:chain' : ''} data:${info.dir}${opts.initFrom ? ` init_from:${opts.initFrom}` : ''}`)
   }
   emit({kind: 'info', message: `run ${run.dir}: ${counts.total.toLocaleString('en-US')} params (${counts.ternary.toLocaleString('en-US')} ternary), vocab ${vocab}, ${t.max_steps} steps max`})
 
@@ -219,11 +219,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     })
     lastCheckpoint = step
   }
-  // AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
+  // AR: chunked (or sliding with a stride); diffusion: eval.score (the ELBO of the recipe's eval
+  // settings, or the chain rule)
   const evaluate = (val: {tokens: Uint16Array; byteTable: ByteTable}, label: string, stride: number | null, kv: KVQuantConfig | null = null): ScoreResult => {
     const e = recipe.eval
     return scoreModel(model, objective, val.tokens, val.byteTable, {
-      mode: stride ? 'sliding' : scoreModes(objective)[0], // the recipe refuses a stride for diffusion
+      mode: stride ? 'sliding' : reportedMode(objective, e.score), // the recipe refuses a stride for diffusion
       stride,
       kv,
       seqLen: t.seq_len,
@@ -350,6 +351,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (elbo) {
     // the number above is an upper bound on the NLL, not a likelihood: say so in the log
     const line = `final_elbo bound:upper steps:${elbo.steps} samples:${elbo.samples} seed:${elbo.seed} val_loss:${final.val_loss.toFixed(4)} val_bpb:${final.val_bpb.toFixed(4)} val_bpb_se:${elbo.val_bpb_se.toFixed(4)}${partial}`
+    run.log(line)
+    emit({kind: 'log', line})
+  }
+  if (final.mode === 'chain') {
+    // a diffusion model's likelihood: say how it was computed
+    const line = `final_chain order:left-to-right block:${final.block_size} val_loss:${final.val_loss.toFixed(4)} val_bpb:${final.val_bpb.toFixed(4)}${partial}`
     run.log(line)
     emit({kind: 'log', line})
   }

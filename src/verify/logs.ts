@@ -85,7 +85,10 @@ export interface ParsedLog {
   code: CodeLine[]
   /** The seed the log states (`seed:42`, `seed=42`, `--seed 42`, golf's header); null if none or several. */
   seed: number | null
-  /** A diffusion log: its scores are upper bounds (golf's `objective:mdlm`, a `bound:upper` line). */
+  /**
+   * A diffusion log whose scores are upper bounds (golf's `objective:mdlm`, a `bound:upper` line);
+   * false for one that reports the chain rule, a likelihood (golf's header `score:chain`).
+   */
   diffusion: boolean
   /** `train_shards: N` lines: how many training shards the run read. */
   train_shards: Array<{line: number; value: number}>
@@ -154,6 +157,9 @@ function looksLikeCode(line: string): boolean {
 export function parseLog(text: string): ParsedLog {
   const out: ParsedLog = {val: [], totals: [], models: [], code: [], seed: null, diffusion: false, train_shards: [], caseops_line: null, recognised: false}
   const seeds = new Set<number>()
+  let diffusionObjective = false
+  let chainScored = false
+  let boundLine = false
   const lines = text.split(/\r?\n/)
   lines.forEach((raw, i) => {
     const line = raw.trimEnd()
@@ -179,7 +185,9 @@ export function parseLog(text: string): ParsedLog {
       const s = /\bseed=(\d{1,12})\b/.exec(line)
       if (s) seeds.add(Number(s[1]))
     }
-    if (/\bobjective\s*[:=]\s*(mdlm|bd3lm|diffusion)\b|\bbound\s*[:=]\s*upper\b/i.test(line)) out.diffusion = true
+    if (/\bobjective\s*[:=]\s*(mdlm|bd3lm|diffusion)\b/i.test(line)) diffusionObjective = true
+    if (/\bscore\s*[:=]\s*chain\b/i.test(line)) chainScored = true
+    if (/\bbound\s*[:=]\s*upper\b/i.test(line)) boundLine = true
     const shards = TRAIN_SHARDS.exec(line)
     if (shards) out.train_shards.push({line: n, value: Number(shards[1])})
     if (out.caseops_line === null && CASEOPS.test(line)) out.caseops_line = n
@@ -204,9 +212,9 @@ export function parseLog(text: string): ParsedLog {
     if (m) (/total|submission/i.test(m[1]) ? out.totals : out.models).push({line: n, label: `${m[1]}_bytes`, bytes: int(m[2]), tolerance: 0})
     if (STEP.test(line)) out.recognised = true
   })
-  if (out.diffusion) for (const v of out.val) v.bound = true
-  else if (out.val.some((v) => v.bound)) {
-    // a log with a bound line is a diffusion log: its step lines are bounds too
+  // a diffusion model's scores are its bound unless the log says it reports the chain rule; a
+  // log with a bound line is a diffusion log, and its step lines are bounds too
+  if ((diffusionObjective && !chainScored) || boundLine || out.val.some((v) => v.bound)) {
     out.diffusion = true
     for (const v of out.val) v.bound = true
   }

@@ -40,7 +40,7 @@ import {loadRunModel} from '../../src/run/load.js'
 import {train} from '../../src/train/loop.js'
 import {namedRandom} from '../../src/util/random.js'
 import {verifyRun} from '../../src/verify/run.js'
-import {describeWithTorch, exportRecipe, maxAbsDiff, randomTokens, randomizeGolfWeights, runExport, scratch, trainLosses, writeWeights} from './torch-peer.js'
+import {describeWithTorch, exportRecipe, maxAbsDiff, randomTokens, randomizeGolfWeights, runExport, runPython, scratch, trainLosses, writeWeights} from './torch-peer.js'
 
 const LOSS_TOLERANCE = 1e-3
 const ELBO_TOLERANCE = 1e-5
@@ -66,6 +66,8 @@ const CASES = [
   // the run-folder flow with the clean half detached; three steps from zero projections move the
   // loss by ~1e-5 between layouts, so the gradient test below is what tells the layouts apart
   {label: 'bd3lm (blocks of 4), shifted, train_estimator count, clean_gradient false', recipe: 'bd3lm-tiny-cpu', sets: ['objective.clean_gradient=false']},
+  // the reported score is the chain rule (a likelihood), in training and in the artifact
+  {label: 'bd3lm (blocks of 4), shifted, train_estimator count, eval.score chain', recipe: 'bd3lm-tiny-cpu', sets: ['eval.score=chain']},
 ]
 
 let data = ''
@@ -197,7 +199,8 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
   }, 600_000)
 
   for (const c of CASES) {
-    it(`${c.label}: three steps give golf's losses; golf packs and verifies the run; the bound is golf's ELBO`, async () => {
+    it(`${c.label}: three steps give golf's losses; golf packs and verifies the run; the score is golf's`, async () => {
+      const chain = c.sets.includes('eval.score=chain')
       const dir = scratch('diffusion-train')
       const {recipe, file} = exportRecipe(dir, c.recipe, [...SETS, ...c.sets])
       const run = join(dir, 'torch')
@@ -218,7 +221,11 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
       const log = readFileSync(join(run, 'train.log'), 'utf8')
       expect(log).toMatch(new RegExp(`^train_gpt\\.py train recipe:${c.recipe} seed:${SEED} backend:torch .* objective:${recipe.objective.kind} `, 'm'))
       expect(log).toMatch(/^step:3\/3 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} train_time:\d+ms step_avg:\d+\.\d{2}ms partial_val_tokens:4096\/\d+$/m)
-      expect(log).toMatch(/^final_elbo bound:upper steps:128 samples:1 seed:0 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} val_bpb_se:\d+\.\d{4} partial_val_tokens:4096\/\d+$/m)
+      if (chain) {
+        expect(log).toMatch(/ objective:bd3lm score:chain /)
+        expect(log).toMatch(/^final_chain order:left-to-right block:4 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} partial_val_tokens:4096\/\d+$/m)
+        expect(log).not.toMatch(/bound:upper/)
+      } else expect(log).toMatch(/^final_elbo bound:upper steps:128 samples:1 seed:0 val_loss:\d+\.\d{4} val_bpb:\d+\.\d{4} val_bpb_se:\d+\.\d{4} partial_val_tokens:4096\/\d+$/m)
       const meta = JSON.parse(readFileSync(join(run, 'checkpoint.json'), 'utf8')) as CheckpointMeta
       const golfMeta = JSON.parse(readFileSync(join(dir, 'golf', 'checkpoint.json'), 'utf8')) as CheckpointMeta
       expect({...meta, train_time_ms: 0, backend: '', files: null}).toEqual({...golfMeta, train_time_ms: 0, backend: '', files: null})
@@ -229,8 +236,9 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
       const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as RunSummary
       const golfSummary = JSON.parse(readFileSync(join(dir, 'golf', 'summary.json'), 'utf8')) as RunSummary
       for (const key of Object.keys(golfSummary)) expect(summary, `summary.json has ${key}`).toHaveProperty(key)
-      expect([summary.objective, summary.bound, summary.val_tokens, summary.val_bytes]).toEqual([golfSummary.objective, true, golfSummary.val_tokens, golfSummary.val_bytes])
-      expect({...summary.elbo!, val_bpb_se: 0}).toEqual({...golfSummary.elbo!, val_bpb_se: 0})
+      expect([summary.objective, summary.bound, summary.val_tokens, summary.val_bytes]).toEqual([golfSummary.objective, !chain, golfSummary.val_tokens, golfSummary.val_bytes])
+      if (chain) expect([summary.elbo, golfSummary.elbo]).toEqual([null, null])
+      else expect({...summary.elbo!, val_bpb_se: 0}).toEqual({...golfSummary.elbo!, val_bpb_se: 0})
       const finals = (dirName: string) =>
         readFileSync(join(dirName, 'metrics.jsonl'), 'utf8')
           .split('\n')
@@ -238,20 +246,20 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
           .map((l) => Object.keys(JSON.parse(l) as object).sort())
       expect(finals(run)).toEqual(finals(join(dir, 'golf')))
 
-      // golf pack and golf verify (the functions the commands run): the roundtrip on the bound
+      // golf pack and golf verify (the functions the commands run): the roundtrip on the reported score
       const artifact = join(dir, 'torch.golf')
       const {bytes} = await packSource(run, {codec: 'auto', compress: 'xz'}) // xz: the export reads it with the standard library
       writeFileSync(artifact, bytes)
       const report = await verifyRun({runDir: run, artifactPath: artifact, limit: 16_000_000, codeFiles: [file], valTokens: VAL_TOKENS, backend: 'wasm'})
       const rt = report.roundtrip_detail
       expect(report.ok, report.checks.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`).join('; ')).toBe(true)
-      expect([report.bound, rt.elbo]).toEqual([true, {steps: 128, samples: 1, seed: 0}])
+      expect([report.bound, rt.elbo]).toEqual(chain ? [false, null] : [true, {steps: 128, samples: 1, seed: 0}])
       expect(rt.gap).toBe(0)
 
-      // golf's ELBO of the export's checkpoint on the same tokens (verify's "before") against the export's own
+      // golf's score (ELBO or chain) of the export's checkpoint on the same tokens (verify's "before") against the export's own
       const dLoss = rel(summary.val_loss, rt.val_loss_before)
       const dBpb = rel(summary.val_bpb, rt.val_bpb_before)
-      seen.push(`${c.label}: golf pack ${bytes.length} bytes, verify gap ${rt.gap}; 128-step ELBO of the export's weights, golf val_bpb ${rt.val_bpb_before.toFixed(8)} | torch ${summary.val_bpb.toFixed(8)} | relative ${dBpb.toExponential(2)} (val_loss ${dLoss.toExponential(2)}); golf's own run ${golfSummary.val_bpb.toFixed(6)}`)
+      seen.push(`${c.label}: golf pack ${bytes.length} bytes, verify gap ${rt.gap}; ${chain ? 'chain rule' : '128-step ELBO'} of the export's weights, golf val_bpb ${rt.val_bpb_before.toFixed(8)} | torch ${summary.val_bpb.toFixed(8)} | relative ${dBpb.toExponential(2)} (val_loss ${dLoss.toExponential(2)}); golf's own run ${golfSummary.val_bpb.toFixed(6)}`)
       expect(dLoss).toBeLessThanOrEqual(ELBO_TOLERANCE)
       expect(dBpb).toBeLessThanOrEqual(ELBO_TOLERANCE)
       expect(rel(summary.val_bpb, golfSummary.val_bpb)).toBeLessThanOrEqual(LOSS_TOLERANCE)
@@ -277,6 +285,24 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
       seen.push(`${c.label}: export eval of the artifact ${a.val_bpb.toFixed(8)} vs golf ${rt.val_bpb_after.toFixed(8)} (relative ${dArtifact.toExponential(2)}); continuous-time ELBO, 2 draws, seed 3: golf ${golfCt.val_bpb.toFixed(8)} ± ${golfCt.val_bpb_se.toFixed(6)} | torch ${ct.val_bpb.toFixed(8)} ± ${ct.val_bpb_se.toFixed(6)} | relative ${dCt.toExponential(2)}, se ${dSe.toExponential(2)}`)
       expect(dCt).toBeLessThanOrEqual(ELBO_TOLERANCE)
       expect(dSe).toBeLessThanOrEqual(1e-3) // a difference of two nearly equal draws: relative rounding grows
+
+      // the chain rule (--mode chain) of the checkpoint, golf's against the export's; the artifact's
+      // recorded score decides the default, and a recipe with eval.score chain makes it chain
+      const loadedAgain = loadRunModel(run)
+      const golfChain = scoreModel(loadedAgain.model, objectiveFor(recipe.objective, loadedAgain.meta.model.vocab_size), val.tokens, val.byteTable, {mode: 'chain', seqLen: recipe.train.seq_len, batchSeqs: 16})
+      loadedAgain.model.dispose()
+      const ch = JSON.parse(await runExport(python, file, ['eval', '--weights', join(run, 'checkpoint.safetensors'), '--data', data, '--val-tokens', String(VAL_TOKENS), '--mode', 'chain', '--json'])) as {val_bpb: number; val_loss: number; bound: boolean; mode: string; tokens: number; bytes: number}
+      expect([ch.mode, ch.bound, ch.tokens, ch.bytes]).toEqual(['chain', false, golfChain.tokens, golfChain.bytes])
+      const dChain = rel(ch.val_bpb, golfChain.val_bpb)
+      seen.push(`${c.label}: chain rule (left to right) of the checkpoint: golf ${golfChain.val_bpb.toFixed(8)} | torch ${ch.val_bpb.toFixed(8)} | relative ${dChain.toExponential(2)}`)
+      expect(dChain).toBeLessThanOrEqual(ELBO_TOLERANCE)
+      expect(golfChain.val_bpb).not.toBe(golfCt.val_bpb)
+      const chainFile = exportRecipe(scratch('diffusion-chain'), c.recipe, [...SETS, 'eval.score=chain']).file
+      const byDefault = JSON.parse(await runExport(python, chainFile, ['eval', '--weights', join(run, 'checkpoint.safetensors'), '--data', data, '--val-tokens', String(VAL_TOKENS), '--json'])) as {val_bpb: number; mode: string}
+      expect(byDefault).toMatchObject({mode: 'chain', val_bpb: ch.val_bpb})
+      const bad = await runPython(python, [file, 'eval', '--weights', join(run, 'checkpoint.safetensors'), '--data', data, '--mode', 'chunked'])
+      expect(bad.code).toBe(2)
+      expect(bad.stderr.trim()).toBe('train_gpt.py: --mode chunked does not apply to bd3lm models (their modes: elbo, chain)')
     }, 600_000)
   }
 })

@@ -30,6 +30,8 @@ interface DiffusionOver {
   se: number
   baseline?: string | null
   objective?: 'mdlm' | 'bd3lm'
+  /** Scored by the chain rule (eval.score chain): a likelihood, not a bound. */
+  chain?: boolean
 }
 
 function readJson(path: string): Record<string, any> {
@@ -46,15 +48,15 @@ function diffusionRun(root: string, id: string, from: string, o: DiffusionOver):
   config.seed = o.seed
   config.recipe.objective = {kind, block_size: kind === 'bd3lm' ? 8 : null, noise_eps: 0.001, sampling_eps: 0.001, train_interval: null}
   config.recipe.model.vocab_size = 261 // one [MASK] id after the 260 byte260 ids
-  config.recipe.eval = {...config.recipe.eval, elbo_steps: 128, elbo_samples: 1, elbo_seed: 0}
+  config.recipe.eval = {...config.recipe.eval, elbo_steps: 128, elbo_samples: 1, elbo_seed: 0, ...(o.chain ? {score: 'chain'} : {})}
   Object.assign(summary, {
     run_id: id,
     seed: o.seed,
     val_bpb: o.val_bpb,
     val_loss: o.val_bpb * NATS_PER_BPB,
     objective: kind,
-    bound: true,
-    elbo: {steps: 128, samples: 1, seed: 0, estimator: 'mc', val_bpb_se: o.se, se_method: 'between-window'},
+    bound: !o.chain,
+    elbo: o.chain ? null : {steps: 128, samples: 1, seed: 0, estimator: 'mc', val_bpb_se: o.se, se_method: 'between-window'},
     baseline: o.baseline ?? null,
   })
   delete summary.note
@@ -221,5 +223,27 @@ describe('AR and diffusion runs in one ablation table', () => {
       ['ar', 'not like for like'],
       ['bd3lm', 'helps'],
     ])
+  })
+})
+
+describe('diffusion seeds scored by the chain rule (eval.score chain): likelihoods', () => {
+  it('headline, seed table and submission.json are plain likelihoods; the evaluation line says how; an ELBO ablation is a bound against them', async () => {
+    const root = join(dir, 'bd3lm-chain')
+    diffusionRun(root, 'chain-s7', 'tiny-cpu-s7', {seed: 7, val_bpb: 2.1234, se: 0, objective: 'bd3lm', chain: true})
+    diffusionRun(root, 'chain-s42', 'tiny-cpu-s42', {seed: 42, val_bpb: 2.1334, se: 0, objective: 'bd3lm', chain: true})
+    diffusionRun(root, 'elbo-s7', 'tiny-cpu-s7', {seed: 7, val_bpb: 2.5, se: 0.01, objective: 'bd3lm', baseline: 'chain-s7'})
+    const result = await buildReport(options(root, 'sub-chain'))
+    expect(result).toMatchObject({objective: 'bd3lm', bound: false})
+    const readme = readFileSync(join(dir, 'sub-chain', 'README.md'), 'utf8')
+    expect(readme).toMatch(/^\*\*val_bpb 2\.1284 ± 0\.0071\*\* \(mean ± std over 2 seeds\) · /m)
+    expect(readme).toContain(', scored by the chain rule (each block unmasked left to right, one token per step: the exact likelihood of that factorization, not a bound).')
+    expect(readme).not.toContain('upper bound on its negative log-likelihood')
+    expect(readme).toContain('| seed | steps | ms/step | val_bpb | roundtrip val_bpb | artifact bytes |')
+    const sub = readJson(join(dir, 'sub-chain', 'submission.json'))
+    expect(validateSubmission(sub)).toEqual([])
+    expect(sub).toMatchObject({val_bpb: 2.1234})
+    for (const k of ['val_var_bpb', 'bound', 'elbo_steps']) expect(sub).not.toHaveProperty(k)
+    // the same model's bound against the chain-rule seeds: a change of eval.score, and a bound minus a likelihood
+    expect(readme).toContain('| `eval.score "chain" → "elbo"` | 7 | ≤ 2.5000 | 2.1284 (main seeds, mean of 2) | ≤ +0.3716 |')
   })
 })

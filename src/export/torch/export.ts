@@ -24,7 +24,7 @@ import {SELF_EXTRACT_FORMAT, selfExtractingPython} from './self-extract.js'
 import {HEADER_MARK, TRAIN_GPT_BODY} from './train-gpt-body.js'
 
 /** What the file can do, in one line (the command's summary and result say the same). */
-export const TORCH_EXPORT_SCOPE = "trains autoregressive and diffusion recipes (ar, mdlm, bd3lm: golf's init, noise, optimizers, schedule, staged ternary switch; torchrun data parallel) into a golf run folder, and evaluates golf weights and .golf artifacts through golf's model and quantizer (diffusion: golf's Monte-Carlo ELBO, an upper bound); it has no chain-rule score and no exact ELBO yet"
+export const TORCH_EXPORT_SCOPE = "trains autoregressive and diffusion recipes (ar, mdlm, bd3lm: golf's init, noise, optimizers, schedule, staged ternary switch; torchrun data parallel) into a golf run folder, and evaluates golf weights and .golf artifacts through golf's model and quantizer (diffusion: golf's Monte-Carlo ELBO, an upper bound, or its left-to-right chain rule, a likelihood); it has no random-order chain and no exact ELBO yet"
 
 /**
  * Refuse (InputError) a recipe the export cannot reproduce yet: activation quantization

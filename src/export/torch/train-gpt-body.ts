@@ -27,8 +27,9 @@ checkpoint.safetensors + checkpoint.json + optimizer.safetensors, summary.json) 
 golf verify --run and golf report read; under torchrun it trains data parallel (NCCL on CUDA,
 gloo on CPU), rank 0 writing the run. It evaluates golf weights and .golf artifacts: AR models by
 the official chunked (or sliding) evaluation, diffusion models by golf's seeded Monte-Carlo ELBO,
-an UPPER BOUND on the NLL that every line labels as one. It has no chain-rule score, no exact
-ELBO and no quantized KV cache yet. Training compiles its forward pass with torch.compile on
+an UPPER BOUND on the NLL that every line labels as one, or (eval.score chain, --mode chain) by
+golf's left-to-right chain rule, a likelihood. It has no random-order chain, no exact ELBO and
+no quantized KV cache yet. Training compiles its forward pass with torch.compile on
 CUDA where PyTorch >= 2.0 has it (--compile auto|on|off).
 
   python train_gpt.py train    --data DATASET_DIR --out runs/t [--seed 1337] [--max-steps N]
@@ -1616,6 +1617,60 @@ def elbo_draw(s: np.ndarray, T: int, bs: int, steps: int, rand: GolfRandom) -> t
     return masked, coef
 
 
+def score_rows(model: GPT, objective: Objective, tok: np.ndarray, T: int, rows, slots: int, batch_seqs: int, device: torch.device) -> np.ndarray:
+    """golf's scoreRows: for each row (window w, slot, masked (T,), coef (T,)) the denoising batch of
+    window w's targets with those positions masked, its per-position NLL, and sum(coef * nll) added to
+    sums[slot]; batch_seqs rows per forward pass; float64 sums."""
+    sums = np.zeros(slots)
+    model.eval()
+    pending: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+
+    def flush() -> None:
+        starts = np.array([1 + w * T for w, _, _, _ in pending])
+        x0 = tok[starts[:, None] + np.arange(T)[None, :]]  # (B, T) the windows' targets
+        batch = objective.denoise_batch(x0, np.stack([m for _, _, m, _ in pending]), tok[starts - 1])
+        nll, _ = cross_entropy(model, batch, device)
+        nll = nll.double().cpu().numpy().reshape(len(pending), T)
+        for b, (_, slot, _, coef) in enumerate(pending):
+            sums[slot] += float((coef * nll[b]).sum())
+        pending.clear()
+
+    for row in rows:
+        pending.append(row)
+        if len(pending) == batch_seqs:
+            flush()
+    if pending:
+        flush()
+    return sums
+
+
+@torch.no_grad()
+def evaluate_chain(model: GPT, objective: Objective, tokens: np.ndarray, table, T: int, batch_seqs: int, device: torch.device, counts: np.ndarray | None = None) -> dict:
+    """golf's evaluateChain (left-to-right): the exact NLL of unmasking each block one token after
+    another, -log p(x) = sum_k -log p(x^k | x^{<k} visible, the rest [MASK]); step k scores the k-th
+    token of every block at once, so a window costs block_size forward passes. A likelihood, not a bound."""
+    count = (len(tokens) - 1) // T
+    if count < 1:
+        raise ValueError(f"evaluation needs at least seq_len + 1 = {T + 1} validation tokens, got {len(tokens)}")
+    bs = objective.block_size(T)
+    tok = tokens.astype(np.int64)
+
+    def steps():
+        for w in range(count):
+            for k in range(bs):
+                within = np.arange(T) % bs
+                yield w, 0, within >= k, (within == k).astype(np.float64)  # k.. still hidden; score the k-th
+
+    total = float(score_rows(model, objective, tok, T, steps(), 1, batch_seqs, device)[0])
+    n_bytes = target_bytes(tok, 1, 1 + count * T, table, counts)
+    n_tokens = count * T
+    val_loss = total / n_tokens
+    return {
+        "val_loss": val_loss, "val_bpb": val_loss / math.log(2.0) * (n_tokens / n_bytes), "tokens": n_tokens, "bytes": int(n_bytes),
+        "mode": "chain", "bound": False, "seq_len": T, "block_size": bs, "order": "left-to-right",
+    }
+
+
 @torch.no_grad()
 def evaluate_elbo(model: GPT, objective: Objective, tokens: np.ndarray, table, T: int, batch_seqs: int, steps: int, samples: int, seed: int, device: torch.device, counts: np.ndarray | None = None) -> dict:
     """golf's evaluateElbo (estimator mc): val_loss (nats per target) and val_bpb of the bound, with the
@@ -1631,30 +1686,16 @@ def evaluate_elbo(model: GPT, objective: Objective, tokens: np.ndarray, table, T
     rand = GolfRandom(seed)
     u0 = float(rand.take(1)[0])
     strata = (u0 + np.array(permutation(G, rand), dtype=np.float64)) / G  # [0, 1), one stratum of width 1/G each
-    sums = np.zeros(count * K)
     tok = tokens.astype(np.int64)
-    model.eval()
-    pending: list[tuple[int, int, np.ndarray, np.ndarray]] = []
 
-    def flush() -> None:
-        starts = np.array([1 + w * T for w, _, _, _ in pending])
-        x0 = tok[starts[:, None] + np.arange(T)[None, :]]  # (B, T) the windows' targets
-        batch = objective.denoise_batch(x0, np.stack([m for _, _, m, _ in pending]), tok[starts - 1])
-        nll, _ = cross_entropy(model, batch, device)
-        nll = nll.double().cpu().numpy().reshape(len(pending), T)
-        for b, (w, k, _, coef) in enumerate(pending):
-            sums[w * K + k] += float((coef * nll[b]).sum())
-        pending.clear()
+    def draws():
+        for w in range(count):
+            for k in range(K):
+                g = (w * K + k) * nb
+                masked, coef = elbo_draw(strata[g : g + nb], T, bs, steps, GolfRandom(seed, f"elbo:{w}:{k}"))
+                yield w, w * K + k, masked, coef
 
-    for w in range(count):
-        for k in range(K):
-            g = (w * K + k) * nb
-            masked, coef = elbo_draw(strata[g : g + nb], T, bs, steps, GolfRandom(seed, f"elbo:{w}:{k}"))
-            pending.append((w, k, masked, coef))
-            if len(pending) == batch_seqs:
-                flush()
-    if pending:
-        flush()
+    sums = score_rows(model, objective, tok, T, draws(), count * K, batch_seqs, device)
     # per-window estimates (the mean over draws), their total and the Monte-Carlo error of the total
     total = within = 0.0
     per_window = []
@@ -1889,7 +1930,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if run:
         run.write_json("config.json", {"recipe": {**RECIPE, "train": t}, "seed": args.seed, "data": str(data_dir.resolve()), "tokenizer": Path(tokenizer).name, "vocab_size": vocab, "backend": "torch", "exported_by": f"golf {GOLF_VERSION}", "world_size": world, "torch_compile": compiled, **({"init_from": str(args.init)} if args.init else {})})
-        run.log(f"train_gpt.py train recipe:{RECIPE['name']} seed:{args.seed} backend:torch params:{n_params} ternary:{n_ternary} objective:{objective.kind} data:{data_dir.resolve()} world_size:{world}")
+        run.log(f"train_gpt.py train recipe:{RECIPE['name']} seed:{args.seed} backend:torch params:{n_params} ternary:{n_ternary} objective:{objective.kind}{' score:chain' if RECIPE['eval'].get('score') == 'chain' else ''} data:{data_dir.resolve()} world_size:{world}")
 
     def checkpoint_meta(step: int, train_ms: float, tokens_seen: int) -> dict:
         return {
@@ -1901,7 +1942,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     validation: tuple[np.ndarray, np.ndarray | None] | None = None  # the whole split and its byte counts, read at the first evaluation
 
     def scores(max_tokens: int | None, stride: int | None = None) -> tuple[dict, dict]:
-        # AR: chunked (or sliding with a stride); diffusion: the ELBO of the recipe's eval settings
+        # AR: chunked (or sliding with a stride); diffusion: eval.score, the ELBO of the recipe's eval
+        # settings (absent: elbo) or the chain rule
         nonlocal validation
         if validation is None:
             validation = load_validation_tokens(data_dir, None)
@@ -1910,7 +1952,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         tokens = all_tokens[:max_tokens] if max_tokens is not None else all_tokens
         counts = None if all_counts is None else all_counts[: len(tokens)]
         e = RECIPE["eval"]
-        if objective.diffusion:
+        if objective.diffusion and e.get("score") == "chain":
+            result = evaluate_chain(model, objective, tokens, table, t["seq_len"], e["batch_seqs"], device, counts)
+        elif objective.diffusion:
             result = evaluate_elbo(model, objective, tokens, table, t["seq_len"], e["batch_seqs"], e["elbo_steps"], e["elbo_samples"], e["elbo_seed"], device, counts)
         else:
             result = evaluate(model, tokens, table, t["seq_len"], e["batch_seqs"], stride, device, counts)
@@ -1995,7 +2039,11 @@ def cmd_train(args: argparse.Namespace) -> None:
             # the number above is an upper bound on the NLL, not a likelihood: say so in the log
             elbo = {"steps": final["elbo_steps"], "samples": final["samples"], "seed": final["seed"], "estimator": final["estimator"], "val_bpb_se": final["val_bpb_se"], "se_method": final["se_method"]}
             run.log(f"final_elbo bound:upper steps:{elbo['steps']} samples:{elbo['samples']} seed:{elbo['seed']} val_loss:{format_fixed(final['val_loss'], 4)} val_bpb:{format_fixed(final['val_bpb'], 4)} val_bpb_se:{format_fixed(elbo['val_bpb_se'], 4)}" + coverage_field(cov))
-        run.metric({"step": step, "val_loss": final["val_loss"], "val_bpb": final["val_bpb"], "val_tokens": final["tokens"], "val_bytes": final["bytes"], "val_coverage": cov, "bound": objective.diffusion, "final": True})
+        if final.get("mode") == "chain":
+            # a diffusion model's likelihood: say how it was computed
+            run.log(f"final_chain order:left-to-right block:{final['block_size']} val_loss:{format_fixed(final['val_loss'], 4)} val_bpb:{format_fixed(final['val_bpb'], 4)}" + coverage_field(cov))
+        bound = objective.diffusion and final.get("mode") != "chain"
+        run.metric({"step": step, "val_loss": final["val_loss"], "val_bpb": final["val_bpb"], "val_tokens": final["tokens"], "val_bytes": final["bytes"], "val_coverage": cov, "bound": bound, "final": True})
         sliding, stride = None, (None if objective.diffusion else RECIPE["eval"]["sliding_stride"])  # the recipe refuses a stride for diffusion
         if stride:
             sl, _ = scores(RECIPE["eval"]["val_tokens"], stride)
@@ -2009,7 +2057,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             "train_time_ms": js_round(train_ms), "eval_time_ms": js_round(1000 * (time.perf_counter() - eval_start)),
             "step_avg_ms": round(avg, 2), "tokens_seen": tokens_seen, "tokens_per_s": js_round(tokens_seen / max(train_ms / 1000, 1e-9)),
             "val_loss": final["val_loss"], "val_bpb": final["val_bpb"], "val_tokens": final["tokens"], "val_bytes": final["bytes"], "val_coverage": cov,
-            "objective": objective.kind, "bound": objective.diffusion, "elbo": elbo, "sliding": sliding, "backend": "torch",
+            "objective": objective.kind, "bound": bound, "elbo": elbo, "sliding": sliding, "backend": "torch",
             "params": {"total": n_params, "ternary": n_ternary, "other": n_params - n_ternary},
             "quant": {"mode": RECIPE["quant"]["mode"], "active": model.quant_active},
             "dataset": str(data_dir.resolve()), "tokenizer": Path(tokenizer).name, "vocab_size": vocab, "stopped_by": stopped_by,
@@ -2129,7 +2177,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     else:
         model, source = model_from_weights(args.weights, args.quant), args.weights
         e = RECIPE["eval"]
-        info = {"objective": RECIPE["objective"], "seq_len": RECIPE["train"]["seq_len"], "eval": {"batch_seqs": e["batch_seqs"], "elbo_steps": e["elbo_steps"], "elbo_samples": e["elbo_samples"], "elbo_seed": e["elbo_seed"]}}
+        info = {"objective": RECIPE["objective"], "seq_len": RECIPE["train"]["seq_len"], "eval": {"batch_seqs": e["batch_seqs"], "elbo_steps": e["elbo_steps"], "elbo_samples": e["elbo_samples"], "elbo_seed": e["elbo_seed"], **({"score": e["score"]} if "score" in e else {})}}
     objective = Objective(info.get("objective", {"kind": "ar"}), model.cfg.vocab_size)  # absent: an artifact from before objectives (ar)
     if args.tokenizer:
         tokenizer, data_vocab = args.tokenizer, info.get("vocab_size", model.cfg.vocab_size - (1 if objective.diffusion else 0))
@@ -2149,9 +2197,16 @@ def cmd_eval(args: argparse.Namespace) -> None:
     recorded = info.get("eval", {})
     batch_seqs = args.batch_seqs or recorded.get("batch_seqs") or RECIPE["eval"]["batch_seqs"]
     table = byte_table(tokenizer, data_vocab)
-    if objective.diffusion:
+    mode = args.mode or (recorded.get("score", "elbo") if objective.diffusion else "chunked")
+    if mode not in (("elbo", "chain") if objective.diffusion else ("chunked",)):
+        raise ValueError(f"--mode {mode} does not apply to {objective.kind} models (their modes: {'elbo, chain' if objective.diffusion else 'chunked, or --stride for sliding windows'})")
+    if objective.diffusion and mode == "chain":
         if args.stride is not None:
-            raise ValueError(f"{source}: a {objective.kind} model is scored by its ELBO; --stride (sliding windows) is for autoregressive models")
+            raise ValueError(f"{source}: a {objective.kind} model is scored by its ELBO or the chain rule; --stride (sliding windows) is for autoregressive models")
+        result = evaluate_chain(model, objective, tokens, table, T, batch_seqs, device, counts)
+    elif objective.diffusion:
+        if args.stride is not None:
+            raise ValueError(f"{source}: a {objective.kind} model is scored by its ELBO or the chain rule; --stride (sliding windows) is for autoregressive models")
         # the recorded settings (the recipe's when a setting is missing), as golf's defaultScoreOptions
         pick = lambda flag, key: flag if flag is not None else recorded.get(key, RECIPE["eval"][key])
         result = evaluate_elbo(model, objective, tokens, table, T, batch_seqs, pick(args.elbo_steps, "elbo_steps"), pick(args.elbo_samples, "elbo_samples"), pick(args.seed, "elbo_seed"), device, counts)
@@ -2164,6 +2219,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
         steps = result["elbo_steps"]
         print(f"final_elbo bound:upper steps:{steps} samples:{result['samples']} seed:{result['seed']} val_loss:{result['val_loss']:.8f} val_bpb:{result['val_bpb']:.8f} val_bpb_se:{result['val_bpb_se']:.8f} tokens:{result['tokens']} bytes:{result['bytes']}")
         print(f"val_bpb is an upper bound on the NLL ({'continuous-time' if steps == 0 else f'{steps}-step'} ELBO, Monte Carlo), not a likelihood")
+    elif result["mode"] == "chain":
+        print(f"final_chain order:left-to-right block:{result['block_size']} val_loss:{result['val_loss']:.8f} val_bpb:{result['val_bpb']:.8f} tokens:{result['tokens']} bytes:{result['bytes']}")
     else:
         print(f"final_eval val_loss:{result['val_loss']:.8f} val_bpb:{result['val_bpb']:.8f} tokens:{result['tokens']} bytes:{result['bytes']}")
 
@@ -2271,7 +2328,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--artifact", required=True, help="a .golf file written by golf pack")
     p.add_argument("--out", required=True, help="safetensors: <name> (F32) per tensor, <name>.trits (I8) and <name>.scales (F32) per ternary tensor")
     p.set_defaults(run=cmd_unpack)
-    p = sub.add_parser("eval", help="val_loss and val_bpb of a .golf artifact or golf weights on a dataset's validation shards (diffusion: golf's ELBO, an upper bound)")
+    p = sub.add_parser("eval", help="val_loss and val_bpb of a .golf artifact or golf weights on a dataset's validation shards (diffusion: golf's ELBO, an upper bound, or its chain rule, a likelihood)")
     p.add_argument("--artifact", help="a .golf file written by golf pack")
     p.add_argument("--weights", help="instead of --artifact: golf float weights of this recipe (checkpoint.safetensors), through the recipe's quantizer")
     p.add_argument("--quant", choices=("on", "off", "recipe"), default="recipe", help="--weights: quantized forward pass (default: as the recipe's quant.mode)")
@@ -2279,6 +2336,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokenizer", help="byte260 or a SentencePiece .model (default: the dataset's)")
     p.add_argument("--val-tokens", type=int, help="score only the first N validation tokens (default: the whole split, as the official metric)")
     p.add_argument("--stride", type=int, help="AR: sliding-window evaluation with this stride (default: the official chunked one)")
+    p.add_argument("--mode", choices=("elbo", "chain", "chunked"), help="diffusion: elbo (the bound) or chain (left-to-right chain rule, a likelihood); default: the artifact's eval.score, else elbo")
     p.add_argument("--elbo-steps", type=int, help="diffusion: denoising steps T of the ELBO, 0 = continuous time (default: the artifact's eval.elbo_steps)")
     p.add_argument("--elbo-samples", type=int, help="diffusion: Monte-Carlo draws per window; 2+ gives a within-window standard error (default: the artifact's)")
     p.add_argument("--seed", type=int, help="diffusion: seed of the ELBO's noise, golf's (default: the artifact's eval.elbo_seed)")
