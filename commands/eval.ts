@@ -14,7 +14,7 @@ export default class Eval extends GolfCommand {
   static override description = `Scores on the whole validation split, as the official metric does, with the official byte table (--val-tokens N: its first N tokens only, a partial figure labelled as one).
 
 AR models: chunked (the official evaluation, the default) or sliding (--stride).
-Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the T-step discrete-time process (--elbo-steps, default 128; 0 = continuous time), an UPPER BOUND on the NLL, estimated by Monte Carlo (--elbo-samples draws per window, --seed; the same seed gives the same number) with its standard error, or computed exactly by enumerating mask patterns (--estimator exact, blocks of at most 12 tokens). chain is the exact log-likelihood of unmasking one token per step in a fixed order (--order left-to-right, or random): a likelihood, not a bound; it costs one forward per token of a block.
+Diffusion models (MDLM, BD3-LM): elbo (the default, unless the recipe's eval.score says chain) is the negative ELBO of the T-step discrete-time process (--elbo-steps, default 128; 0 = continuous time), an UPPER BOUND on the NLL, estimated by Monte Carlo (--elbo-samples draws per window, --seed; the same seed gives the same number) with its standard error, or computed exactly by enumerating mask patterns (--estimator exact, blocks of at most 12 tokens). chain is the exact log-likelihood of unmasking one token per step in a fixed order (--order left-to-right, or random): a likelihood, not a bound; it costs one forward per token of a block.
 
 --kv-bits 2|3|4: score through a KV cache quantized as KIVI does (keys per channel, values per token, in groups of --kv-group; the last --kv-residual tokens exact), or 16 (fp16); reports the cache's bytes per token beside the score. AR models: sliding mode (the default under it). BD3-LM models: elbo or chain, each block denoised over a cache of the clean blocks before it, as the sampler reads them (two forwards per block). MDLM has no clean blocks to cache.`
 
@@ -30,7 +30,7 @@ Diffusion models (MDLM, BD3-LM): elbo (the default) is the negative ELBO of the 
     run: Flags.string({description: 'Run folder written by golf train.'}),
     artifact: Flags.string({description: 'Artifact written by golf pack (rebuilt as the counted code does).'}),
     data: Flags.string({description: "Dataset folder (default: the run's)."}),
-    mode: Flags.string({description: 'chunked | sliding (AR), elbo | chain (diffusion). Default: the objective\'s reported score.', options: ['chunked', 'sliding', 'elbo', 'chain']}),
+    mode: Flags.string({description: 'chunked | sliding (AR), elbo | chain (diffusion). Default: the run\'s or artifact\'s reported score (AR: chunked; diffusion: its eval.score, else elbo).', options: ['chunked', 'sliding', 'elbo', 'chain']}),
     'val-tokens': Flags.integer({description: 'Score only the first N validation tokens.', min: 2}),
     stride: Flags.integer({description: 'sliding: stride (default: the recipe\'s).', min: 1}),
     'elbo-steps': Flags.integer({description: 'elbo: denoising steps T (0 = continuous time).', min: 0}),

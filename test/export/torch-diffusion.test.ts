@@ -96,7 +96,8 @@ describeWithTorch('golf export torch: diffusion objectives', (python) => {
       {label: 'mdlm, shifted, train_estimator time', recipe: 'mdlm-tiny-cpu', sets: ['objective.train_estimator=time']},
       {label: 'bd3lm (blocks of 4), shifted, train_estimator time', recipe: 'bd3lm-tiny-cpu', sets: ['objective.train_estimator=time']},
     ]
-    for (const c of [...CASES, ...more]) {
+    // eval.score changes no training batch: its case would repeat the one before it
+    for (const c of [...CASES.filter((x) => !x.sets.includes('eval.score=chain')), ...more]) {
       const {recipe, file} = exportRecipe(dir, c.recipe, c.sets)
       const objective = objectiveFor(recipe.objective, exportedRecipe(recipe).model.vocab_size)
       const chunk = Uint16Array.from(randomTokens(objective.chunkTokens(B, T), 260, 5))

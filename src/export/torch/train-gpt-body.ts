@@ -1655,10 +1655,11 @@ def evaluate_chain(model: GPT, objective: Objective, tokens: np.ndarray, table, 
     bs = objective.block_size(T)
     tok = tokens.astype(np.int64)
 
+    within = np.arange(T) % bs  # each position's place in its block
+
     def steps():
         for w in range(count):
             for k in range(bs):
-                within = np.arange(T) % bs
                 yield w, 0, within >= k, (within == k).astype(np.float64)  # k.. still hidden; score the k-th
 
     total = float(score_rows(model, objective, tok, T, steps(), 1, batch_seqs, device)[0])
@@ -2200,13 +2201,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
     mode = args.mode or (recorded.get("score", "elbo") if objective.diffusion else "chunked")
     if mode not in (("elbo", "chain") if objective.diffusion else ("chunked",)):
         raise ValueError(f"--mode {mode} does not apply to {objective.kind} models (their modes: {'elbo, chain' if objective.diffusion else 'chunked, or --stride for sliding windows'})")
+    if objective.diffusion and args.stride is not None:
+        raise ValueError(f"{source}: a {objective.kind} model is scored by its ELBO or the chain rule; --stride (sliding windows) is for autoregressive models")
     if objective.diffusion and mode == "chain":
-        if args.stride is not None:
-            raise ValueError(f"{source}: a {objective.kind} model is scored by its ELBO or the chain rule; --stride (sliding windows) is for autoregressive models")
         result = evaluate_chain(model, objective, tokens, table, T, batch_seqs, device, counts)
     elif objective.diffusion:
-        if args.stride is not None:
-            raise ValueError(f"{source}: a {objective.kind} model is scored by its ELBO or the chain rule; --stride (sliding windows) is for autoregressive models")
         # the recorded settings (the recipe's when a setting is missing), as golf's defaultScoreOptions
         pick = lambda flag, key: flag if flag is not None else recorded.get(key, RECIPE["eval"][key])
         result = evaluate_elbo(model, objective, tokens, table, T, batch_seqs, pick(args.elbo_steps, "elbo_steps"), pick(args.elbo_samples, "elbo_samples"), pick(args.seed, "elbo_seed"), device, counts)
