@@ -1,7 +1,8 @@
 /**
  * Autoregressive text generation with a KV cache: the context (BOS + prompt, as every training
- * document starts) is prefilled in one causal pass, then each new token is one forward pass of
- * a single position over the cached keys and values, instead of a rerun of the whole window.
+ * document starts) is prefilled in one causal pass that computes only keys and values, then each
+ * new token is one forward pass of a single position over the cached keys and values, instead
+ * of a rerun of the whole window.
  *
  * The window is the last `seqLen` tokens, as without a cache: once the cache holds seqLen
  * positions, the next step re-prefills the last seqLen − 1 tokens plus the new one (a fresh
@@ -26,12 +27,16 @@ export function generate(model: GPT, context: number[], opts: SampleOptions): Sa
   const out: number[] = []
   let networkCalls = 0
   const cache = model.newKVCache({quant: opts.kv})
-  // append `tokens` to the cache; the logits (V) of the last one
+  // append `tokens` to the cache; the logits (V) of the last one. A prefill commits all but the
+  // last token without logits (keys and values only: no head, no last-layer MLP for those rows),
+  // then runs the last one over them, the pass a token-by-token decode would make.
+  const ids2d = (t: number[]) => tf.tensor2d(Int32Array.from(t), [1, t.length], 'int32')
   const feed = (tokens: number[]): Float32Array => {
     networkCalls++
+    if (tokens.length > 1) tf.tidy(() => model.commitCached(ids2d(tokens.slice(0, -1)), cache, 'causal'))
     const last = tf.tidy(() => {
-      const logits = model.forwardCached(tf.tensor2d(Int32Array.from(tokens), [1, tokens.length], 'int32'), cache, {within: 'causal', commit: true}) // (1, Tn, V)
-      return tf.reshape(tf.slice(logits, [0, tokens.length - 1, 0], [1, 1, -1]), [-1]) // (V)
+      const logits = model.forwardCached(ids2d(tokens.slice(-1)), cache, {within: 'causal', commit: true}) // (1, 1, V)
+      return tf.reshape(logits, [-1]) // (V)
     })
     const row = last.dataSync() as Float32Array
     last.dispose()
