@@ -120,7 +120,7 @@ export interface EvalConfig {
    * (src/eval/chain.ts), the exact NLL of the model that unmasks one token after another: a
    * likelihood, below the bound once the model has learned (not for a barely trained one), at
    * one forward per token of a block per window (BD3-LM 4: four times the one-draw ELBO's
-   * evaluation; MDLM: seq_len times).
+   * evaluation). bd3lm only: MDLM's block is the window (seq_len forwards per window).
    */
   score?: DiffusionScore
   /**
@@ -551,6 +551,8 @@ function checkCrossFields(r: ResolvedRecipe, where: string): void {
   const headDim = r.model.model_dim / r.model.num_heads
   if (kv && kv.bits !== 16 && headDim % kv.group !== 0) fail(`eval.kv_cache.group ${kv.group} must divide the head dimension ${headDim} (values are quantized in groups of that many channels of one head)`)
   if (o.kind === 'ar' && r.eval.score !== undefined) fail(`eval.score is for mdlm and bd3lm (the bound or the chain rule of a diffusion model); an ar model is scored by its likelihood`)
+  // MDLM's one block is the whole window: its chain costs seq_len forwards per window, in every evaluation of the run
+  if (o.kind === 'mdlm' && r.eval.score === 'chain') fail(`eval.score chain is for bd3lm: an mdlm model's chain rule costs seq_len (${r.train.seq_len}) forward passes per window, ${r.train.seq_len}× its one-draw ELBO, in every evaluation of the run; score a slice with golf eval --mode chain --val-tokens N`)
   if (o.kind !== 'ar' && r.eval.sliding_stride !== null) fail(`eval.sliding_stride is for ar (next-token) models; ${o.kind} is scored by its ELBO`)
   if (typeof r.quant.group_size === 'number') {
     const ins = [r.model.model_dim, r.model.mlp_mult * r.model.model_dim]

@@ -93,9 +93,13 @@ describe('a BD3-LM run scored by the chain rule', () => {
 })
 
 describe('eval.score: bad input', () => {
-  it('the recipe: diffusion models only, elbo or chain', () => {
+  it('the recipe: elbo or chain for diffusion models, chain for bd3lm only', () => {
     expect(() => tinyRecipe({eval: {sliding_stride: null, score: 'chain'}})).toThrow('eval.score is for mdlm and bd3lm (the bound or the chain rule of a diffusion model); an ar model is scored by its likelihood')
     expect(() => tinyRecipe({objective: {kind: 'mdlm'}, eval: {sliding_stride: null, score: 'exact'}})).toThrow('tiny-test: eval.score must be one of "elbo", "chain", got "exact"')
+    expect(() => tinyRecipe({objective: {kind: 'mdlm'}, eval: {sliding_stride: null, score: 'chain'}})).toThrow(
+      'eval.score chain is for bd3lm: an mdlm model\'s chain rule costs seq_len (32) forward passes per window, 32× its one-draw ELBO, in every evaluation of the run; score a slice with golf eval --mode chain --val-tokens N',
+    )
+    expect(tinyRecipe({objective: {kind: 'mdlm'}, eval: {sliding_stride: null, score: 'elbo'}}).eval.score).toBe('elbo')
     expect(recipe('chain').eval.score).toBe('chain')
     expect(recipe(undefined).eval).not.toHaveProperty('score')
   })
