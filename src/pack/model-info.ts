@@ -5,8 +5,9 @@
  * (to size the manifest), read back by `rebuildFromArtifact`.
  */
 import {InputError} from '../errors.js'
+import type {RecordedEval} from '../eval/score.js'
 import {validateModelConfig, type ModelConfig} from '../model/config.js'
-import {DEFAULT_OBJECTIVE, DIFFUSION_SCORES, type DiffusionScore, type ObjectiveConfig} from '../objective/types.js'
+import {DEFAULT_OBJECTIVE, DIFFUSION_SCORES, type ObjectiveConfig} from '../objective/types.js'
 import {allFloat, FLOAT_ACTIVATIONS, parseSites, type ActivationSites} from '../quant/activations.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import type {ArtifactManifest} from './artifact.js'
@@ -26,8 +27,8 @@ export interface ArtifactModelInfo {
    * training; absent: float activations (and in artifacts from before activation quantization).
    */
   activations?: ActivationSites
-  /** Evaluation settings recorded by the packer (sliding stride, batch, the ELBO's). */
-  eval?: {sliding_stride?: number | null; batch_seqs?: number; elbo_steps?: number; elbo_samples?: number; elbo_seed?: number; score?: DiffusionScore}
+  /** Evaluation settings recorded by the packer (sliding stride, batch, the ELBO's, the reported score). */
+  eval?: RecordedEval
 }
 
 /**
