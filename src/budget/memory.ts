@@ -53,6 +53,10 @@
  *     (17.4M params), seq_len 512, 1 sequence
  *   bitnet-b158-68m (68.9M), seq_len 256, 1 sequence  +0.04%            exact           -0.01%      1.046 (2.16 GB)
  *   bitnet-b158-68m (68.9M), seq_len 512, 1 sequence  +0.12%            exact           -0.01%      1.026 (3.38 GB; max RSS 3.33 GB)
+ * Activation quantization (2026-12-02; quantizedTrain, quantizedEval): 7 configs (AR, MDLM,
+ * BD3-LM, recomputed or not) × a8, a4, a4.8 and single rounded or sparsified sites: forward+
+ * backward and evaluation within 0.2% of the same config's float-activation error; without the
+ * terms they were up to 7% and 20% under.
  * Since block diffusion's last layer computes only the x_t rows (2026-12-01), its last
  * application and head have their own counts (TRAIN_LAST_FULL_ND, headSlice), re-checked on the
  * two BD3-LM configs of the test: +0.01% kept, +2.6% recomputed. `objective.clean_gradient:
@@ -73,6 +77,7 @@ import {InputError} from '../errors.js'
 import {type ModelConfig, modelDims, numel, paramSpecs, type ParamSpec} from '../model/config.js'
 import {blockDiffusionTile, causalBlock} from '../model/attention.js'
 import {newtonSchulz5Flops} from '../optim/muon.js'
+import {ACTIVATION_SITES, isFloatSite, keptPerRow, type ActivationSite, type ActivationSites, type SiteQuant} from '../quant/activations.js'
 import type {MatrixOptimizer} from '../optim/composite.js'
 import {DEFAULT_OBJECTIVE, modelVocabFor, type ObjectiveConfig} from '../objective/types.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
@@ -133,6 +138,12 @@ export interface MemoryShape {
   objective: ObjectiveConfig
   seqLen: number
   matrixOptimizer: MatrixOptimizer
+  /**
+   * The activation precisions the forward pass runs at (src/quant/activations.ts): a recipe's
+   * stages, an artifact's recorded sites; [] = float throughout. A site quantized in any of
+   * them is counted (the worst stage).
+   */
+  activations: readonly ActivationSites[]
 }
 
 /**
@@ -153,6 +164,7 @@ export function memoryShapeOf(recipe: ResolvedRecipe, opts: {vocab?: 'data' | 'm
     objective,
     seqLen: recipe.train.seq_len,
     matrixOptimizer: recipe.optim.matrix_optimizer,
+    activations: (recipe.activations ?? []).map((stage) => stage.sites),
   }
 }
 
@@ -298,7 +310,27 @@ const TRAIN = {
   storedExtra: 3, // a float tensor rounded to fp16/bf16: the rounded copy, the split's and the concat's gradients
   embeddingBase: 1, // embeddings (tok_emb, lm_head): the sum of their uses' gradients (fitted)
   embeddingStored: 1.4, // the same, rounded to fp16/bf16 (fitted)
+  // activation quantization (see quantizedTrain)
+  quantAttnOut: 1, // N·D: the attention output's (B·T, D) copy, kept beside its quantized one
+  topKKept: 2, // N·W per sparsified site: its saved mask and the gradient through it
 } as const satisfies ActivationCounts & Record<string, number>
+
+/**
+ * The floats activation quantization adds to one layer application's tape (training, at the
+ * end of the backward pass): `rows` = the application's rows (`keepRows` for the sites after
+ * attention; block diffusion's last application computes those for the x_t rows only). The
+ * quantizers' straight-through gradients hold nothing else; rounding the other sites keeps no
+ * more than their float inputs did. Measured against the wasm peak (the calibration test): the
+ * training estimate was 1–7% under for a8, a4.8 and a sparsified MLP down input without it.
+ */
+function quantizedTrain(shape: MemoryShape, rows: number, keepRows: number): number {
+  const sites = quantizedSites(shape)
+  if (sites.size === 0) return 0
+  const d = modelDims(shape.model)
+  let floats = sites.has('attn_out') ? keepRows * d.D * TRAIN.quantAttnOut : 0
+  for (const [k, q] of sites) if (q.keep < 1) floats += (k === 'attn_in' ? rows : keepRows) * siteWidth(k, d) * TRAIN.topKKept
+  return floats
+}
 
 /**
  * Block diffusion's last layer application (x_t queries only): the N·D tensors of its that still
@@ -342,7 +374,68 @@ const EVAL = {
   keptNd: 2, // x0 and the residual stream between layers
   ternaryCopy: 1, // the q·d copy
   floatStored: 3, // concatenated, rounded, split back
+  // activation quantization (see quantizedEval)
+  quantOut: 1, // N·W per quantized site: the copy its matrix product reads
+  quantTemps: 4, // N·W while a site rounds: |x|, x·s, round, clip
+  topKTemps: 4, // N·W while a site sparsifies: |x|, the threshold's difference, its step, the mask (+ K values and K indices per row)
+  quantAfterNd: 3, // N·D the layer allocates after the MLP's down input: the projection, its scale, the residual add
+  quantN: 8, // N: the row statistics (fitted)
 } as const satisfies ActivationCounts & Record<string, number>
+
+/**
+ * A shape's activation sites at their most expensive: a site quantized (or sparsified) in any
+ * of its stages counts, with the smallest keep fraction any of them gives it. Null: float.
+ */
+function quantizedSites(shape: MemoryShape): Map<ActivationSite, SiteQuant> {
+  const out = new Map<ActivationSite, SiteQuant>()
+  for (const stage of shape.activations) {
+    for (const k of ACTIVATION_SITES) {
+      const q = stage[k]
+      if (isFloatSite(q)) continue
+      const was = out.get(k)
+      out.set(k, {bits: q.bits ?? was?.bits ?? null, keep: Math.min(q.keep, was?.keep ?? 1)})
+    }
+  }
+  return out
+}
+
+/** A site's input width: the residual width D, or the MLP's hidden width M for its down input. */
+function siteWidth(k: ActivationSite, d: {D: number; M: number}): number {
+  return k === 'ffn_down' ? d.M : d.D
+}
+
+/**
+ * The floats activation quantization (src/quant/activations.ts) adds to one layer's evaluation
+ * (`layer` in evalActivations). Every quantized site's output stays in the layer's tidy, N·W (W
+ * = D for the attention and MLP inputs and the attention output, M for the MLP's down input).
+ * The quantizer's temporaries live only while it runs (each op frees its intermediates): 4 N·W
+ * to round, 4 N·W + 2 N·K (K kept per row) more to sparsify, and N·W for the sparsified copy
+ * when it is rounded too. They raise the layer's peak only by what the layer has not yet
+ * allocated when they are freed: the MLP's sites come last (after its down input: the
+ * projection, its scale and the residual add, 3 N·D; after its input, the MLP's 3 N·M and the
+ * down input's copy as well); the attention's sites are followed by more than they hold (at
+ * mlp_mult ≥ 2). Measured against the wasm peak (test/budget/memory.test.ts): without this
+ * term the evaluation of a8 and a4.8 models was 7–11% under, and 20% under with the down input
+ * sparsified.
+ */
+function quantizedEval(shape: MemoryShape, N: number): number {
+  const sites = quantizedSites(shape)
+  if (sites.size === 0) return 0
+  const d = modelDims(shape.model)
+  const c = EVAL
+  let outputs = 0
+  for (const k of sites.keys()) outputs += N * siteWidth(k, d) * c.quantOut
+  const temps = (k: ActivationSite) => {
+    const q = sites.get(k)
+    if (!q) return 0
+    const W = siteWidth(k, d)
+    const sparse = q.keep < 1 ? N * W * c.topKTemps + 2 * N * keptPerRow(q.keep, W) + (q.bits !== null ? N * W : 0) : 0
+    return N * W * (q.bits !== null ? c.quantTemps : 0) + sparse + N * c.quantN
+  }
+  const afterDown = N * d.D * c.quantAfterNd
+  const afterIn = N * d.M * (EVAL.nm + (sites.has('ffn_down') ? c.quantOut : 0)) + afterDown
+  return outputs + Math.max(0, temps('ffn_down') - afterDown, temps('ffn_in') - afterIn)
+}
 
 /**
  * AdamW's step holds 13 temporaries of one parameter at a time (14 with weight decay): adamw.ts
@@ -494,6 +587,7 @@ function activations(shape: MemoryShape, g: Geometry, rows: number, c: Activatio
     {name: 'activations: attention scores', bytes: 4 * scores},
     {name: `activations: MLP hidden (${d.M} wide)`, bytes: 4 * (full * N + (last ? Nout : 0)) * d.M * c.nm},
     {name: 'activations: logits, loss, per-row norm statistics', bytes: 4 * (Nout * d.V * (c.logits + (shape.objective.kind === 'ar' ? 0 : c.suppress)) + N * (L * c.n + c.headN))},
+    {name: 'activations: quantized and sparsified activations (src/quant/activations.ts)', bytes: 4 * (full * quantizedTrain(shape, N, N) + (last ? quantizedTrain(shape, N, Nout) : 0))},
   ]
   // recomputation: each application's input (N·D) and its output's gradient (block diffusion's
   // last application: the x_t rows only)
@@ -596,7 +690,8 @@ function evalActivations(shape: MemoryShape, g: Geometry, rows: number): MemoryI
     N * (kvw * c.nkv + d.H * c.nh + d.KV * c.nkvh + c.n) +
     S * (g.masked ? c.scoresMasked : c.scoresBidirectional) +
     keys * c.keySlices +
-    N * d.M * c.nm
+    N * d.M * c.nm +
+    quantizedEval(shape, N)
   const head = Nout * d.V * (c.logits + (shape.objective.kind === 'ar' ? 0 : c.suppress)) + N * d.D * c.headNd + N * c.headN + (d.factored ? N * d.E * c.factored : 0)
   return [
     {name: `activations: ${layer >= head ? 'one layer' : 'the head (logits, loss)'}, the larger of a layer and the head (each layer freed before the next)`, bytes: 4 * Math.max(layer, head)},

@@ -87,7 +87,7 @@ function checkMemory(opts: EvalTargetOptions, backend: ResolvedBackend, artifact
     } else {
       if (!artifactBytes) return null
       const info = artifactModelInfo(readArtifactManifest(artifactBytes, {source: opts.artifact}).manifest, opts.artifact)
-      const shape: MemoryShape = {model: info.config, ternary: [], floatFormat: 'fp32', quantActive: false, objective: info.objective ?? DEFAULT_OBJECTIVE, seqLen: info.seq_len, matrixOptimizer: 'muon'}
+      const shape: MemoryShape = {model: info.config, ternary: [], floatFormat: 'fp32', quantActive: false, objective: info.objective ?? DEFAULT_OBJECTIVE, seqLen: info.seq_len, matrixOptimizer: 'muon', activations: info.activations ? [info.activations] : []}
       estimate = estimateModelEval(opts.artifact!, shape, {backend, batchSeqs: opts.batchSeqs ?? recordedScoreOptions(info.eval ?? {}).batchSeqs, fit: opts.batchSeqs === undefined})
     }
   } catch {
