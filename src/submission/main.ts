@@ -93,6 +93,7 @@ async function evalCommand(args: string[], embedded: EmbeddedSubmission | undefi
       JSON.stringify({
         val_loss: sc.val_loss,
         val_bpb: sc.val_bpb,
+        mode: sc.mode,
         bound: sc.bound,
         ...(sc.mode === 'elbo' ? {elbo_steps: sc.elbo_steps, val_bpb_se: sc.val_bpb_se} : {}),
         tokens: sc.tokens,

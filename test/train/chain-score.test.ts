@@ -75,7 +75,7 @@ describe('a BD3-LM run scored by the chain rule', () => {
     const res = await runBundle(code.code, ['eval', '--artifact', artifact, '--data', data, '--val-tokens', String(VAL), '--json', '--backend', 'wasm'])
     expect(res.code, res.stderr).toBe(0)
     expect(res.stdout).toContain(roundtripLine(ev.score))
-    expect(JSON.parse(res.stdout.trim().split('\n').at(-1)!)).toMatchObject({val_bpb: summary.val_bpb, bound: false})
+    expect(JSON.parse(res.stdout.trim().split('\n').at(-1)!)).toMatchObject({val_bpb: summary.val_bpb, mode: 'chain', bound: false})
   })
 
   it('an ELBO-scored run is as before: its artifact records no score, its log is a bound log', async () => {
