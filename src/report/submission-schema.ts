@@ -13,6 +13,8 @@
  */
 import {Ajv, type ErrorObject} from 'ajv'
 
+import type {Significance, WelchVsRecord} from './stats.js'
+
 export interface SeedResult {
   seed: number
   val_loss: number
@@ -59,17 +61,8 @@ export interface Submission {
    * The record rules (with --sota): the README's (Δ ≥ margin_nats at p < alpha: `record`) and,
    * with the previous record's seeds, the leaderboard's one-sided Welch test (`welch.passes`).
    */
-  significance?: {
-    sota_bpb: number
-    threshold_loss: number
-    delta_nats: number
-    margin_nats: number
-    alpha: number
-    t: number | null
-    dof: number | null
-    p: number | null
-    record: boolean
-    welch?: {sota_seeds_bpb: number[]; delta_bpb: number; t: number | null; dof: number | null; p: number | null; alpha: number; passes: boolean}
+  significance?: Pick<Significance, 'sota_bpb' | 'threshold_loss' | 'delta_nats' | 'margin_nats' | 'alpha' | 't' | 'dof' | 'p' | 'record'> & {
+    welch?: Pick<WelchVsRecord, 'sota_seeds_bpb' | 'delta_bpb' | 't' | 'dof' | 'p' | 'alpha' | 'passes'>
   }
 }
 
