@@ -13,6 +13,13 @@
  *   npm run bench:diffusion                                  # every configuration, 240 s each
  *   npm run bench:diffusion -- --only ar,mdlm,ar-mdlm --seconds 120 --json
  *   npm run bench:diffusion -- --reuse /tmp/golf-bench-diffusion-XXXX   # keep the runs already there
+ *   npm run bench:diffusion -- --only ar,mdlm,bd3lm4 --max-steps 400 --val-tokens 32768   # equal steps instead
+ *   npm run bench:diffusion -- --only ar,bd3lm4 --data datasets/fineweb10B_sp1024 --backend auto \
+ *     --set model.model_dim=512 --set model.num_heads=8 --set train.seq_len=1024 --seconds 600
+ *                                                            # the same table at your shape, data and backend
+ *
+ * --set applies to every configuration before its own settings (a configuration's block size,
+ * weights or estimator is what it compares, so it wins).
  *
  * Each finished row is also printed to stderr as one JSON line. Run it on an idle machine.
  * Goals of the issue (benchmarks, not tests): BD3-LM block 4 within 6% of the AR val_bpb and MDLM
@@ -23,9 +30,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseArgs} from 'node:util'
 
+import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
 import {table} from '../src/cli/output.js'
 import {evaluateTarget} from '../src/eval/run-eval.js'
-import {loadRecipe} from '../src/recipe/recipe.js'
+import {InputError} from '../src/errors.js'
+import {loadRecipe, type ResolvedRecipe} from '../src/recipe/recipe.js'
 import type {RunSummary} from '../src/run/folder.js'
 import {train} from '../src/train/loop.js'
 
@@ -40,8 +49,16 @@ const {values} = parseArgs({
     steps: {type: 'string', default: '16,64,512'},
     seed: {type: 'string', default: '1337'},
     reuse: {type: 'string'},
+    'max-steps': {type: 'string'},
+    set: {type: 'string', multiple: true, default: []},
+    data: {type: 'string'},
+    backend: {type: 'string', default: 'wasm'},
   },
 })
+if (!(BACKEND_NAMES as readonly string[]).includes(values.backend)) throw new Error(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got ${values.backend}`)
+const backend = values.backend as BackendName
+const maxSteps = values['max-steps'] === undefined ? null : Number(values['max-steps'])
+if (maxSteps !== null && !(Number.isInteger(maxSteps) && maxSteps > 0)) throw new Error(`--max-steps must be a positive integer, got ${values['max-steps']}`)
 
 interface Config {
   name: string
@@ -104,6 +121,7 @@ const rows: Row[] = []
 for (const c of CONFIGS) {
   if (only && !only.has(c.name)) continue
   const budget = Math.round(seconds * c.share)
+  const steps = maxSteps === null ? null : Math.round(maxSteps * c.share)
   const outDir = join(root, c.name)
   const t0 = performance.now()
   let s: RunSummary
@@ -111,23 +129,31 @@ for (const c of CONFIGS) {
     s = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as RunSummary
     if (!values.json) process.stderr.write(`${c.name}: reusing ${outDir}\n`)
   } else {
-    const sets = [...c.sets, `train.max_wallclock_seconds=${budget}`, 'train.max_steps=100000', `eval.val_tokens=${valTokens ?? 'null'}`]
-    const recipe = loadRecipe(c.recipe, sets)
-    if (!values.json) process.stderr.write(`${c.name}: training ${budget} s${c.from ? ` from ${c.from}` : ''} …\n`)
-    s = (await train({recipe, outDir, seed: Number(values.seed), backend: 'wasm', initFrom: c.from ? join(root, c.from) : undefined})).summary!
+    const limit = steps === null ? [`train.max_wallclock_seconds=${budget}`, 'train.max_steps=100000'] : ['train.max_wallclock_seconds=null', `train.max_steps=${steps}`]
+    const sets = [...values.set, ...c.sets, ...limit, `eval.val_tokens=${valTokens ?? 'null'}`]
+    let recipe: ResolvedRecipe
+    try {
+      recipe = loadRecipe(c.recipe, sets)
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e
+      process.stderr.write(`bench:diffusion: ${c.name}: ${e.message}\n`)
+      process.exit(2)
+    }
+    if (!values.json) process.stderr.write(`${c.name}: training ${steps === null ? `${budget} s` : `${steps} steps`}${c.from ? ` from ${c.from}` : ''} …\n`)
+    s = (await train({recipe, outDir, dataDir: values.data, seed: Number(values.seed), backend, initFrom: c.from ? join(root, c.from) : undefined})).summary!
   }
   const row: Row = {config: c.name, objective: s.objective ?? 'ar', quant: s.quant.mode, from: c.from ?? null, train_seconds: budget, steps: s.steps, tokens_per_s: s.tokens_per_s, val_bpb: s.val_bpb, bound: s.bound ?? false, val_bpb_se: s.elbo?.val_bpb_se ?? null, chain: null, sub: {tokens: 0, val_bpb: null, chain_bpb: null, elbo_by_steps: {}}}
   const sub = Number.isFinite(subTokens) ? subTokens : null
   if (row.bound) {
-    const subChain = await evaluateTarget({run: outDir, mode: 'chain', valTokens: sub, backend: 'wasm'})
+    const subChain = await evaluateTarget({run: outDir, mode: 'chain', valTokens: sub, backend})
     row.sub = {tokens: subChain.tokens, val_bpb: null, chain_bpb: subChain.val_bpb, elbo_by_steps: {}}
     // blocks of a few tokens: the chain costs a few forwards per window, so the whole split
     const block = 'block_size' in subChain ? subChain.block_size : Infinity
-    const chain = block <= Number(values['chain-block']) ? await evaluateTarget({run: outDir, mode: 'chain', valTokens, backend: 'wasm'}) : subChain
+    const chain = block <= Number(values['chain-block']) ? await evaluateTarget({run: outDir, mode: 'chain', valTokens, backend}) : subChain
     row.chain = {bpb: chain.val_bpb, tokens: chain.tokens}
-    for (const T of [...elboSteps, 128]) row.sub.elbo_by_steps[String(T)] = (await evaluateTarget({run: outDir, mode: 'elbo', elboSteps: T, valTokens: sub, elboSamples: 4, backend: 'wasm'})).val_bpb
+    for (const T of [...elboSteps, 128]) row.sub.elbo_by_steps[String(T)] = (await evaluateTarget({run: outDir, mode: 'elbo', elboSteps: T, valTokens: sub, elboSamples: 4, backend})).val_bpb
   } else {
-    const r = await evaluateTarget({run: outDir, valTokens: sub, backend: 'wasm'})
+    const r = await evaluateTarget({run: outDir, valTokens: sub, backend})
     row.sub = {tokens: r.tokens, val_bpb: r.val_bpb, chain_bpb: null, elbo_by_steps: {}}
   }
   process.stderr.write(JSON.stringify({...row, seconds_total: Math.round((performance.now() - t0) / 1000)}) + '\n')
@@ -138,7 +164,9 @@ const ref = (r: Row) => rows.find((x) => x.config === (r.quant === 'none' ? 'ar-
 const pct = (x: number, base: number) => `${x >= base ? '+' : ''}${(((x - base) / base) * 100).toFixed(1)}%`
 const gap = (r: Row) => (ref(r) ? pct(r.val_bpb, ref(r)!.val_bpb) : '–')
 const speed = (r: Row) => (ref(r) ? `${((r.tokens_per_s / ref(r)!.tokens_per_s) * 100).toFixed(0)}%` : '–')
-if (values.json) console.log(JSON.stringify({bench: 'diffusion', seconds, val_tokens: valTokens, sub_tokens: subTokens, rows}))
+const budgetWords = maxSteps === null ? `equal training time: ${seconds} s per configuration` : `equal steps: ${maxSteps} per configuration`
+const setup = `${values.data ? `on ${values.data}` : 'on the built-in corpus'}, tiny-cpu shape (4×128)${values.set.length ? ` with ${values.set.join(' ')}` : ''}, ${backend} backend`
+if (values.json) console.log(JSON.stringify({bench: 'diffusion', seconds: maxSteps === null ? seconds : null, max_steps: maxSteps, sets: values.set, data: values.data ?? null, backend, val_tokens: valTokens, sub_tokens: subTokens, rows}))
 else {
   const first = `first ${(rows[0]?.sub.tokens ?? subTokens).toLocaleString('en-US')}` // whole windows of the first --sub-tokens
   const chainCell = (r: Row) => {
@@ -146,7 +174,8 @@ else {
     const whole = r.chain.tokens > r.sub.tokens // scored on the whole split, not only the sub-tokens
     return `${r.chain.bpb.toFixed(4)}${whole && ref(r) ? ` (${pct(r.chain.bpb, ref(r)!.val_bpb)})` : whole ? '' : ' (first)'}`
   }
-  console.log(`equal training time: ${seconds} s per configuration on the built-in corpus, tiny-cpu shape (4×128), wasm, 2 threads; val_bpb and chain on the whole validation split (chain "(first)": MDLM, on the ${first} tokens only), the other columns on its ${first} tokens`)
+  const scored = valTokens === null ? 'the whole validation split' : `the first ${valTokens.toLocaleString('en-US')} validation tokens`
+  console.log(`${budgetWords} ${setup}; val_bpb and chain on ${scored} (chain "(first)": MDLM, on the ${first} tokens only), the other columns on its ${first} tokens`)
   console.log(
     table(
       ['config', 'objective', 'weights', 'steps', 'tokens/s (vs AR)', 'val_bpb', 'vs AR', 'chain (vs AR)', `${first}: AR or chain`, ...[...elboSteps, 128].sort((a, b) => a - b).map((T) => `ELBO T=${T}`)],
