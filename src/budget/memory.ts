@@ -56,7 +56,7 @@
  * Activation quantization (2026-12-02; quantizedTrain, quantizedEval): 7 configs (AR, MDLM,
  * BD3-LM, recomputed or not) × a8, a4, a4.8 and single rounded or sparsified sites: forward+
  * backward and evaluation within 0.2% of the same config's float-activation error; without the
- * terms they were up to 7% and 20% under.
+ * terms they were up to 6% and 37% under.
  * Since block diffusion's last layer computes only the x_t rows (2026-12-01), its last
  * application and head have their own counts (TRAIN_LAST_FULL_ND, headSlice), re-checked on the
  * two BD3-LM configs of the test: +0.01% kept, +2.6% recomputed. `objective.clean_gradient:
@@ -321,7 +321,7 @@ const TRAIN = {
  * attention; block diffusion's last application computes those for the x_t rows only). The
  * quantizers' straight-through gradients hold nothing else; rounding the other sites keeps no
  * more than their float inputs did. Measured against the wasm peak (the calibration test): the
- * training estimate was 1–7% under for a8, a4.8 and a sparsified MLP down input without it.
+ * training estimate was 1–6% under for a8, a4.8 and a sparsified MLP down input without it.
  */
 function quantizedTrain(shape: MemoryShape, rows: number, keepRows: number): number {
   const sites = quantizedSites(shape)
@@ -415,8 +415,8 @@ function siteWidth(k: ActivationSite, d: {D: number; M: number}): number {
  * projection, its scale and the residual add, 3 N·D; after its input, the MLP's 3 N·M and the
  * down input's copy as well); the attention's sites are followed by more than they hold (at
  * mlp_mult ≥ 2). Measured against the wasm peak (test/budget/memory.test.ts): without this
- * term the evaluation of a8 and a4.8 models was 7–11% under, and 20% under with the down input
- * sparsified.
+ * term the evaluation of a8 and a4.8 models was 7–11% under, and 20–37% under with the down
+ * input sparsified.
  */
 function quantizedEval(shape: MemoryShape, N: number): number {
   const sites = quantizedSites(shape)
