@@ -9,8 +9,8 @@
  *   checkpoint.safetensors   float32 weights (+ checkpoint.json sidecar, optimizer.safetensors)
  *   summary.json             the result: val_loss, val_bpb, steps, params, …
  */
-import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
 
 import type {ValCoverage} from '../data/stream.js'
 import type {KVReport} from '../quant/kv-cache.js'
@@ -104,12 +104,30 @@ export class RunFolder {
     return this.dir.split(/[\\/]/).pop()!
   }
 
-  /** Create a fresh run folder; refuses one that already holds a run. */
-  static create(dir: string): RunFolder {
-    const run = new RunFolder(dir)
-    if (existsSync(run.dir) && readdirSync(run.dir).length > 0) {
-      throw new InputError(`run folder ${dir} already exists and is not empty (use --resume to continue it, or another --out)`)
+  /**
+   * Refuse (one line) a folder a fresh run cannot be made in: one that already holds something,
+   * an existing file (never touched), or a path under a file. `golf train` checks before it starts.
+   */
+  static checkNew(dir: string): void {
+    const abs = resolve(dir)
+    let st
+    try {
+      st = statSync(abs)
+    } catch {
+      // missing: every existing folder above it must be a folder
+      let up = dirname(abs)
+      while (!existsSync(up) && dirname(up) !== up) up = dirname(up)
+      if (existsSync(up) && !statSync(up).isDirectory()) throw new InputError(`run folder ${dir}: ${up} is a file, not a folder (choose another --out)`)
+      return
     }
+    if (!st.isDirectory()) throw new InputError(`run folder ${dir} is an existing file, not a folder (choose another --out)`)
+    if (readdirSync(abs).length > 0) throw new InputError(`run folder ${dir} already exists and is not empty (use --resume to continue it, or another --out)`)
+  }
+
+  /** Create a fresh run folder; refuses one that already holds a run (see checkNew). */
+  static create(dir: string): RunFolder {
+    RunFolder.checkNew(dir)
+    const run = new RunFolder(dir)
     mkdirSync(run.dir, {recursive: true})
     return run
   }
