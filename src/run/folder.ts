@@ -9,7 +9,7 @@
  *   checkpoint.safetensors   float32 weights (+ checkpoint.json sidecar, optimizer.safetensors)
  *   summary.json             the result: val_loss, val_bpb, steps, params, …
  */
-import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, rmSync, statSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 
 import type {ValCoverage} from '../data/stream.js'
@@ -155,6 +155,22 @@ export class RunFolder {
       return [p, `${p}.pending`]
     })
     return names.flatMap((p) => removeStaleTemps(p))
+  }
+
+  /**
+   * Remove what a fresh run that failed before its first checkpoint wrote: golf's run files (and
+   * their temporary files) only, then the folder if it is empty and not `keepFolder` (it was
+   * there before the run). Anything else in the folder stays, and so does the folder then.
+   */
+  removeUnfinished(opts: {keepFolder: boolean}): void {
+    this.removeStaleTemps()
+    for (const name of Object.values(RUN_FILES)) rmSync(join(this.dir, name), {force: true})
+    if (opts.keepFolder) return
+    try {
+      rmdirSync(this.dir) // only an empty folder
+    } catch {
+      // someone put files there meanwhile: they stay
+    }
   }
 
   log(line: string): void {

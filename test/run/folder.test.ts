@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -44,5 +44,22 @@ describe('RunFolder.create: a fresh run never lands on something that exists', (
     expect(() => RunFolder.create(dir)).toThrow(new InputError(`run folder ${dir} already exists and is not empty (use --resume to continue it, or another --out)`))
     expect(readFileSync(file, 'utf8')).toBe('mine')
     expect(RunFolder.create(join(dir, 'new', 'run')).dir).toBe(join(dir, 'new', 'run'))
+  })
+})
+
+describe('RunFolder.removeUnfinished', () => {
+  it("removes golf's run files only, and the folder only when nothing else is left", () => {
+    const run = RunFolder.create(join(mkdtempSync(join(tmpdir(), 'golf-unfinished-')), 'run'))
+    run.writeJson('config', {})
+    run.log('golf train …')
+    writeFileSync(join(run.dir, 'notes.txt'), 'mine')
+    run.removeUnfinished({keepFolder: false})
+    expect(readdirSync(run.dir)).toEqual(['notes.txt'])
+    rmSync(join(run.dir, 'notes.txt'))
+    run.log('golf train …')
+    run.removeUnfinished({keepFolder: true})
+    expect(readdirSync(run.dir)).toEqual([])
+    run.removeUnfinished({keepFolder: false})
+    expect(existsSync(run.dir)).toBe(false)
   })
 })
