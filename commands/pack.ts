@@ -1,16 +1,15 @@
 import {Args, Flags} from '@oclif/core'
-import {existsSync} from 'node:fs'
-
 import {BACKEND_NAMES, type BackendName} from '../src/backend/index.js'
 import {GolfCommand} from '../src/cli/base-command.js'
 import {formatBytes, paint, table} from '../src/cli/output.js'
 import {InputError} from '../src/errors.js'
 import {writeFileAtomic} from '../src/io/atomic.js'
+import {checkOutputFile} from '../src/io/output.js'
 import {FLOAT_DTYPES, type FloatDtype, type GroupSize} from '../src/pack/artifact.js'
 import {TRIT_CODEC_NAMES, type TritCodecName} from '../src/pack/codecs/index.js'
 import {COMPRESS_NAMES, type CompressName} from '../src/pack/compress.js'
 import {type CompareRow, type StorageRow, comparePacking, compareStorage} from '../src/pack/compare.js'
-import {type PackedTensorRow, packPrepared, parseFloatOverride, prepareSource} from '../src/pack/pack-model.js'
+import {PACK_OUTPUT, type PackedTensorRow, packInputs, packPrepared, parseFloatOverride, prepareSource} from '../src/pack/pack-model.js'
 import {SCALE_FORMATS, type ScaleFormat} from '../src/quant/ternary-host.js'
 import {OFFICIAL_LIMIT} from '../src/verify/limit.js'
 
@@ -69,7 +68,7 @@ export default class Pack extends GolfCommand {
 
   static override flags = {
     out: Flags.string({char: 'o', description: 'Artifact to write (required unless --compare).'}),
-    force: Flags.boolean({description: 'Overwrite --out if it exists.'}),
+    force: Flags.boolean({description: 'Overwrite --out if it is a golf artifact.'}),
     base3: Flags.boolean({description: 'Short for --codec base3.'}),
     codec: Flags.string({description: 'Trit codec for ternary tensors.', options: [...TRIT_CODEC_NAMES, 'auto']}),
     compress: Flags.string({description: 'Outer compression of the artifact body.', options: [...COMPRESS_NAMES, 'auto'], default: 'auto'}),
@@ -88,7 +87,7 @@ export default class Pack extends GolfCommand {
     if (flags.base3 && flags.codec !== undefined && flags.codec !== 'base3') throw new InputError(`--base3 and --codec ${flags.codec} disagree: give one`)
     const codec = (flags.base3 ? 'base3' : (flags.codec ?? 'auto')) as TritCodecName | 'auto'
     if (!flags.out && !flags.compare) throw new InputError('--out is required (the artifact to write), unless --compare')
-    if (flags.out && existsSync(flags.out) && !flags.force) throw new InputError(`${flags.out} exists: use --force to overwrite it`)
+    if (flags.out) checkOutputFile(flags.out, {inputs: packInputs(args.source), force: flags.force, own: PACK_OUTPUT})
 
     const prepared = await prepareSource(args.source, {
       ternary: flags.ternary,

@@ -75,6 +75,7 @@ With no --data the built-in Brown corpus (byte260) is prepared once and cached. 
       dataDir = dataDir ?? config.data
     } else {
       recipe = loadRecipe(flags.recipe, sets)
+      if (flags.out) RunFolder.checkNew(flags.out) // before the backend and data load: one line
     }
 
     const progress = progressReporter()

@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
-import {existsSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 
 import {GolfCommand} from '../src/cli/base-command.js'
-import {InputError, describeFsError} from '../src/errors.js'
-import {unpackToSafetensors} from '../src/pack/unpack.js'
-import {readFileSync} from 'node:fs'
+import {describeFsError} from '../src/errors.js'
+import {checkOutputFile} from '../src/io/output.js'
+import {UNPACK_OUTPUT, unpackToSafetensors} from '../src/pack/unpack.js'
 
 export interface UnpackResult {
   artifact: string
@@ -25,12 +25,12 @@ export default class Unpack extends GolfCommand {
 
   static override flags = {
     out: Flags.string({char: 'o', description: 'Safetensors file to write.', required: true}),
-    force: Flags.boolean({description: 'Overwrite --out if it exists.'}),
+    force: Flags.boolean({description: 'Overwrite --out if it is a safetensors file golf unpack wrote.'}),
   }
 
   async run(): Promise<UnpackResult> {
     const {args, flags} = await this.parse(Unpack)
-    if (existsSync(flags.out) && !flags.force) throw new InputError(`${flags.out} exists: use --force to overwrite it`)
+    checkOutputFile(flags.out, {inputs: [{path: args.artifact, what: 'the artifact'}], force: flags.force, own: UNPACK_OUTPUT})
     let bytes: Uint8Array
     try {
       bytes = new Uint8Array(readFileSync(args.artifact))

@@ -23,7 +23,7 @@ Sources (exactly one): --corpus brown (the built-in Brown corpus, 500 documents,
     out: Flags.string({description: 'Dataset folder to create.', required: true}),
     'val-docs': Flags.integer({description: 'Documents in the validation split (default: 5%, at least 1).', min: 1}),
     'shard-tokens': Flags.integer({description: 'Tokens per shard.', default: 100_000_000, min: 1}),
-    force: Flags.boolean({description: 'Replace --out if it exists.'}),
+    force: Flags.boolean({description: 'Replace --out if it is a dataset folder golf made (one holding only dataset.json, shards and its tokenizer).'}),
   }
 
   async run(): Promise<PrepareResult> {

@@ -4,7 +4,7 @@ import {GolfCommand} from '../../src/cli/base-command.js'
 import {formatBytes} from '../../src/cli/output.js'
 import {TORCH_EXPORT_SCOPE, writeTorchExport, type TorchExportResult} from '../../src/export/torch/export.js'
 import {SELF_EXTRACT_FORMAT} from '../../src/export/torch/self-extract.js'
-import {loadRecipe} from '../../src/recipe/recipe.js'
+import {loadRecipe, recipeFiles} from '../../src/recipe/recipe.js'
 
 export default class ExportTorch extends GolfCommand {
   static override summary = "Write a recipe's model, quantizer and trainer as one PyTorch file, train_gpt.py, for python or torchrun."
@@ -30,14 +30,15 @@ export default class ExportTorch extends GolfCommand {
     recipe: Flags.string({char: 'r', description: 'Built-in recipe name or YAML file.', required: true}),
     set: Flags.string({description: 'Override a recipe key, key=value (repeatable).', multiple: true}),
     out: Flags.string({char: 'o', description: 'Python file to write.', default: 'train_gpt.py'}),
-    force: Flags.boolean({description: 'Overwrite --out if it exists.'}),
+    force: Flags.boolean({description: 'Overwrite --out if it is a file golf export torch wrote.'}),
     compressed: Flags.boolean({description: 'Write the self-extracting form (LZMA + base85 wrapper, as the records count their code) instead of the raw file.'}),
   }
 
   async run(): Promise<TorchExportResult> {
     const {flags} = await this.parse(ExportTorch)
     const recipe = loadRecipe(flags.recipe, flags.set ?? [])
-    const result = writeTorchExport(recipe, flags.out, {force: flags.force, compressed: flags.compressed})
+    const inputs = recipeFiles(flags.recipe).map((path) => ({path, what: 'the recipe'}))
+    const result = writeTorchExport(recipe, flags.out, {force: flags.force, compressed: flags.compressed, inputs})
     if (!this.jsonEnabled()) {
       const {raw, compressed} = result
       const size = `${result.bytes.toLocaleString('en-US')} bytes (${formatBytes(result.bytes)})`

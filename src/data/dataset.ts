@@ -5,7 +5,7 @@
  * exporter does); `readDatasetInfo` reads one back, inferring what it can for folders
  * downloaded without `dataset.json`.
  */
-import {createReadStream, existsSync, readdirSync, statSync} from 'node:fs'
+import {createReadStream, existsSync, lstatSync, readdirSync, statSync} from 'node:fs'
 import {copyFile, mkdir, readFile, rename, rm} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {basename, dirname, join, relative, resolve} from 'node:path'
@@ -267,7 +267,10 @@ export interface PrepareOptions {
   /** Documents for the validation split (the first ones); default round(5%), at least 1. */
   valDocs?: number
   shardTokens?: number
+  /** Replace an existing `out`: only a dataset folder golf made (see assertReplaceableDataset). */
   force?: boolean
+  /** With force: replace whatever `out` holds (golf's own cache folder only). */
+  replaceAny?: boolean
   onProgress?: (p: PrepareProgress) => void
 }
 
@@ -292,6 +295,42 @@ function isNonEmptyDir(path: string): boolean {
   }
 }
 
+/** Names golf writes into a dataset folder: shards, byte sidecars, their downloads' `.part` files, dataset.json and its temporary files. */
+function isDatasetFile(name: string, tokenizerFile: string | null): boolean {
+  return /^fineweb_(?:train|val|val_bytes)_\w+\.bin(?:\.part)?$/.test(name) || name === DATASET_FILE || name.startsWith(`${DATASET_FILE}.tmp-`) || name === tokenizerFile
+}
+
+/**
+ * What --force may replace: a dataset folder golf made (prepared or downloaded: its dataset.json
+ * says `format: golf-dataset`) holding only files golf writes there, and nothing else — not
+ * someone's folder of notes, texts or a repository. An empty folder needs no --force.
+ */
+function assertReplaceableDataset(out: string, shown: string): void {
+  let entries: string[]
+  try {
+    entries = readdirSync(out)
+  } catch (err) {
+    throw describeFsError(err, shown, '--out')
+  }
+  if (entries.length === 0) return
+  let meta: Partial<DatasetJson> | null = null
+  try {
+    meta = JSON.parse(readInputFile(join(out, DATASET_FILE), DATASET_FILE, {maxBytes: MAX_DATASET_JSON_BYTES}).toString('utf8')) as Partial<DatasetJson>
+  } catch {
+    // no dataset.json, or not one golf wrote: refused below
+  }
+  if (meta === null || typeof meta !== 'object' || meta.format !== 'golf-dataset') {
+    throw new InputError(`--out ${oneLine(shown)} is not a dataset folder golf made (no golf ${DATASET_FILE} in it): --force replaces only a dataset folder golf wrote; choose another --out`)
+  }
+  // the SentencePiece .model that prepare copied in, named by dataset.json
+  const tokenizerFile = typeof meta.tokenizer_path === 'string' && basename(meta.tokenizer_path) === meta.tokenizer_path ? meta.tokenizer_path : null
+  const foreign = entries.filter((e) => !isDatasetFile(e, tokenizerFile) || !lstatSync(join(out, e)).isFile())
+  if (foreign.length > 0) {
+    const names = foreign.slice(0, 3).map((e) => oneLine(e)).join(', ') + (foreign.length > 3 ? `, … (${foreign.length} in all)` : '')
+    throw new InputError(`--out ${oneLine(shown)} holds files golf does not write in a dataset folder (${names}): --force replaces only a dataset folder golf wrote; move them or choose another --out`)
+  }
+}
+
 /**
  * Tokenize a corpus into a dataset folder. Builds in a temporary sibling folder and renames
  * it into place at the end, so `out` is either absent, the old dataset, or the complete new one.
@@ -304,6 +343,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
   }
   if (existsSync(out) && !statSync(out).isDirectory()) throw new InputError(`--out ${opts.out} exists and is not a directory`)
   if (!opts.force && isNonEmptyDir(out)) throw new InputError(`--out ${opts.out} exists; use --force to overwrite`)
+  if (opts.force && existsSync(out) && !opts.replaceAny) assertReplaceableDataset(out, opts.out)
 
   const tokenizer = await loadTokenizer(opts.tokenizer)
   if (tokenizer.vocabSize > 65536) throw new InputError(`tokenizer ${opts.tokenizer}: vocab size ${tokenizer.vocabSize} does not fit uint16 shards`)
@@ -355,6 +395,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
       source: opts.source.kind,
     }
     await writeFileAtomic(join(tmp, DATASET_FILE), JSON.stringify(dataset, null, 2) + '\n')
+    // checked again: files may have been put there while the corpus was tokenized
+    if (opts.force && existsSync(out) && !opts.replaceAny) assertReplaceableDataset(out, opts.out)
     await swapIntoPlace(tmp, out, Boolean(opts.force), opts.out)
     return {
       dir: out,
@@ -413,7 +455,7 @@ export async function ensureBuiltinDataset(opts: {onProgress?: (p: PrepareProgre
   if (existsSync(join(dir, DATASET_FILE))) return dir
   try {
     // A folder without dataset.json here is debris (builds are renamed in whole): replace it.
-    await prepareDataset({source: {kind: 'brown'}, tokenizer: 'byte260', out: dir, force: existsSync(dir), onProgress: opts.onProgress})
+    await prepareDataset({source: {kind: 'brown'}, tokenizer: 'byte260', out: dir, force: existsSync(dir), replaceAny: true, onProgress: opts.onProgress})
   } catch (err) {
     if (!existsSync(join(dir, DATASET_FILE))) throw err
   }

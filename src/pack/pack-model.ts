@@ -19,8 +19,10 @@ import {basename, dirname, join} from 'node:path'
 
 import type {BackendName} from '../backend/index.js'
 import {InputError} from '../errors.js'
+import {fileHead, type OutputInput} from '../io/output.js'
+import {RUN_FILES} from '../run/folder.js'
 import {type GroupSize, type ScaleFormat, scaleBytesOf} from '../quant/ternary-host.js'
-import {type ArtifactManifest, type ArtifactTensorInput, type FloatDtype, FLOAT_DTYPES, type PackReport, type PackReportTensor, readArtifactManifest, writeArtifact} from './artifact.js'
+import {ARTIFACT_MAGIC, type ArtifactManifest, type ArtifactTensorInput, type FloatDtype, FLOAT_DTYPES, type PackReport, type PackReportTensor, readArtifactManifest, writeArtifact} from './artifact.js'
 import {type TritCodecName, countTrits, tritEntropyBits} from './codecs/index.js'
 import type {CompressName} from './compress.js'
 import {prepareRun} from './prepare-run.js'
@@ -113,6 +115,21 @@ export function runFolderOf(source: string): string | null {
   if (basename(source) === 'checkpoint.safetensors' && existsSync(join(dir, 'checkpoint.json')) && existsSync(join(dir, 'config.json'))) return dir
   return null
 }
+
+/** The files packing `source` reads, which --out may not be: a run's files, or the safetensors file ([] for a source prepareSource refuses). */
+export function packInputs(source: string): OutputInput[] {
+  let run: string | null
+  try {
+    run = runFolderOf(source)
+  } catch {
+    return []
+  }
+  if (run === null) return [{path: source, what: 'the source'}]
+  return Object.values(RUN_FILES).map((f) => ({path: join(run, f), what: 'the run file'}))
+}
+
+/** What `golf pack --force` may replace (src/io/output.ts): a golf artifact, by its magic. */
+export const PACK_OUTPUT = {what: 'a golf artifact', writer: 'golf pack', recognise: (path: string) => fileHead(path, ARTIFACT_MAGIC.length).toString('latin1') === ARTIFACT_MAGIC}
 
 const FOREIGN_ONLY: Array<[keyof PackOptions, string]> = [
   ['ternary', '--ternary'],

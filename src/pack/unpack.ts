@@ -2,6 +2,7 @@
  * Reading artifacts back, without tfjs: `golf unpack` (dequantized float32 safetensors) and
  * `golf inspect` (manifest summary). Both verify the checksum before decoding anything.
  */
+import {fileHead} from '../io/output.js'
 import {writeSafetensors} from '../io/safetensors.js'
 import {type ArtifactLimits, type ArtifactManifest, type GroupSize, readArtifact} from './artifact.js'
 import type {CompressName} from './compress.js'
@@ -21,6 +22,18 @@ export function unpackToSafetensors(bytes: Uint8Array, out: string, opts: {sourc
   }
   writeSafetensors(out, entries, {golf_manifest: JSON.stringify(manifest)})
   return {manifest, tensors: entries.size, params}
+}
+
+const UNPACKED_HEADER_START = '{"__metadata__":{"golf_manifest":'
+
+/**
+ * What `golf unpack --force` may replace (src/io/output.ts): a safetensors file unpack wrote,
+ * whose header starts with the `golf_manifest` metadata (the writer puts `__metadata__` first).
+ */
+export const UNPACK_OUTPUT = {
+  what: 'a safetensors file golf unpack wrote',
+  writer: 'golf unpack',
+  recognise: (path: string) => fileHead(path, 8 + UNPACKED_HEADER_START.length).subarray(8).toString('latin1') === UNPACKED_HEADER_START,
 }
 
 // --- Inspect -----------------------------------------------------------------------------------

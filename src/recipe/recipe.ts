@@ -418,6 +418,18 @@ export function parseOverrides(sets: readonly string[]): Record<string, unknown>
   return out
 }
 
+/** The file `extends: <name>` in the recipe at `path` names: beside it, else a built-in recipe. */
+function extendedPath(path: string, name: string): string {
+  return existsSync(join(path, '..', name)) ? join(path, '..', name) : locateRecipe(name)
+}
+
+/** The files `loadRecipe(nameOrPath)` reads: the recipe and the one it extends (what an --out may not overwrite). */
+export function recipeFiles(nameOrPath: string): string[] {
+  const path = locateRecipe(nameOrPath)
+  const doc = readYaml(path)
+  return typeof doc.extends === 'string' ? [path, extendedPath(path, doc.extends)] : [path]
+}
+
 /**
  * Read a recipe (name or path), apply `extends` (one level of a built-in or relative recipe),
  * apply overrides, merge onto defaults and validate.
@@ -427,7 +439,7 @@ export function loadRecipe(nameOrPath: string, sets: readonly string[] = []): Re
   let doc = readYaml(path)
   const where = `recipe ${basename(path)}`
   if (typeof doc.extends === 'string') {
-    const parentPath = existsSync(join(path, '..', doc.extends)) ? join(path, '..', doc.extends) : locateRecipe(doc.extends)
+    const parentPath = extendedPath(path, doc.extends)
     const parent = readYaml(parentPath)
     if (parent.extends !== undefined) throw new InputError(`${where}: extends ${doc.extends}, which extends again (one level only)`)
     doc = deepMerge(parent, doc)

@@ -9,8 +9,8 @@
  *   checkpoint.safetensors   float32 weights (+ checkpoint.json sidecar, optimizer.safetensors)
  *   summary.json             the result: val_loss, val_bpb, steps, params, …
  */
-import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, rmSync, statSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
 
 import type {ValCoverage} from '../data/stream.js'
 import type {KVReport} from '../quant/kv-cache.js'
@@ -104,12 +104,30 @@ export class RunFolder {
     return this.dir.split(/[\\/]/).pop()!
   }
 
-  /** Create a fresh run folder; refuses one that already holds a run. */
-  static create(dir: string): RunFolder {
-    const run = new RunFolder(dir)
-    if (existsSync(run.dir) && readdirSync(run.dir).length > 0) {
-      throw new InputError(`run folder ${dir} already exists and is not empty (use --resume to continue it, or another --out)`)
+  /**
+   * Refuse (one line) a folder a fresh run cannot be made in: one that already holds something,
+   * an existing file (never touched), or a path under a file. `golf train` checks before it starts.
+   */
+  static checkNew(dir: string): void {
+    const abs = resolve(dir)
+    let st
+    try {
+      st = statSync(abs)
+    } catch {
+      // missing: every existing folder above it must be a folder
+      let up = dirname(abs)
+      while (!existsSync(up) && dirname(up) !== up) up = dirname(up)
+      if (existsSync(up) && !statSync(up).isDirectory()) throw new InputError(`run folder ${dir}: ${up} is a file, not a folder (choose another --out)`)
+      return
     }
+    if (!st.isDirectory()) throw new InputError(`run folder ${dir} is an existing file, not a folder (choose another --out)`)
+    if (readdirSync(abs).length > 0) throw new InputError(`run folder ${dir} already exists and is not empty (use --resume to continue it, or another --out)`)
+  }
+
+  /** Create a fresh run folder; refuses one that already holds a run (see checkNew). */
+  static create(dir: string): RunFolder {
+    RunFolder.checkNew(dir)
+    const run = new RunFolder(dir)
     mkdirSync(run.dir, {recursive: true})
     return run
   }
@@ -137,6 +155,22 @@ export class RunFolder {
       return [p, `${p}.pending`]
     })
     return names.flatMap((p) => removeStaleTemps(p))
+  }
+
+  /**
+   * Remove what a fresh run that failed before its first checkpoint wrote: golf's run files (and
+   * their temporary files) only, then the folder if it is empty and not `keepFolder` (it was
+   * there before the run). Anything else in the folder stays, and so does the folder then.
+   */
+  removeUnfinished(opts: {keepFolder: boolean}): void {
+    this.removeStaleTemps()
+    for (const name of Object.values(RUN_FILES)) rmSync(join(this.dir, name), {force: true})
+    if (opts.keepFolder) return
+    try {
+      rmdirSync(this.dir) // only an empty folder
+    } catch {
+      // someone put files there meanwhile: they stay
+    }
   }
 
   log(line: string): void {

@@ -100,7 +100,31 @@ function paramRefs(model: GPT): ParamRef[] {
   return model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group}))
 }
 
+/** What a fresh run has made so far: the folder (and whether it was there before), and whether a checkpoint was written. */
+interface MadeRun {
+  run: RunFolder | null
+  folderExisted: boolean
+  checkpointed: boolean
+}
+
+/**
+ * Train (see the module doc). A fresh run that fails before its first checkpoint (bad data found
+ * at the first batch, a bad --init-from, divergence) leaves nothing behind: the files it wrote
+ * are removed, and its folder too when this call made it, so the same command can run again and
+ * no half-made run looks like a finished one. A run that failed after a checkpoint is kept
+ * (without summary.json: report and verify refuse it) for --resume.
+ */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const made: MadeRun = {run: null, folderExisted: false, checkpointed: false}
+  try {
+    return await trainRun(opts, made)
+  } catch (err) {
+    if (!opts.resume && made.run && !made.checkpointed) made.run.removeUnfinished({keepFolder: made.folderExisted})
+    throw err
+  }
+}
+
+async function trainRun(opts: TrainOptions, made: MadeRun): Promise<TrainResult> {
   const r = opts.recipe
   const emit = opts.onEvent ?? (() => {})
   const backend = await initBackend(opts.backend)
@@ -132,9 +156,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (tm.eval_batch_seqs !== tm.requested_eval_batch_seqs) emit({kind: 'info', message: `eval.batch_seqs ${tm.requested_eval_batch_seqs} → ${tm.eval_batch_seqs}: the largest evaluation batch that fits beside the optimizer state on ${backend.name} (scores do not depend on the batching)`})
   if (recompute && recipe.train.recompute === 'auto') emit({kind: 'info', message: `train.recompute auto: on (each layer's activations recomputed in the backward pass; without it a step needs an estimated ${gib(estimateMemory({...recipe, train: {...recipe.train, recompute: false}}, {backend: backend.name, threads: workers, vocab: 'model'}).train!.step_peak_bytes)} per thread)`})
 
-  const run = opts.resume
-    ? RunFolder.open(opts.outDir ?? '')
-    : RunFolder.create(opts.outDir ?? `runs/${defaultRunName(recipe.name, opts.seed)}`)
+  let run: RunFolder
+  if (opts.resume) {
+    run = RunFolder.open(opts.outDir ?? '')
+  } else {
+    const dir = opts.outDir ?? `runs/${defaultRunName(recipe.name, opts.seed)}`
+    made.folderExisted = existsSync(dir)
+    run = made.run = RunFolder.create(dir)
+  }
   const sched = scheduleOf(recipe)
   const t = recipe.train
   const model = buildModel(recipe, opts.seed)
@@ -218,6 +247,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       backend: backend.name,
     })
     lastCheckpoint = step
+    made.checkpointed = true
   }
   // AR: chunked (or sliding with a stride); diffusion: eval.score (the ELBO of the recipe's eval
   // settings, or the chain rule)

@@ -50,6 +50,14 @@ describe('golf data prepare / inspect', () => {
     expect(r.stderr.trim()).toBe('golf: --out ds exists; use --force to overwrite')
   })
 
+  it('--force refuses a folder golf did not make (exit 2, one line) and leaves it as it was', async () => {
+    // the source folder itself: someone's texts, not a dataset
+    const r = await runCli(['data', 'prepare', '--text', 'src/a.txt', 'src/b.txt', '--out', 'src', '--force'], {cwd: dir})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe('golf: --out src is not a dataset folder golf made (no golf dataset.json in it): --force replaces only a dataset folder golf wrote; choose another --out\n')
+    expect(readFileSync(join(dir, 'src', 'c.txt'), 'utf8')).toBe('gamma')
+  })
+
   const bad: Array<[string, string[], RegExp]> = [
     ['bad shard', ['data', 'inspect', 'junk.bin'], /^golf: shard .*junk\.bin: too short for the 1024-byte header \(file has 5 bytes\)$/],
     ['missing folder', ['data', 'inspect', 'nowhere'], /^golf: dataset or shard not found: nowhere$/],

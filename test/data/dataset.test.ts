@@ -76,13 +76,41 @@ describe('prepareDataset', () => {
     writeFileSync(src, 'hello')
     writeFileSync(join(dir, 'b.txt'), 'world')
     const out = join(dir, 'ds')
-    mkdirSync(out)
-    writeFileSync(join(out, 'keep.txt'), 'x')
     const opts = {source: {kind: 'text' as const, patterns: [src, join(dir, 'b.txt')]}, tokenizer: 'byte260', out}
+    await prepareDataset(opts)
     await expect(prepareDataset(opts)).rejects.toThrow(/--out .*ds exists; use --force to overwrite/)
-    expect(readdirSync(out)).toEqual(['keep.txt'])
+    writeFileSync(src, 'hello again')
     await prepareDataset({...opts, force: true})
     expect(readdirSync(out).sort()).toEqual(['dataset.json', 'fineweb_train_000000.bin', 'fineweb_val_000000.bin'])
+    expect(Array.from(readShard(join(out, 'fineweb_val_000000.bin')))).toEqual([1, ...bytes('hello again')])
+  })
+
+  it('--force never deletes a folder golf did not make, or one holding files golf did not write', async () => {
+    writeFileSync(join(dir, 'a.txt'), 'hello')
+    writeFileSync(join(dir, 'b.txt'), 'world')
+    const opts = {source: {kind: 'text' as const, patterns: [join(dir, 'a.txt'), join(dir, 'b.txt')]}, tokenizer: 'byte260', force: true}
+    // someone's folder: no dataset.json
+    const mine = join(dir, 'mine')
+    mkdirSync(mine)
+    writeFileSync(join(mine, 'notes.txt'), 'precious')
+    await expect(prepareDataset({...opts, out: mine})).rejects.toThrow(
+      new InputError(`--out ${mine} is not a dataset folder golf made (no golf dataset.json in it): --force replaces only a dataset folder golf wrote; choose another --out`),
+    )
+    // a dataset.json that golf did not write
+    writeFileSync(join(mine, 'dataset.json'), '{"name": "my project"}')
+    await expect(prepareDataset({...opts, out: mine})).rejects.toThrow(/is not a dataset folder golf made/)
+    expect(readdirSync(mine).sort()).toEqual(['dataset.json', 'notes.txt'])
+    expect(readFileSync(join(mine, 'notes.txt'), 'utf8')).toBe('precious')
+    // a golf dataset with a user's files put beside the shards
+    const ds = join(dir, 'ds')
+    await prepareDataset({...opts, out: ds, force: false})
+    writeFileSync(join(ds, 'notes.txt'), 'precious')
+    mkdirSync(join(ds, 'sub'))
+    await expect(prepareDataset({...opts, out: ds})).rejects.toThrow(
+      new InputError(`--out ${ds} holds files golf does not write in a dataset folder (notes.txt, sub): --force replaces only a dataset folder golf wrote; move them or choose another --out`),
+    )
+    expect(readFileSync(join(ds, 'notes.txt'), 'utf8')).toBe('precious')
+    expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([])
   })
 
   it('rejects bad inputs with one line', async () => {

@@ -9,7 +9,7 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {REPO_ROOT, runCli} from '../helpers/cli.js'
 import {scratch} from './torch-peer.js'
 
 let dir = ''
@@ -86,5 +86,32 @@ describe('golf export torch', () => {
       expect(lines[0], args.join(' ')).toMatch(message)
     }
     expect(readFileSync(exists, 'utf8')).toBe('# mine\n')
+  })
+
+  it('--out is never the recipe (or the one it extends), nor with --force a file golf did not write', async () => {
+    const parent = join(dir, 'parent.yaml')
+    writeFileSync(parent, readFileSync(join(REPO_ROOT, 'recipes', 'tiny-cpu.yaml')))
+    const child = join(dir, 'child.yaml')
+    writeFileSync(child, 'name: child\nextends: parent.yaml\ntrain:\n  max_steps: 3\n')
+    const official = join(dir, 'official.py')
+    writeFileSync(official, '# the official train_gpt.py\n')
+    const cases: Array<[string[], string]> = [
+      [['--recipe', child, '--out', child, '--force'], `--out ${child} is the same file as the recipe ${child}: golf does not write over its own input; choose another --out`],
+      [['--recipe', child, '--out', `${dir}/./parent.yaml`, '--force'], `--out ${dir}/./parent.yaml is the same file as the recipe ${parent}: golf does not write over its own input; choose another --out`],
+      [['--recipe', 'tiny-cpu', '--out', official, '--force'], `--out ${official} exists and is not a golf export torch file: --force replaces only a file golf export torch wrote; move it or choose another --out`],
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(['export', 'torch', ...args])
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr, args.join(' ')).toBe(`golf: ${message}\n`)
+    }
+    expect(readFileSync(parent, 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'recipes', 'tiny-cpu.yaml'), 'utf8'))
+    expect(readFileSync(child, 'utf8')).toMatch(/^name: child\n/)
+    expect(readFileSync(official, 'utf8')).toBe('# the official train_gpt.py\n')
+    // an export, raw or self-extracting, is replaced with --force
+    const own = join(dir, 'own.py')
+    expect((await runCli(['export', 'torch', '--recipe', child, '--out', own, '--compressed'])).code).toBe(0)
+    expect((await runCli(['export', 'torch', '--recipe', child, '--out', own, '--force'])).code).toBe(0)
+    expect((await runCli(['export', 'torch', '--recipe', child, '--out', own, '--force'])).code).toBe(0)
   })
 })

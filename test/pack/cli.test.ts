@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -45,6 +45,38 @@ describe('golf pack | inspect | unpack', () => {
     expect(b.stderr).toBe('golf: --base3 and --codec entropy disagree: give one\n')
     const f = await runCli(['pack', runDir, '--out', join(dir, 'y.golf'), '--base3', '--compress', 'none', '--force', '--json'])
     expect(JSON.parse(f.stdout).tensors.filter((t: {kind: string}) => t.kind === 'ternary').every((t: {codec: string}) => t.codec === 'base3')).toBe(true)
+  }, 60_000)
+
+  it('--out is never an input (however spelled) nor a file golf did not write: one line, exit 2, the file untouched', async () => {
+    const plain = join(dir, 'weights.safetensors')
+    copyFileSync(join(runDir, 'checkpoint.safetensors'), plain)
+    const checkpoint = readFileSync(join(runDir, 'checkpoint.safetensors'))
+    const notes = join(dir, 'notes.txt')
+    writeFileSync(notes, 'precious')
+    const cases: Array<[string[], string]> = [
+      [['pack', runDir, '--out', join(runDir, 'checkpoint.safetensors'), '--force'], `--out ${join(runDir, 'checkpoint.safetensors')} is the same file as the run file ${join(runDir, 'checkpoint.safetensors')}: golf does not write over its own input; choose another --out`],
+      [['pack', join(runDir, 'checkpoint.safetensors'), '--out', `${runDir}/./config.json`], `--out ${runDir}/./config.json is the same file as the run file ${join(runDir, 'config.json')}: golf does not write over its own input; choose another --out`],
+      [['pack', plain, '--ternary', 'blocks.**', '--group-size', '16', '--out', `${dir}/./weights.safetensors`, '--force'], `--out ${dir}/./weights.safetensors is the same file as the source ${plain}: golf does not write over its own input; choose another --out`],
+      [['pack', runDir, '--out', notes, '--force'], `--out ${notes} exists and is not a golf artifact: --force replaces only a file golf pack wrote; move it or choose another --out`],
+      [['unpack', artifact, '--out', `${dir}/./model.golf`, '--force'], `--out ${dir}/./model.golf is the same file as the artifact ${artifact}: golf does not write over its own input; choose another --out`],
+      [['unpack', artifact, '--out', plain, '--force'], `--out ${plain} exists and is not a safetensors file golf unpack wrote: --force replaces only a file golf unpack wrote; move it or choose another --out`],
+    ]
+    const link = join(dir, 'link.golf')
+    symlinkSync(artifact, link)
+    cases.push([['unpack', link, '--out', artifact, '--force'], `--out ${artifact} is the same file as the artifact ${link}: golf does not write over its own input; choose another --out`])
+    const before = readFileSync(artifact)
+    for (const [args, message] of cases) {
+      const r = await runCli(args)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr, args.join(' ')).toBe(`golf: ${message}\n`)
+    }
+    expect(readFileSync(join(runDir, 'checkpoint.safetensors')).equals(checkpoint)).toBe(true)
+    expect(readFileSync(plain).equals(checkpoint)).toBe(true)
+    expect(readFileSync(artifact).equals(before)).toBe(true)
+    expect(readFileSync(notes, 'utf8')).toBe('precious')
+    // what golf wrote is replaced with --force
+    const again = await runCli(['pack', runDir, '--out', artifact, '--force', '--json'])
+    expect(again.code).toBe(0)
   }, 60_000)
 
   it('--compare gives a row per method with the smallest marked 0', async () => {

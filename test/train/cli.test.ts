@@ -14,6 +14,7 @@ beforeAll(async () => {
   data = await tinyDataset()
   dir = mkdtempSync(join(tmpdir(), 'golf-cli-train-'))
   recipe = join(dir, 'tiny.yaml')
+  writeFileSync(join(dir, 'notes.txt'), 'mine')
   writeFileSync(
     recipe,
     [
@@ -74,10 +75,14 @@ describe('golf train / golf sample (built CLI)', () => {
     [['train', '--recipe', 'tiny-cpu', '--init-from', 'x', '--resume', '--out', 'y'], /^golf: --init-from starts a new run; it cannot be combined with --resume/],
     [['eval', '--run', '/nonexistent/run'], /^golf: run folder not found: \/nonexistent\/run/],
     [['eval'], /^golf: golf eval needs --run <run folder> or --artifact <file>/],
+    // an existing file as the run folder: refused before anything loads, the file untouched (checked below)
+    [['train', '--out', 'notes.txt'], /^golf: run folder notes\.txt is an existing file, not a folder \(choose another --out\)\n$/],
+    [['train', '--out', 'notes.txt/run'], /^golf: run folder notes\.txt\/run: .*notes\.txt is a file, not a folder \(choose another --out\)\n$/],
   ])('%j → one line, exit 2', async (args, pattern) => {
     const r = await runCli(args as string[], {cwd: dir})
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(pattern as RegExp)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine')
   })
 })

@@ -1,4 +1,4 @@
-import {cpSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -114,6 +114,27 @@ describe('golf train loop', () => {
     await train({recipe: tinyRecipe({train: {max_steps: 1, eval_every: 0}, eval: {sliding_stride: null}}), dataDir: data, outDir: out, seed: 1, backend: 'wasm'})
     await expect(train({recipe: tinyRecipe(), dataDir: data, outDir: out, seed: 1, backend: 'wasm'})).rejects.toThrow(/already exists and is not empty/)
     await expect(train({recipe: tinyRecipe(), dataDir: data, outDir: tmp(), seed: 1, backend: 'wasm', resume: true})).rejects.toThrow(InputError)
+  })
+
+  it('a fresh run that fails before its first checkpoint leaves nothing behind, and the same command then runs', async () => {
+    // bad data found at the first batch: the training shard is cut short after its header
+    const root = tmp()
+    const bad = join(root, 'bad-data')
+    cpSync(data, bad, {recursive: true})
+    const shard = join(bad, 'fineweb_train_000000.bin')
+    const size = readFileSync(shard).length
+    writeFileSync(shard, readFileSync(shard).subarray(0, 1024 + 100))
+    const recipe = tinyRecipe({train: {max_steps: 1, eval_every: 0}, eval: {sliding_stride: null}})
+    const out = join(root, 'runs', 'r')
+    await expect(train({recipe, dataDir: bad, outDir: out, seed: 1, backend: 'wasm'})).rejects.toThrow(new InputError(`shard ${shard}: header says ${(size - 1024) / 2} tokens (${size} bytes) but file has 1124 bytes`))
+    expect(existsSync(out)).toBe(false) // made by this call: removed (the folder above it stays)
+    expect(readdirSync(join(root, 'runs'))).toEqual([])
+    // a folder that was there (empty) stays, emptied of what the run wrote
+    mkdirSync(out)
+    await expect(train({recipe, dataDir: bad, outDir: out, seed: 1, backend: 'wasm'})).rejects.toThrow(InputError)
+    expect(readdirSync(out)).toEqual([])
+    const r = await train({recipe, dataDir: data, outDir: out, seed: 1, backend: 'wasm'})
+    expect(r.summary?.steps).toBe(1)
   })
 
   it('staged quantization switches on at start_frac of the run', () => {

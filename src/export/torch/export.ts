@@ -12,11 +12,11 @@
  * score, the exact ELBO, the quantized KV cache.
  */
 import {createHash} from 'node:crypto'
-import {existsSync, statSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {resolve} from 'node:path'
 
 import {InputError} from '../../errors.js'
 import {writeFileAtomicSync} from '../../io/atomic.js'
+import {checkOutputFile, fileHead, type OutputInput} from '../../io/output.js'
 import {oneLine} from '../../io/read.js'
 import type {ResolvedRecipe} from '../../recipe/recipe.js'
 import {renderHeader} from './header.js'
@@ -59,6 +59,9 @@ export interface TorchExportResult {
   compressed?: {format: typeof SELF_EXTRACT_FORMAT; lzma_bytes: number}
 }
 
+/** What --force may replace (src/io/output.ts): a file golf export torch wrote, raw or self-extracting (both name it in their first lines). */
+export const TORCH_OUTPUT = {what: 'a golf export torch file', writer: 'golf export torch', recognise: (path: string) => fileHead(path, 256).toString('utf8').includes('golf export torch')}
+
 function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex')
 }
@@ -68,18 +71,14 @@ function lineCount(text: string): number {
 }
 
 /**
- * Write the export of `recipe` to `out` (refusing to replace a file unless `force`): the Python
+ * Write the export of `recipe` to `out` (checked first by src/io/output.ts: never one of `inputs`, an
+ * existing file only with `force` and only one golf export torch wrote): the Python
  * source, or with `compressed` its self-extracting wrapper (src/export/torch/self-extract.ts),
  * the form the records count.
  */
-export function writeTorchExport(recipe: ResolvedRecipe, out: string, opts: {force?: boolean; compressed?: boolean} = {}): TorchExportResult {
+export function writeTorchExport(recipe: ResolvedRecipe, out: string, opts: {force?: boolean; compressed?: boolean; inputs?: readonly OutputInput[]} = {}): TorchExportResult {
   const path = resolve(out)
-  if (existsSync(path)) {
-    if (statSync(path).isDirectory()) throw new InputError(`--out ${oneLine(out)} is a directory: give a file name, e.g. ${oneLine(out)}/train_gpt.py`)
-    if (!opts.force) throw new InputError(`${oneLine(out)} exists: use --force to overwrite it`)
-  }
-  const dir = dirname(path)
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(`--out ${oneLine(out)}: folder ${oneLine(dir)} does not exist`)
+  checkOutputFile(out, {inputs: opts.inputs, force: opts.force, fileName: 'train_gpt.py', own: TORCH_OUTPUT})
   const text = renderTorchExport(recipe)
   const raw = Buffer.from(text, 'utf8')
   const packed = opts.compressed ? selfExtractingPython(raw) : null
