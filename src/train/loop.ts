@@ -100,26 +100,27 @@ function paramRefs(model: GPT): ParamRef[] {
   return model.specs.map((s) => ({name: s.name, variable: model.params.get(s.name)!, group: s.group}))
 }
 
-/** What a fresh run has made so far: the folder (and whether it was there before), and whether a checkpoint was written. */
+/** What a fresh run has made so far: the folder (and whether it was there before), and whether it has trained a step. */
 interface MadeRun {
   run: RunFolder | null
   folderExisted: boolean
-  checkpointed: boolean
+  trained: boolean
 }
 
 /**
- * Train (see the module doc). A fresh run that fails before its first checkpoint (bad data found
- * at the first batch, a bad --init-from, divergence) leaves nothing behind: the files it wrote
- * are removed, and its folder too when this call made it, so the same command can run again and
- * no half-made run looks like a finished one. A run that failed after a checkpoint is kept
- * (without summary.json: report and verify refuse it) for --resume.
+ * Train (see the module doc). A fresh run that fails before its first training step (bad data
+ * found at the first batch, a bad --init-from, a step that does not fit) leaves nothing behind:
+ * the files it wrote are removed, and its folder too when this call made it, so the same command
+ * can run again. A run that failed later (divergence, a worker that died) is kept, its train.log
+ * being the record of what happened, for --resume from its last checkpoint; without summary.json
+ * report and verify refuse it.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const made: MadeRun = {run: null, folderExisted: false, checkpointed: false}
+  const made: MadeRun = {run: null, folderExisted: false, trained: false}
   try {
     return await trainRun(opts, made)
   } catch (err) {
-    if (!opts.resume && made.run && !made.checkpointed) made.run.removeUnfinished({keepFolder: made.folderExisted})
+    if (!opts.resume && made.run && !made.trained) made.run.removeUnfinished({keepFolder: made.folderExisted})
     throw err
   }
 }
@@ -247,7 +248,6 @@ async function trainRun(opts: TrainOptions, made: MadeRun): Promise<TrainResult>
       backend: backend.name,
     })
     lastCheckpoint = step
-    made.checkpointed = true
   }
   // AR: chunked (or sliding with a stride); diffusion: eval.score (the ELBO of the recipe's eval
   // settings, or the chain rule)
@@ -322,6 +322,7 @@ async function trainRun(opts: TrainOptions, made: MadeRun): Promise<TrainResult>
       optimizer.step(grads, lr, {momentum: muonMomentum(step, recipe.optim)})
       disposeMap(grads)
       step += 1
+      made.trained = true
       trainMs += performance.now() - t0
       tokensSeen += accum * B * T
 

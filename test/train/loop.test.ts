@@ -137,6 +137,19 @@ describe('golf train loop', () => {
     expect(r.summary?.steps).toBe(1)
   })
 
+  it('a fresh run that fails after training a step keeps its folder: train.log records what happened', async () => {
+    // a failure at step 2 (as a divergence would be), raised from the run's own event stream
+    const recipe = tinyRecipe({train: {max_steps: 4, log_every: 1, eval_every: 0}, eval: {sliding_stride: null}})
+    const out = join(tmp(), 'failed')
+    const onEvent = (e: {kind: string; step?: number}): void => {
+      if (e.kind === 'step' && e.step === 2) throw new InputError('training diverged at step 2')
+    }
+    await expect(train({recipe, dataDir: data, outDir: out, seed: 1, backend: 'wasm', onEvent})).rejects.toThrow('training diverged at step 2')
+    expect(readFileSync(join(out, 'train.log'), 'utf8')).toMatch(/^step:1\/4 train_loss:/m)
+    expect(existsSync(join(out, 'config.json'))).toBe(true)
+    expect(existsSync(join(out, 'summary.json'))).toBe(false)
+  })
+
   it('staged quantization switches on at start_frac of the run', () => {
     const r = tinyRecipe({quant: {start_frac: 0.5}, train: {max_steps: 10}})
     expect(quantActiveAt(r, 4, 0)).toBe(false)
