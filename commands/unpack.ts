@@ -2,9 +2,9 @@ import {Args, Flags} from '@oclif/core'
 import {existsSync} from 'node:fs'
 
 import {GolfCommand} from '../src/cli/base-command.js'
-import {InputError, describeFsError} from '../src/errors.js'
+import {InputError} from '../src/errors.js'
+import {readArtifactFile} from '../src/pack/artifact.js'
 import {unpackToSafetensors} from '../src/pack/unpack.js'
-import {readFileSync} from 'node:fs'
 
 export interface UnpackResult {
   artifact: string
@@ -31,13 +31,7 @@ export default class Unpack extends GolfCommand {
   async run(): Promise<UnpackResult> {
     const {args, flags} = await this.parse(Unpack)
     if (existsSync(flags.out) && !flags.force) throw new InputError(`${flags.out} exists: use --force to overwrite it`)
-    let bytes: Uint8Array
-    try {
-      bytes = new Uint8Array(readFileSync(args.artifact))
-    } catch (err) {
-      throw describeFsError(err, args.artifact, 'artifact')
-    }
-    const {tensors, params} = unpackToSafetensors(bytes, flags.out, {source: args.artifact})
+    const {tensors, params} = unpackToSafetensors(readArtifactFile(args.artifact), flags.out, {source: args.artifact})
     if (!this.jsonEnabled()) this.log(`wrote ${flags.out}: ${tensors} tensors, ${params.toLocaleString('en-US')} float32 values`)
     return {artifact: args.artifact, out: flags.out, tensors, params}
   }

@@ -32,10 +32,11 @@
  * Unset (always, outside tests), it costs one environment lookup per save.
  */
 import {createHash} from 'node:crypto'
-import {existsSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs'
+import {existsSync, renameSync, rmSync, writeSync} from 'node:fs'
 
 import {InputError} from '../errors.js'
 import {syncDirSync, writeFileAtomicSync} from '../io/atomic.js'
+import {readInputFile} from '../io/read.js'
 import {decodeSafetensors, encodeSafetensors} from '../io/safetensors.js'
 import type {ModelConfig} from '../model/config.js'
 import type {StreamState} from '../data/stream.js'
@@ -161,12 +162,7 @@ function readMeta(run: RunFolder): CheckpointMeta {
 }
 
 function readIfExists(path: string): Buffer | null {
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
+  return existsSync(path) ? readInputFile(path, 'checkpoint file') : null
 }
 
 /**

@@ -8,7 +8,7 @@
 import {crc32} from 'node:zlib'
 
 import {InputError} from '../../errors.js'
-import {oneLine} from '../../io/read.js'
+import {oneLine, readInputFile} from '../../io/read.js'
 import {decodeBf16, decodeE4m3, decodeF16, dequantizeFp8PerRow} from '../../quant/float-formats.js'
 import {SCALE_FORMATS, scaleBytesOf} from '../../quant/ternary-host.js'
 import {decodeTrits, isTritCodecName} from '../codecs/index.js'
@@ -27,7 +27,7 @@ import {
   readU16le,
   COMPRESS_ID_OFFSET,
 } from './format.js'
-import {type ArtifactLimits, bodyCap, describeBodyCap, resolveArtifactLimits} from './limits.js'
+import {type ArtifactLimits, bodyCap, DEFAULT_ARTIFACT_LIMITS, describeBodyCap, resolveArtifactLimits} from './limits.js'
 import {parseManifest, quoteName} from './manifest.js'
 import {decodeScales, dequantizeTernary, scaleGroups} from './scales.js'
 
@@ -36,6 +36,15 @@ export interface ReadArtifactOptions {
   source?: string
   /** Limits on what the file may make the reader allocate; unset keys keep DEFAULT_ARTIFACT_LIMITS. */
   limits?: Partial<ArtifactLimits>
+}
+
+/**
+ * Read an artifact file a user named, refusing in one line naming it anything but a regular file
+ * (a FIFO, /dev/zero) and a file larger than any artifact can be: the decompressed body may be at
+ * most maxBodyBytes, so no valid artifact file is larger.
+ */
+export function readArtifactFile(path: string): Uint8Array {
+  return new Uint8Array(readInputFile(path, 'artifact', {maxBytes: DEFAULT_ARTIFACT_LIMITS.maxBodyBytes}))
 }
 
 /**
