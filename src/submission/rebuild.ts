@@ -36,8 +36,10 @@ export {readArtifactFile}
  */
 export function rebuildFromArtifact(bytes: Uint8Array, opts: {source?: string} = {}): RebuiltModel {
   const source = opts.source ?? 'artifact'
-  const {manifest, tensors} = readArtifact(bytes, {source})
-  const info = artifactModelInfo(manifest, source)
+  // the model section, and the tensor table against its config, before any tensor is decoded
+  let info: ArtifactModelInfo | undefined
+  const {manifest, tensors} = readArtifact(bytes, {source, checkManifest: (m) => (info = artifactModelInfo(m, source))})
+  if (!info) throw new Error('readArtifact did not check the manifest')
   // No ternary patterns: the weights are already q·d, used as they are (quantActive stays false).
   const model = new GPT(info.config, {seed: 0, ternary: {patterns: [], config: DEFAULT_TERNARY}, floatFormat: 'fp32'})
   const weights = new Map<string, Float32Array>()

@@ -96,16 +96,20 @@ export function readArtifactManifest(bytes: Uint8Array, opts: ReadArtifactOption
 /**
  * Verify and decode an artifact. `source` names the file in error messages. With
  * `dequantize: false`, ternary tensors come back as trits + scales only (no float copy).
- * Also returns the compression and the decompressed body size (what `golf inspect` shows).
+ * `checkManifest` runs on the checked manifest before any tensor is decoded (a caller's own
+ * checks, e.g. the tensor table against the model config, refuse the file before its tensors
+ * are allocated). Also returns the compression and the decompressed body size (what
+ * `golf inspect` shows).
  */
 export function readArtifact(
   bytes: Uint8Array,
-  opts: ReadArtifactOptions & {dequantize?: boolean} = {},
+  opts: ReadArtifactOptions & {dequantize?: boolean; checkManifest?: (manifest: ArtifactManifest) => void} = {},
 ): {manifest: ArtifactManifest; tensors: Map<string, ReadTensor>; compress: CompressName; bodyBytes: number} {
   const source = opts.source ?? 'artifact'
   const limits = resolveArtifactLimits(opts.limits)
   const {compress, body} = openBody(bytes, source, limits)
   const {manifest, payload} = parseManifest(body, compress, source, limits)
+  opts.checkManifest?.(manifest)
   const tensors = new Map<string, ReadTensor>()
   for (const t of manifest.tensors) {
     // oneLine: field values end up in messages (a group size of "\n" must not break the line).
