@@ -59,6 +59,11 @@ export interface FolderScan {
   limits: ScanLimits
   /** Bytes read from files so far (every read through `readScanned`). */
   bytesRead: number
+  /**
+   * The folder (`.` or `logs/`) whose listing reached `maxEntries`: the walk stopped there, so
+   * the scan is partial (files past the cap, in any folder, were not looked at). null: complete.
+   */
+  stoppedIn: string | null
 }
 
 function inside(path: string, root: string): boolean {
@@ -68,9 +73,8 @@ function inside(path: string, root: string): boolean {
 /** Walk `dir` (a folder the caller checked exists) within `limits`. Reads no file contents. */
 export function scanFolder(dir: string, limits: ScanLimits = DEFAULT_SCAN_LIMITS): FolderScan {
   const root = realpathSync(dir)
-  const scan: FolderScan = {root, files: [], refused: [], limits, bytesRead: 0}
+  const scan: FolderScan = {root, files: [], refused: [], limits, bytesRead: 0, stoppedIn: null}
   let entries = 0
-  let stopped = false
 
   const walk = (absDir: string, relDir: string, depth: number) => {
     const names: string[] = []
@@ -85,7 +89,7 @@ export function scanFolder(dir: string, limits: ScanLimits = DEFAULT_SCAN_LIMITS
       // one entry at a time: a folder with a million names is not loaded whole
       for (let e = d.readSync(); e !== null; e = d.readSync()) {
         if (entries >= limits.maxEntries) {
-          stopped = true
+          scan.stoppedIn ??= relDir ? `${relDir}/` : '.'
           break
         }
         entries++
@@ -136,7 +140,7 @@ export function scanFolder(dir: string, limits: ScanLimits = DEFAULT_SCAN_LIMITS
     }
   }
   walk(root, '', 0)
-  if (stopped) scan.refused.push({rel: '.', reason: `more than ${limits.maxEntries} entries: stopped there, the rest was not looked at`})
+  if (scan.stoppedIn) scan.refused.push({rel: scan.stoppedIn, reason: `more than ${limits.maxEntries} entries: stopped there, the rest was not looked at`})
   return scan
 }
 
