@@ -1,9 +1,8 @@
 import {Args} from '@oclif/core'
-import {readFileSync} from 'node:fs'
 
 import {GolfCommand} from '../src/cli/base-command.js'
 import {formatBytes, table} from '../src/cli/output.js'
-import {describeFsError} from '../src/errors.js'
+import {readArtifactFile} from '../src/pack/artifact.js'
 import {inspectArtifact, type ArtifactInspection} from '../src/pack/unpack.js'
 
 export default class Inspect extends GolfCommand {
@@ -17,13 +16,7 @@ export default class Inspect extends GolfCommand {
 
   async run(): Promise<ArtifactInspection> {
     const {args} = await this.parse(Inspect)
-    let bytes: Uint8Array
-    try {
-      bytes = new Uint8Array(readFileSync(args.artifact))
-    } catch (err) {
-      throw describeFsError(err, args.artifact, 'artifact')
-    }
-    const r = inspectArtifact(bytes, args.artifact)
+    const r = inspectArtifact(readArtifactFile(args.artifact), args.artifact)
     if (!this.jsonEnabled()) {
       this.log(`${args.artifact}: golf artifact v${r.version}, ${r.artifact_bytes.toLocaleString('en-US')} bytes (${formatBytes(r.artifact_bytes)}), ${r.compress}, checksum ${r.checksum}`)
       this.log(`body ${r.body_bytes.toLocaleString('en-US')} bytes, manifest ${r.manifest_bytes.toLocaleString('en-US')} bytes; ${r.params.toLocaleString('en-US')} params (${r.ternary_params.toLocaleString('en-US')} ternary)`)

@@ -1,9 +1,8 @@
 import {Args, Flags} from '@oclif/core'
-import {readFileSync} from 'node:fs'
 
 import {GolfCommand} from '../src/cli/base-command.js'
-import {describeFsError} from '../src/errors.js'
 import {checkOutputFile} from '../src/io/output.js'
+import {readArtifactFile} from '../src/pack/artifact.js'
 import {UNPACK_OUTPUT, unpackToSafetensors} from '../src/pack/unpack.js'
 
 export interface UnpackResult {
@@ -31,13 +30,7 @@ export default class Unpack extends GolfCommand {
   async run(): Promise<UnpackResult> {
     const {args, flags} = await this.parse(Unpack)
     checkOutputFile(flags.out, {inputs: [{path: args.artifact, what: 'the artifact'}], force: flags.force, own: UNPACK_OUTPUT})
-    let bytes: Uint8Array
-    try {
-      bytes = new Uint8Array(readFileSync(args.artifact))
-    } catch (err) {
-      throw describeFsError(err, args.artifact, 'artifact')
-    }
-    const {tensors, params} = unpackToSafetensors(bytes, flags.out, {source: args.artifact})
+    const {tensors, params} = unpackToSafetensors(readArtifactFile(args.artifact), flags.out, {source: args.artifact})
     if (!this.jsonEnabled()) this.log(`wrote ${flags.out}: ${tensors} tensors, ${params.toLocaleString('en-US')} float32 values`)
     return {artifact: args.artifact, out: flags.out, tensors, params}
   }

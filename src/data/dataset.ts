@@ -14,7 +14,7 @@ import {Ajv} from 'ajv'
 import {glob, isDynamicPattern} from 'tinyglobby'
 import {describeFsError, InputError} from '../errors.js'
 import {tempSiblingPath, writeFileAtomic} from '../io/atomic.js'
-import {oneLine, readInputFile, statInput} from '../io/read.js'
+import {assertRegularFile, oneLine, readInputFile, statInput, statInputFile} from '../io/read.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import {brownDocuments} from './brown.js'
 import {DEFAULT_SHARD_TOKENS, listByteSidecars, listShards, ShardWriter, type Split} from './shard.js'
@@ -175,7 +175,9 @@ export async function resolveTextFiles(patterns: readonly string[]): Promise<str
       if (matches.length === 0) throw new InputError(`--text: no files match ${p}`)
       for (const m of matches) found.add(resolve(m))
     } else {
-      if (statInput(p, 'text file').isDirectory()) throw new InputError(`--text: ${p} is a directory; give files or a glob such as ${join(p, '*.txt')}`)
+      const st = statInput(p, 'text file')
+      if (st.isDirectory()) throw new InputError(`--text: ${p} is a directory; give files or a glob such as ${join(p, '*.txt')}`)
+      assertRegularFile(st, 'text file', p) // a FIFO would block the read, /dev/zero never end
       found.add(resolve(p))
     }
   }
@@ -238,12 +240,7 @@ async function openSource(source: DatasetSource): Promise<DocumentSource> {
       }
     }
     case 'jsonl': {
-      try {
-        const st = statSync(source.path)
-        if (st.isDirectory()) throw Object.assign(new Error('is a directory'), {code: 'EISDIR'})
-      } catch (err) {
-        throw describeFsError(err, source.path, 'JSONL file')
-      }
+      statInputFile(source.path, 'JSONL file')
       const count = await countJsonlDocs(source.path)
       return {count, texts: () => jsonlTexts(source.path)}
     }

@@ -13,11 +13,12 @@
  * position (see src/data/stream.ts `loadValidationByteCounts`). They are not tokens: the
  * validation listing leaves them out, as the records' `fineweb_val_[0-9]*.bin` pattern does.
  */
-import {closeSync, fstatSync, openSync, readdirSync, readSync} from 'node:fs'
+import {closeSync, fstatSync, readdirSync, readSync} from 'node:fs'
 import {endianness} from 'node:os'
 import {join} from 'node:path'
 import {describeFsError, InputError} from '../errors.js'
 import {writeFileAtomicSync} from '../io/atomic.js'
+import {openInputFile} from '../io/read.js'
 
 export const SHARD_MAGIC = 20240520
 export const SHARD_VERSION = 1
@@ -41,11 +42,7 @@ export interface ShardHeader {
 }
 
 function openForRead(path: string): number {
-  try {
-    return openSync(path, 'r')
-  } catch (err) {
-    throw describeFsError(err, path, 'shard')
-  }
+  return openInputFile(path, 'shard').fd
 }
 
 function readFully(fd: number, target: Uint8Array, position: number, path: string): void {

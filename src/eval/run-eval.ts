@@ -74,10 +74,14 @@ const EVAL_FLAGS = {'eval.batch_seqs': '--batch-seqs'}
 /**
  * Refuse (InputError) an evaluation whose estimated memory exceeds the backend's, from the run's
  * config or the artifact's manifest alone. A run's model is estimated as training left a
- * ternary run (q·d copies in the forward pass); an artifact's holds plain floats.
+ * ternary run (q·d copies in the forward pass); an artifact's holds plain floats. An artifact's
+ * manifest is checked first (its model section, its tensor table against its config): a config
+ * that disagrees with the tensors is that one-line error, not an estimate of a model that is
+ * not there.
  */
 function checkMemory(opts: EvalTargetOptions, backend: ResolvedBackend, artifactBytes: Uint8Array | null): number | null {
   const {recipe} = opts.run ? readRunConfig(opts.run).config : {recipe: null}
+  const info = !recipe && artifactBytes ? artifactModelInfo(readArtifactManifest(artifactBytes, {source: opts.artifact}).manifest, opts.artifact) : null
   let estimate: MemoryEstimate
   try {
     if (recipe) {
@@ -85,8 +89,7 @@ function checkMemory(opts: EvalTargetOptions, backend: ResolvedBackend, artifact
       const recorded = recordedScoreOptions(recipe.eval ?? {}).batchSeqs
       estimate = estimateMemory({...recipe, name: opts.run!, eval: {...recipe.eval, batch_seqs: recorded}}, {backend, vocab: 'model', batchSeqs: opts.batchSeqs})
     } else {
-      if (!artifactBytes) return null
-      const info = artifactModelInfo(readArtifactManifest(artifactBytes, {source: opts.artifact}).manifest, opts.artifact)
+      if (!info) return null
       const shape: MemoryShape = {model: info.config, ternary: [], floatFormat: 'fp32', quantActive: false, objective: info.objective ?? DEFAULT_OBJECTIVE, seqLen: info.seq_len, matrixOptimizer: 'muon', activations: info.activations ? [info.activations] : []}
       estimate = estimateModelEval(opts.artifact!, shape, {backend, batchSeqs: opts.batchSeqs ?? recordedScoreOptions(info.eval ?? {}).batchSeqs, fit: opts.batchSeqs === undefined})
     }

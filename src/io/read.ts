@@ -1,60 +1,82 @@
-import {closeSync, fstatSync, openSync, readFileSync, readSync, statSync, type Stats} from 'node:fs'
+import {closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats} from 'node:fs'
 
 import {describeFsError, InputError} from '../errors.js'
 
 export interface ReadInputOptions {
   /** How the path appears in messages (default: the path itself, e.g. the flag value as typed). */
   shown?: string
-  /**
-   * Refuse a file larger than this many bytes, before reading it (a regular file is measured by
-   * `fstat`; anything else — a pipe, /dev/zero — is read at most maxBytes + 1 bytes).
-   */
+  /** Refuse a file larger than this many bytes, before reading it (its size is measured by `fstat`). */
   maxBytes?: number
 }
 
+/** What a file that is not a regular file is, for messages: "a FIFO", "a character device", … */
+export function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory'
+  if (st.isFIFO()) return 'a FIFO'
+  if (st.isSocket()) return 'a socket'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  return 'not a regular file'
+}
+
 /**
- * Read a file a user named; a file-system failure becomes one InputError line naming it as
- * `what` at `shown` (default: the path itself, e.g. the flag value before it was resolved).
- * The third argument is either `shown` or the options; with `maxBytes`, a larger file is refused
- * with "<what> is too large: <shown> (N bytes, the limit is M)" without being read.
+ * Refuse anything but a regular file in one InputError line naming it: a FIFO would block its
+ * reader, /dev/zero never ends, a directory has no bytes.
  */
-export function readInputFile(path: string, what: string, shownOrOpts: string | ReadInputOptions = {}): Buffer {
-  const opts = typeof shownOrOpts === 'string' ? {shown: shownOrOpts} : shownOrOpts
-  const shown = opts.shown ?? path
-  if (opts.maxBytes === undefined) {
-    try {
-      return readFileSync(path)
-    } catch (err) {
-      throw describeFsError(err, shown, what)
-    }
-  }
-  const max = opts.maxBytes
-  const tooLarge = (size: string): InputError => new InputError(`${what} is too large: ${shown} (${size} bytes, the limit is ${max})`)
+export function assertRegularFile(st: Stats, what: string, shown: string): void {
+  if (st.isFile()) return
+  if (st.isDirectory()) throw new InputError(`${what} is a directory, expected a file: ${shown}`)
+  throw new InputError(`${what} is ${fileKind(st)}, expected a regular file: ${shown}`)
+}
+
+/**
+ * Open a file a user named for reading, refusing anything but a regular file (see
+ * `assertRegularFile`). Opened with O_NONBLOCK, so a FIFO with no writer is refused, not waited
+ * on. The caller closes `fd`.
+ */
+export function openInputFile(path: string, what: string, shown = path): {fd: number; size: number} {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   } catch (err) {
     throw describeFsError(err, shown, what)
   }
   try {
     const st = fstatSync(fd)
-    if (st.isFile()) {
-      if (st.size > max) throw tooLarge(String(st.size))
-      return readFileSync(fd)
+    assertRegularFile(st, what, shown)
+    return {fd, size: st.size}
+  } catch (err) {
+    closeSync(fd)
+    throw err instanceof InputError ? err : describeFsError(err, shown, what)
+  }
+}
+
+/**
+ * Read a file a user named; a file-system failure, or a path that is not a regular file (a
+ * directory, FIFO, device), becomes one InputError line naming it as `what` at `shown`
+ * (default: the path itself, e.g. the flag value before it was resolved). The third argument is
+ * either `shown` or the options; with `maxBytes`, a larger file is refused with
+ * "<what> is too large: <shown> (N bytes, the limit is M)" without being read.
+ */
+export function readInputFile(path: string, what: string, shownOrOpts: string | ReadInputOptions = {}): Buffer {
+  const opts = typeof shownOrOpts === 'string' ? {shown: shownOrOpts} : shownOrOpts
+  const shown = opts.shown ?? path
+  const max = opts.maxBytes ?? Infinity
+  const tooLarge = (size: string): InputError => new InputError(`${what} is too large: ${shown} (${size} bytes, the limit is ${max})`)
+  const {fd, size} = openInputFile(path, what, shown)
+  try {
+    if (size > max) throw tooLarge(String(size))
+    if (max === Infinity) return readFileSync(fd)
+    // one byte past the size: a file that grew since fstat is read at most to the cap
+    const buf = Buffer.allocUnsafe(Math.min(size, max) + 1)
+    let n = 0
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, null)
+      if (got === 0) break
+      n += got
     }
-    // Not a regular file (a directory fails in readSync with EISDIR): read in chunks, at most
-    // one byte past the cap.
-    const chunks: Buffer[] = []
-    let total = 0
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(1 << 16, max + 1 - total))
-      const n = readSync(fd, chunk, 0, chunk.length, null)
-      if (n === 0) break
-      chunks.push(chunk.subarray(0, n))
-      total += n
-      if (total > max) throw tooLarge(`more than ${max}`)
-    }
-    return Buffer.concat(chunks, total)
+    if (n > max) throw tooLarge(`more than ${max}`)
+    return buf.subarray(0, n)
   } catch (err) {
     if (err instanceof InputError) throw err
     throw describeFsError(err, shown, what)
@@ -70,6 +92,13 @@ export function statInput(path: string, what: string, shown = path): Stats {
   } catch (err) {
     throw describeFsError(err, shown, what)
   }
+}
+
+/** `statInput` of a path that must be a regular file (its size is what is wanted): nothing is opened. */
+export function statInputFile(path: string, what: string, shown = path): Stats {
+  const st = statInput(path, what, shown)
+  assertRegularFile(st, what, shown)
+  return st
 }
 
 /**

@@ -210,6 +210,21 @@ export function paramSpecs(cfg: ModelConfig, ternaryPatterns: readonly string[] 
   return specs
 }
 
+/**
+ * What `paramSpecs(cfg)` holds, by arithmetic: its parameter count and its largest tensor's,
+ * without listing (or allocating) anything — for configs too large to build, e.g. to refuse one
+ * before sizing its weights.
+ */
+export function paramTotals(cfg: ModelConfig): {total: number; largest: number} {
+  const d = modelDims(cfg)
+  const kv = d.KV * d.Dh * d.D
+  const block = 2 * d.D + (cfg.x0_mix ? 2 * d.D : 0) + d.H + 2 * d.D * d.D + 2 * kv + 2 * d.M * d.D
+  const vocab = d.V * d.E * (cfg.tie_embeddings ? 1 : 2)
+  const total = d.numSkips * d.D + vocab + (d.factored ? 2 * d.D * d.E : 0) + cfg.unique_blocks * block
+  const largest = Math.max(d.numSkips * d.D, d.V * d.E, d.factored ? d.D * d.E : 0, d.D * d.D, kv, d.M * d.D)
+  return {total, largest}
+}
+
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1)
 }

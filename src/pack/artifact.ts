@@ -31,6 +31,6 @@ export {
   u16le,
 } from './artifact/format.js'
 export {type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, bodyCap, resolveArtifactLimits} from './artifact/limits.js'
-export {type ReadArtifactOptions, readArtifact, readArtifactManifest, verifyArtifact} from './artifact/reader.js'
+export {type ReadArtifactOptions, readArtifact, readArtifactFile, readArtifactManifest, verifyArtifact} from './artifact/reader.js'
 export {dequantizeTernary, encodeScales, scaleGroups} from './artifact/scales.js'
 export {canonical, encodeFloat, writeArtifact} from './artifact/writer.js'

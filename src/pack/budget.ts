@@ -27,7 +27,7 @@
 import {brotliCompressSync, constants} from 'node:zlib'
 
 import {InputError} from '../errors.js'
-import {type ModelConfig, type ParamSpec, modelDims, numel, paramSpecs} from '../model/config.js'
+import {type ModelConfig, type ParamSpec, modelDims, numel, paramSpecs, paramTotals} from '../model/config.js'
 import {initialValue} from '../model/gpt.js'
 import {describeActivationStages} from '../quant/activations.js'
 import {roundScalesE4m3, roundToFormatJs} from '../quant/float-formats.js'
@@ -36,7 +36,7 @@ import {groupLayout, type ScaleFormat, scaleBytesOf} from '../quant/ternary-host
 import {objectiveConfigOf, type ResolvedRecipe} from '../recipe/recipe.js'
 import {modelVocabFor} from '../objective/types.js'
 import {modelInfoOf} from './model-info.js'
-import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, FLOAT_DTYPE_OF_FORMAT, type FloatDtype, type ManifestTensor, canonical, encodeFloat, encodeScales, readArtifact} from './artifact.js'
+import {ARTIFACT_OVERHEAD, ARTIFACT_VERSION, DEFAULT_ARTIFACT_LIMITS, FLOAT_DTYPE_OF_FORMAT, type FloatDtype, type ManifestTensor, canonical, encodeFloat, encodeScales, readArtifact} from './artifact.js'
 import {type TritCodecName, TRIT_CODEC_NAMES, tritCodecSizes} from './codecs/index.js'
 
 /**
@@ -240,6 +240,7 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
   const seed = opts.seed ?? 1337
   // the recipe names the data vocabulary; diffusion objectives embed one more id ([MASK])
   const cfg = {...recipe.model, vocab_size: modelVocabFor(objectiveConfigOf(recipe).kind, recipe.model.vocab_size)}
+  checkPackable(recipe.name, cfg)
   const ternaryMode = recipe.quant.mode === 'ternary'
   const specs = paramSpecs(cfg, ternaryMode ? recipe.quant.targets : [])
   const floatDtype: FloatDtype = FLOAT_DTYPE_OF_FORMAT[ternaryMode ? recipe.quant.float_format : 'fp32']
@@ -308,6 +309,20 @@ export function predictArtifact(recipe: ResolvedRecipe, opts: BudgetOptions = {}
     components,
     tensors,
   }
+}
+
+/**
+ * Refuse (InputError), by arithmetic before any stand-in weight is made, a model larger than a
+ * golf artifact may hold (the reader's limits): its prediction would allocate its weights (a
+ * model_dim of 65536 took 19 GB), and no artifact of it could be read back.
+ */
+function checkPackable(name: string, cfg: ModelConfig): void {
+  const {total, largest} = paramTotals(cfg)
+  const {maxTotalElements, maxTensorElements} = DEFAULT_ARTIFACT_LIMITS
+  if (total <= maxTotalElements && largest <= maxTensorElements) return
+  const n = (x: number) => x.toLocaleString('en-US')
+  const shape = `model_dim ${cfg.model_dim}, unique_blocks ${cfg.unique_blocks}, mlp_mult ${cfg.mlp_mult}, ${cfg.vocab_size} ids`
+  throw new InputError(`recipe ${name}: ${n(total)} parameters, the largest tensor ${n(largest)} (${shape}), over what a golf artifact may hold (${n(maxTotalElements)} values, ${n(maxTensorElements)} per tensor): golf budget sizes models that can be packed`)
 }
 
 /** Counted code bytes: the flag, else the real bundle, else the documented estimate. */

@@ -6,11 +6,12 @@
  */
 import {InputError} from '../errors.js'
 import type {RecordedEval} from '../eval/score.js'
-import {validateModelConfig, type ModelConfig} from '../model/config.js'
+import {modelDims, paramSpecs, validateModelConfig, type ModelConfig} from '../model/config.js'
 import {DEFAULT_OBJECTIVE, DIFFUSION_SCORES, type ObjectiveConfig} from '../objective/types.js'
 import {allFloat, FLOAT_ACTIVATIONS, parseSites, type ActivationSites} from '../quant/activations.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import type {ArtifactManifest} from './artifact.js'
+import {quoteName} from './artifact/manifest.js'
 
 /** What a golf run's artifact says about its model (`manifest.model`). */
 export interface ArtifactModelInfo {
@@ -66,7 +67,47 @@ export function artifactModelInfo(manifest: ArtifactManifest, source = 'artifact
   const vocab = m.vocab_size ?? m.config.vocab_size
   const activations = m.activations === undefined ? undefined : parseSites(m.activations, `${source}: model.activations`)
   if (m.eval !== undefined) checkEval(m.eval, objective, `${source}: model.eval`)
+  checkTensorTable(manifest, m.config, source)
   return {...m, config: m.config, seq_len: m.seq_len as number, vocab_size: vocab, objective, ...(activations ? {activations} : {})}
+}
+
+/** Above this many parameters in a config, a tensor table that does not hold as many is refused by its count alone. */
+const MAX_LISTED_SPECS = 100_000
+
+/** How many tensors (parameters) `paramSpecs(cfg)` lists, counted without listing them. */
+function specCount(cfg: ModelConfig): number {
+  const d = modelDims(cfg)
+  const perBlock = cfg.x0_mix ? 10 : 9
+  return (d.numSkips > 0 ? 1 : 0) + 1 + (d.factored ? 2 : 0) + cfg.unique_blocks * perBlock + (cfg.tie_embeddings ? 0 : 1)
+}
+
+const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`
+
+/**
+ * The tensor table against the model its config describes, from the manifest alone (nothing is
+ * built or decoded): every parameter of the config present under its name with its shape, and
+ * nothing else. A table that disagrees is refused in one line naming the file and the tensor,
+ * before a model of the config's size is allocated (a config of model_dim 65536 over a tiny
+ * table would otherwise build hundreds of GB of weights, or be refused as out of memory).
+ */
+function checkTensorTable(manifest: ArtifactManifest, config: ModelConfig, source: string): void {
+  const table = manifest.tensors
+  const count = specCount(config)
+  if (count > MAX_LISTED_SPECS && count !== table.length) {
+    throw new InputError(`${source}: model.config describes ${count.toLocaleString('en-US')} tensors (unique_blocks ${config.unique_blocks}), the tensor table holds ${table.length.toLocaleString('en-US')}`)
+  }
+  const byName = new Map(table.map((t) => [t.name, t]))
+  const specs = paramSpecs(config, [])
+  for (const spec of specs) {
+    const t = byName.get(spec.name)
+    if (!t) throw new InputError(`${source}: tensor "${spec.name}" is missing from the tensor table: model.config needs it, shape ${shapeText(spec.shape)}`)
+    if (t.shape.length !== spec.shape.length || t.shape.some((n, i) => n !== spec.shape[i])) {
+      throw new InputError(`${source}: tensor "${spec.name}" has shape ${shapeText(t.shape)} in the tensor table, model.config needs ${shapeText(spec.shape)}`)
+    }
+  }
+  const names = new Set(specs.map((s) => s.name))
+  const extra = table.find((t) => !names.has(t.name))
+  if (extra) throw new InputError(`${source}: tensor ${quoteName(extra.name)} in the tensor table is not a parameter of the model model.config describes`)
 }
 
 /** The recorded evaluation settings the counted code scores with: each field absent or of its type. */

@@ -13,16 +13,17 @@
  * one entry: two published diffusion results were withdrawn because a loss with dependencies
  * between tokens was presented as a likelihood.
  */
-import {existsSync, readFileSync, realpathSync, statSync} from 'node:fs'
+import {existsSync, realpathSync, statSync} from 'node:fs'
 import {basename, dirname, resolve} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
 import {InputError} from '../errors.js'
+import {readInputFile} from '../io/read.js'
 import {isValCoverage} from '../eval/coverage.js'
 import {DEFAULT_OBJECTIVE} from '../objective/types.js'
 import {describeActivationStages} from '../quant/activations.js'
 import type {RunConfig} from '../run/load.js'
-import {RUN_FILES, type RunSummary} from '../run/folder.js'
+import {MAX_RUN_JSON_BYTES, RUN_FILES, type RunSummary} from '../run/folder.js'
 
 /** One line of metrics.jsonl: a train line has train_loss, an eval line val_loss/val_bpb. */
 export interface MetricLine {
@@ -170,7 +171,8 @@ export function loadRun(dir: string): RunRecord {
 /** metrics.jsonl → lines; a malformed line is an InputError naming file and line number. */
 export function readMetrics(path: string): MetricLine[] {
   const out: MetricLine[] = []
-  readFileSync(path, 'utf8')
+  readInputFile(path, 'metrics file')
+    .toString('utf8')
     .split('\n')
     .forEach((line, i) => {
       if (line.trim() === '') return
@@ -310,12 +312,7 @@ function isDir(path: string): boolean {
 }
 
 function readJson<T>(path: string): T {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as Error).message}`)
-  }
+  const text = readInputFile(path, 'run file', {maxBytes: MAX_RUN_JSON_BYTES}).toString('utf8')
   try {
     return JSON.parse(text) as T
   } catch (err) {

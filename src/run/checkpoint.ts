@@ -32,10 +32,11 @@
  * Unset (always, outside tests), it costs one environment lookup per save.
  */
 import {createHash} from 'node:crypto'
-import {existsSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs'
+import {existsSync, renameSync, rmSync, writeSync} from 'node:fs'
 
 import {InputError} from '../errors.js'
 import {syncDirSync, writeFileAtomicSync} from '../io/atomic.js'
+import {readInputFile} from '../io/read.js'
 import {decodeSafetensors, encodeSafetensors} from '../io/safetensors.js'
 import type {ModelConfig} from '../model/config.js'
 import type {StreamState} from '../data/stream.js'
@@ -76,6 +77,8 @@ export interface CheckpointMeta {
 export interface CheckpointData {
   meta: CheckpointMeta
   weights: Map<string, Float32Array>
+  /** Each weight's shape as the tensor file records it. */
+  shapes: Map<string, number[]>
   optimizer: Map<string, Float32Array> | null
 }
 
@@ -161,12 +164,7 @@ function readMeta(run: RunFolder): CheckpointMeta {
 }
 
 function readIfExists(path: string): Buffer | null {
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
+  return existsSync(path) ? readInputFile(path, 'checkpoint file') : null
 }
 
 /**
@@ -219,15 +217,19 @@ export function recoverCheckpoint(run: RunFolder): void {
 export function loadCheckpoint(run: RunFolder, opts: {optimizer?: boolean} = {}): CheckpointData {
   const meta = readMeta(run)
   const weights = new Map<string, Float32Array>()
+  const shapes = new Map<string, number[]>()
   const wBytes = committedBytes(run, 'checkpoint', meta.files.weights)
-  for (const [name, t] of decodeSafetensors(wBytes, run.path('checkpoint')).tensors) weights.set(name, toF32(t.data, name))
+  for (const [name, t] of decodeSafetensors(wBytes, run.path('checkpoint')).tensors) {
+    weights.set(name, toF32(t.data, name))
+    shapes.set(name, t.shape)
+  }
   let optimizer: Map<string, Float32Array> | null = null
   if (opts.optimizer) {
     optimizer = new Map()
     const oBytes = committedBytes(run, 'optimizer', meta.files.optimizer)
     for (const [name, t] of decodeSafetensors(oBytes, run.path('optimizer')).tensors) optimizer.set(name, toF32(t.data, name))
   }
-  return {meta, weights, optimizer}
+  return {meta, weights, shapes, optimizer}
 }
 
 function toF32(data: ArrayLike<number> | ArrayBufferView, name: string): Float32Array {

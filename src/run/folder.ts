@@ -16,6 +16,7 @@ import type {ValCoverage} from '../data/stream.js'
 import type {KVReport} from '../quant/kv-cache.js'
 import {InputError} from '../errors.js'
 import {removeStaleTemps, writeFileAtomicSync} from '../io/atomic.js'
+import {readInputFile} from '../io/read.js'
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -208,15 +209,20 @@ export class RunFolder {
     writeFileAtomicSync(this.path(file), JSON.stringify(value, null, 2) + '\n')
   }
 
+  /** A run's JSON file: a regular file of at most MAX_RUN_JSON_BYTES (a FIFO or /dev/zero in a run folder is refused, not read). */
   readJson<T>(file: 'config' | 'summary' | 'checkpointMeta'): T {
     const p = this.path(file)
+    const text = readInputFile(p, 'run file', {maxBytes: MAX_RUN_JSON_BYTES}).toString('utf8')
     try {
-      return JSON.parse(readFileSync(p, 'utf8')) as T
+      return JSON.parse(text) as T
     } catch (err) {
       throw new InputError(`cannot read ${p}: ${(err as Error).message}`)
     }
   }
 }
+
+/** A run's config.json, summary.json and checkpoint.json are small (the resolved recipe, a few counters). */
+export const MAX_RUN_JSON_BYTES = 16 * 2 ** 20
 
 /** `tiny-cpu-s1337-20261123-141502`: recipe, seed and local start time. */
 export function defaultRunName(recipe: string, seed: number, now = new Date()): string {

@@ -37,6 +37,14 @@ export function weightsFromRun(dir: string, model: GPT): {weights: Map<string, F
   for (const spec of model.specs) {
     const w = ck.weights.get(spec.name)
     if (!w) throw new InputError(`--init-from ${dir}: its checkpoint has no tensor "${spec.name}"`)
+    // the shape the source model has (its vocabulary's rows), checked before anything is copied
+    const grows = extra > 0 && VOCAB_TENSORS.has(spec.name)
+    const want = grows ? [src.vocab_size, ...spec.shape.slice(1)] : spec.shape
+    const have = ck.shapes.get(spec.name) ?? [w.length]
+    if (have.length !== want.length || have.some((n, i) => n !== want[i])) {
+      const grown = grows ? ` (this model's [${spec.shape.join(', ')}] less its [MASK] row)` : ''
+      throw new InputError(`--init-from ${dir}: tensor "${spec.name}" is [${have.join(', ')}] in its checkpoint, the model being initialised needs [${want.join(', ')}]${grown}`)
+    }
     if (extra === 0 || !VOCAB_TENSORS.has(spec.name)) {
       weights.set(spec.name, w)
       continue

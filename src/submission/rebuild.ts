@@ -12,11 +12,10 @@
 import {initBackend, type BackendName} from '../backend/index.js'
 import {loadValidationSlice, type ValCoverage} from '../data/stream.js'
 import {InputError} from '../errors.js'
-import {readInputFile} from '../io/read.js'
 import {recordedScoreOptions, reportedMode, scoreModel, type ScoreResult} from '../eval/score.js'
 import {objectiveFor, type Objective} from '../objective/index.js'
 import {GPT} from '../model/gpt.js'
-import {DEFAULT_ARTIFACT_LIMITS, readArtifact, type ArtifactManifest} from '../pack/artifact.js'
+import {readArtifact, readArtifactFile, type ArtifactManifest} from '../pack/artifact.js'
 import {artifactModelInfo, type ArtifactModelInfo} from '../pack/model-info.js'
 import {DEFAULT_TERNARY} from '../quant/ternary.js'
 import {openDataset} from '../data/open.js'
@@ -29,11 +28,7 @@ export interface RebuiltModel {
   objective: Objective
 }
 
-/** Read an artifact file, one-line errors naming the path. */
-export function readArtifactFile(path: string): Uint8Array {
-  // the decompressed body may be at most maxBodyBytes, so no valid artifact file is larger
-  return new Uint8Array(readInputFile(path, 'artifact', {maxBytes: DEFAULT_ARTIFACT_LIMITS.maxBodyBytes}))
-}
+export {readArtifactFile}
 
 /**
  * Build the GPT of an artifact and load its dequantized tensors (needs an initialised tfjs
@@ -41,8 +36,10 @@ export function readArtifactFile(path: string): Uint8Array {
  */
 export function rebuildFromArtifact(bytes: Uint8Array, opts: {source?: string} = {}): RebuiltModel {
   const source = opts.source ?? 'artifact'
-  const {manifest, tensors} = readArtifact(bytes, {source})
-  const info = artifactModelInfo(manifest, source)
+  // the model section, and the tensor table against its config, before any tensor is decoded
+  let info: ArtifactModelInfo | undefined
+  const {manifest, tensors} = readArtifact(bytes, {source, checkManifest: (m) => (info = artifactModelInfo(m, source))})
+  if (!info) throw new Error('readArtifact did not check the manifest')
   // No ternary patterns: the weights are already q·d, used as they are (quantActive stays false).
   const model = new GPT(info.config, {seed: 0, ternary: {patterns: [], config: DEFAULT_TERNARY}, floatFormat: 'fp32'})
   const weights = new Map<string, Float32Array>()

@@ -4,12 +4,11 @@
  * encoding and decoding run Google's own sentencepiece compiled to wasm
  * (`@sctg/sentencepiece-js`), so ids match the official encoder exactly.
  */
-import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import protobuf from 'protobufjs'
 import { SentencePieceProcessor } from '@sctg/sentencepiece-js'
-import { InputError, describeFsError } from '../errors.js'
-import { oneLine } from '../io/read.js'
+import { InputError } from '../errors.js'
+import { oneLine, readInputFile } from '../io/read.js'
 import type { ByteTable, PieceType, Tokenizer } from './types.js'
 
 /** The meta symbol SentencePiece writes for a space (U+2581). */
@@ -209,24 +208,9 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.unkId = model.unkId
   }
 
-  /** Reads and checks a `.model` file, then loads it into the wasm encoder. */
+  /** Reads and checks a `.model` file (a regular file of at most MAX_SENTENCEPIECE_MODEL_BYTES), then loads it into the wasm encoder. */
   static async fromFile(path: string): Promise<SentencePieceTokenizer> {
-    let bytes: Buffer
-    try {
-      const file = await open(path, 'r')
-      try {
-        const { size } = await file.stat()
-        if (size > MAX_SENTENCEPIECE_MODEL_BYTES) {
-          throw new InputError(`tokenizer is too large: ${path} (${size} bytes, the limit is ${MAX_SENTENCEPIECE_MODEL_BYTES} for a SentencePiece model)`)
-        }
-        bytes = await file.readFile()
-      } finally {
-        await file.close()
-      }
-    } catch (err) {
-      if (err instanceof InputError) throw err
-      throw describeFsError(err, path, 'tokenizer')
-    }
+    const bytes = readInputFile(path, 'tokenizer', { maxBytes: MAX_SENTENCEPIECE_MODEL_BYTES })
     return SentencePieceTokenizer.fromBytes(bytes, basename(path), path)
   }
 

@@ -19,6 +19,8 @@
 import {closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readSync, readlinkSync, realpathSync, statSync, type Stats} from 'node:fs'
 import {join, relative, sep} from 'node:path'
 
+import {fileKind} from '../io/read.js'
+
 export interface ScanLimits {
   /** Largest file read, in bytes; a larger one is listed as too large and not read. */
   maxFileBytes: number
@@ -57,14 +59,11 @@ export interface FolderScan {
   limits: ScanLimits
   /** Bytes read from files so far (every read through `readScanned`). */
   bytesRead: number
-}
-
-function kindOf(st: Stats): string {
-  if (st.isFIFO()) return 'a FIFO'
-  if (st.isSocket()) return 'a socket'
-  if (st.isCharacterDevice()) return 'a character device'
-  if (st.isBlockDevice()) return 'a block device'
-  return 'not a regular file'
+  /**
+   * The folder (`.` or `logs/`) whose listing reached `maxEntries`: the walk stopped there, so
+   * the scan is partial (files past the cap, in any folder, were not looked at). null: complete.
+   */
+  stoppedIn: string | null
 }
 
 function inside(path: string, root: string): boolean {
@@ -74,9 +73,8 @@ function inside(path: string, root: string): boolean {
 /** Walk `dir` (a folder the caller checked exists) within `limits`. Reads no file contents. */
 export function scanFolder(dir: string, limits: ScanLimits = DEFAULT_SCAN_LIMITS): FolderScan {
   const root = realpathSync(dir)
-  const scan: FolderScan = {root, files: [], refused: [], limits, bytesRead: 0}
+  const scan: FolderScan = {root, files: [], refused: [], limits, bytesRead: 0, stoppedIn: null}
   let entries = 0
-  let stopped = false
 
   const walk = (absDir: string, relDir: string, depth: number) => {
     const names: string[] = []
@@ -91,7 +89,7 @@ export function scanFolder(dir: string, limits: ScanLimits = DEFAULT_SCAN_LIMITS
       // one entry at a time: a folder with a million names is not loaded whole
       for (let e = d.readSync(); e !== null; e = d.readSync()) {
         if (entries >= limits.maxEntries) {
-          stopped = true
+          scan.stoppedIn ??= relDir ? `${relDir}/` : '.'
           break
         }
         entries++
@@ -132,17 +130,17 @@ export function scanFolder(dir: string, limits: ScanLimits = DEFAULT_SCAN_LIMITS
         const t = statSync(real)
         // a link to a folder inside is not entered: links are how walks loop
         if (t.isFile()) scan.files.push({rel, abs: real, size: t.size, linkTo: relative(root, real).split(sep).join('/')})
-        else scan.refused.push({rel, reason: `link to ${target}, ${t.isDirectory() ? 'a folder: not entered' : `${kindOf(t)}: skipped`}`})
+        else scan.refused.push({rel, reason: `link to ${target}, ${t.isDirectory() ? 'a folder: not entered' : `${fileKind(t)}: skipped`}`})
       } else if (st.isDirectory()) {
         if (SKIP_DIRS.has(name)) scan.refused.push({rel: `${rel}/`, reason: 'not part of a submission: not entered'})
         else if (depth >= limits.maxDepth) scan.refused.push({rel: `${rel}/`, reason: `deeper than ${limits.maxDepth} folder levels: not entered`})
         else walk(abs, rel, depth + 1)
       } else if (st.isFile()) scan.files.push({rel, abs, size: st.size})
-      else scan.refused.push({rel, reason: `${kindOf(st)}: skipped, not opened`})
+      else scan.refused.push({rel, reason: `${fileKind(st)}: skipped, not opened`})
     }
   }
   walk(root, '', 0)
-  if (stopped) scan.refused.push({rel: '.', reason: `more than ${limits.maxEntries} entries: stopped there, the rest was not looked at`})
+  if (scan.stoppedIn) scan.refused.push({rel: scan.stoppedIn, reason: `more than ${limits.maxEntries} entries: stopped there, the rest was not looked at`})
   return scan
 }
 
@@ -173,7 +171,7 @@ function readBounded(scan: FolderScan, file: ScannedFile, maxBytes: number, head
   }
   try {
     const st = fstatSync(fd)
-    if (!st.isFile()) return {ok: false, reason: `${kindOf(st)}: not read`}
+    if (!st.isFile()) return {ok: false, reason: `${fileKind(st)}: not read`}
     if (!head && st.size > maxBytes) return tooLarge(st.size)
     // one byte more than the cap: a file that grew since fstat is caught, not read on
     const buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + (head ? 0 : 1))

@@ -213,7 +213,7 @@ function foldState(states: State[]): State {
 const toStatus = (s: State) => checkStatus({ok: s !== 'fail', confirmed: s === 'pass'})
 const figure = (claimed: number, o: Outcome): SeedFigure => ({claimed, status: toStatus(o.state), logged: o.logged, where: o.where})
 
-/** Run every folder check. Throws InputError only when `dir` is not a folder. */
+/** Run every folder check. Throws InputError only when `dir` is not a folder, or holds more entries than the walk reads (ScanLimits.maxEntries). */
 export function verifyFolder(dir: string, opts: FolderOptions): VerifyReport {
   let st
   try {
@@ -223,6 +223,13 @@ export function verifyFolder(dir: string, opts: FolderOptions): VerifyReport {
   }
   if (!st.isDirectory()) throw new InputError(`not a folder: ${dir} (give a submission folder, or --run and --artifact)`)
   const scan = scanFolder(dir, {...DEFAULT_SCAN_LIMITS, ...opts.scan})
+  if (scan.stoppedIn) {
+    // a partial listing (in readdir's order, not the names') could leave out the code or a log
+    // and report it missing, or count bytes_code from part of the code: refuse it whole
+    const {maxEntries, maxDepth} = scan.limits
+    const where = scan.stoppedIn === '.' ? '' : `; the cap was reached listing ${scan.stoppedIn}`
+    throw new InputError(`submission folder ${dir}: more than ${maxEntries.toLocaleString('en-US')} entries (files, folders and links up to ${maxDepth} levels down${where}), the most golf verify reads: it does not check part of a folder, which could miss code files; remove what is not part of the submission`)
+  }
   const files = sortFolder(scan)
   const checks: VerifyCheck[] = []
   const seedReports: SeedReport[] = []

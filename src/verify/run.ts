@@ -16,11 +16,9 @@
  * "not confirmed" and states the measured gap — values, logits, weights differing — never a
  * spurious failure. It fails only when everything ran on the trained backend and still differs.
  */
-import {statSync} from 'node:fs'
-
 import type {BackendName} from '../backend/index.js'
-import {describeFsError} from '../errors.js'
 import {elboName} from '../eval/score.js'
+import {statInputFile} from '../io/read.js'
 import {readRunConfig} from '../run/load.js'
 import {buildCountedCode} from './bundle.js'
 import {fail, groupDigits, limitCheck, pass, unconfirmed, type VerifyCheck, type VerifyReport} from './report.js'
@@ -54,13 +52,7 @@ export interface RunVerifyReport extends VerifyReport {
 
 
 function fileSize(path: string, what: string): number {
-  try {
-    const st = statSync(path)
-    if (!st.isFile()) throw Object.assign(new Error('not a file'), {code: 'EISDIR'})
-    return st.size
-  } catch (err) {
-    throw describeFsError(err, path, what)
-  }
+  return statInputFile(path, what).size
 }
 
 /** The "roundtrip exact" check of a roundtrip (see the module doc for the backend rules). */

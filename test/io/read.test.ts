@@ -1,10 +1,11 @@
+import {execFileSync} from 'node:child_process'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
-import {oneLine, readInputFile, statInput} from '../../src/io/read.js'
+import {oneLine, openInputFile, readInputFile, statInput, statInputFile} from '../../src/io/read.js'
 
 describe('readInputFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'golf-read-'))
@@ -33,9 +34,27 @@ describe('readInputFile with maxBytes', () => {
     expect(() => readInputFile(dir, 'recipe', {maxBytes: 3})).toThrow(`recipe is a directory, expected a file: ${dir}`)
   })
 
-  it('a stream with no size (/dev/zero) is read at most one byte past the cap', () => {
-    expect(() => readInputFile('/dev/zero', 'recipe', {maxBytes: 1000})).toThrow('recipe is too large: /dev/zero (more than 1000 bytes, the limit is 1000)')
-    expect(readInputFile('/dev/null', 'recipe', {maxBytes: 10}).length).toBe(0)
+})
+
+describe.skipIf(process.platform === 'win32')('anything but a regular file is refused before it is read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'golf-read-special-'))
+  const fifo = join(dir, 'pipe')
+  execFileSync('mkfifo', [fifo])
+
+  it('a device (/dev/zero never ends) and a FIFO with no writer (opening it would block): one line naming it', () => {
+    for (const opts of [{}, {maxBytes: 1000}]) {
+      expect(() => readInputFile('/dev/zero', 'recipe', opts)).toThrow(/^recipe is a character device, expected a regular file: \/dev\/zero$/)
+      expect(() => readInputFile(fifo, '--artifact', {...opts, shown: 'pipe'})).toThrow(/^--artifact is a FIFO, expected a regular file: pipe$/)
+    }
+    expect(() => openInputFile(fifo, 'shard')).toThrow(`shard is a FIFO, expected a regular file: ${fifo}`)
+  })
+
+  it('statInputFile: the size of a regular file, without opening anything', () => {
+    writeFileSync(join(dir, 'code.py'), 'print(1)\n')
+    expect(statInputFile(join(dir, 'code.py'), 'code file').size).toBe(9)
+    expect(() => statInputFile(fifo, 'code file', 'pipe')).toThrow(/^code file is a FIFO, expected a regular file: pipe$/)
+    expect(() => statInputFile(dir, 'code file', 'd')).toThrow(/^code file is a directory, expected a file: d$/)
+    expect(() => statInputFile('/dev/null', 'code file')).toThrow(/^code file is a character device, expected a regular file: \/dev\/null$/)
   })
 })
 

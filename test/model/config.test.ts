@@ -7,6 +7,7 @@ import {
   globToRegExp,
   modelDims,
   paramSpecs,
+  paramTotals,
   resolveModelConfig,
   type ModelConfig,
 } from '../../src/model/config.js'
@@ -34,6 +35,23 @@ describe('paramSpecs', () => {
     expect(specs.at(-1)!.name).toBe('blocks.8.mlp.proj.weight')
     // 17,059,912 = the `model_params` the official train_gpt.py logs for 9×512 KV4 MLP×2 V1024
     expect(countParams(specs)).toEqual({total: 17_059_912, ternary: 9 * 1_835_008, other: 17_059_912 - 9 * 1_835_008})
+  })
+
+  it('paramTotals: the count and the largest tensor of paramSpecs, by arithmetic', () => {
+    const variants: ModelConfig[] = [
+      DEFAULT_MODEL_CONFIG,
+      tiny,
+      {...tiny, embed_dim: 6, tie_embeddings: false},
+      {...tiny, unique_blocks: 5, loops: 3, x0_mix: false},
+      {...tiny, unet_skips: false, mlp_mult: 3, num_kv_heads: 2},
+      {...tiny, vocab_size: 3, embed_dim: 40},
+    ]
+    for (const cfg of variants) {
+      const specs = paramSpecs(cfg)
+      expect(paramTotals(cfg), JSON.stringify(cfg)).toEqual({total: countParams(specs).total, largest: Math.max(...specs.map((s) => s.shape.reduce((a, b) => a * b, 1)))})
+    }
+    // a shape far too large to list or build is counted all the same
+    expect(paramTotals({...DEFAULT_MODEL_CONFIG, model_dim: 65536}).largest).toBe(65536 * 65536 * 2)
   })
 
   it('factored and untied: embed_proj [D,E], head_proj [E,D], lm_head [V,E]', () => {

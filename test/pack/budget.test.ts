@@ -124,4 +124,14 @@ describe('budget arithmetic and solve', () => {
     expect(none.value).toBeNull()
     await expect(solveBudget(load, 'model.embed_dim', {codeBytes: 0})).rejects.toThrow("--solve model.embed_dim: the recipe's model.embed_dim is null, not a positive integer")
   }, 60_000)
+
+  it('a model larger than an artifact may hold is refused by arithmetic, before any stand-in weight is made', () => {
+    // model_dim 65536: 60 billion parameters; sizing their stand-in weights used 19 GB before it was stopped
+    const huge = load(['model.model_dim=65536'])
+    const t0 = performance.now()
+    expect(() => predictArtifact(huge, {})).toThrow(
+      /^recipe solve-test: 60,146,909,192 parameters, the largest tensor 8,589,934,592 \(model_dim 65536, unique_blocks 2, mlp_mult 2, 256 ids\), over what a golf artifact may hold \(268,435,456 values, 268,435,456 per tensor\): golf budget sizes models that can be packed$/,
+    )
+    expect(performance.now() - t0).toBeLessThan(1000)
+  })
 })

@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process'
 import {copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -135,4 +136,18 @@ describe('golf pack | inspect | unpack', () => {
       expect(r.stderr).toBe(`golf: ${path}: ${msg}\n`)
     }
   }, 60_000)
+
+  it.skipIf(process.platform === 'win32')('an endless or blocking file (/dev/zero, a FIFO with no writer) is refused unread, in one line naming it', async () => {
+    const fifo = join(dir, 'artifact.fifo')
+    execFileSync('mkfifo', [fifo])
+    const cases: Array<[string, string]> = [
+      ['/dev/zero', 'golf: artifact is a character device, expected a regular file: /dev/zero\n'],
+      [fifo, `golf: artifact is a FIFO, expected a regular file: ${fifo}\n`],
+    ]
+    const runs = cases.flatMap(([path, msg]) => [['inspect', path], ['unpack', path, '--out', join(dir, 'never.safetensors')]].map(async (cmd) => ({cmd, msg, r: await runCli(cmd)})))
+    for (const {cmd, msg, r} of await Promise.all(runs)) {
+      expect(r.code, cmd.join(' ')).toBe(2)
+      expect(r.stderr, cmd.join(' ')).toBe(msg)
+    }
+  }, 30_000)
 })

@@ -1,9 +1,10 @@
 /** `golf verify <folder>` as a user runs it (the built dist/): exit codes, one-line errors, the --json shape. */
-import {rmSync, symlinkSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {REPO_ROOT, runCli} from '../helpers/cli.js'
 import {laterRecord, nonRecord, tmp} from './folders.js'
 
 const root = tmp('golf-verify-cli-')
@@ -45,5 +46,17 @@ describe('golf verify <folder>', () => {
     expect([r.code, r.stderr]).toEqual([2, `golf: submission folder not found: ${join(root, 'nope')}\n`])
     const b = await runCli(['verify', laterRecord(root), '--backend', 'cpu'])
     expect([b.code, b.stderr]).toEqual([2, 'golf: --backend applies to --run mode (folder mode computes nothing)\n'])
+  })
+
+  it.skipIf(process.platform === 'win32')('--run: a FIFO as the artifact or a counted code file is refused unopened (opening it would block), exit 2', async () => {
+    const run = join(REPO_ROOT, 'test', 'fixtures', 'runs', 'tiny-cpu-s1337')
+    const fifo = join(root, 'code.fifo')
+    execFileSync('mkfifo', [fifo])
+    const artifact = join(root, 'model.golf')
+    writeFileSync(artifact, '')
+    const code = await runCli(['verify', '--run', run, '--artifact', artifact, '--code', fifo])
+    expect([code.code, code.stderr]).toEqual([2, `golf: code file is a FIFO, expected a regular file: ${fifo}\n`])
+    const art = await runCli(['verify', '--run', run, '--artifact', fifo])
+    expect([art.code, art.stderr]).toEqual([2, `golf: artifact is a FIFO, expected a regular file: ${fifo}\n`])
   })
 })

@@ -7,6 +7,7 @@ import {closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, write
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
+import {InputError} from '../../src/errors.js'
 import {verifyFolder} from '../../src/verify/folder.js'
 import {sortFolder} from '../../src/verify/folder-files.js'
 import {DEFAULT_SCAN_LIMITS, readScanned, scanFolder} from '../../src/verify/folder-scan.js'
@@ -125,6 +126,24 @@ describe('special files and bounds', () => {
     const capped = scanFolder(many, {...DEFAULT_SCAN_LIMITS, maxEntries: 10})
     expect(capped.files).toHaveLength(10)
     expect(capped.refused).toEqual([{rel: '.', reason: 'more than 10 entries: stopped there, the rest was not looked at'}])
+    expect(capped.stoppedIn).toBe('.')
+    expect(scan.stoppedIn).toBeNull()
+  })
+
+  it('verify refuses a folder past the entry cap whole, in one line naming it, the cap and where the walk stopped: no check of part of it', () => {
+    // readdir order is not name order: past the cap, train_gpt.py may be left out and the code
+    // reported missing (or bytes_code counted from part of the code)
+    const top = small('many-top')
+    for (let i = 0; i < 12; i++) writeFileSync(join(top, `junk${i}.txt`), 'x')
+    expect(() => verifyFolder(top, {limit: LIMIT, scan: {maxEntries: 10}})).toThrow(
+      new InputError(`submission folder ${top}: more than 10 entries (files, folders and links up to 3 levels down), the most golf verify reads: it does not check part of a folder, which could miss code files; remove what is not part of the submission`),
+    )
+    const nested = small('many-logs')
+    writeFolder(nested, 'logs', Object.fromEntries(Array.from({length: 12}, (_, i) => [`run${i}.txt`, 'x'])))
+    expect(() => verifyFolder(nested, {limit: LIMIT, scan: {maxEntries: 10}})).toThrow(
+      `submission folder ${nested}: more than 10 entries (files, folders and links up to 3 levels down; the cap was reached listing logs/), the most golf verify reads: it does not check part of a folder, which could miss code files; remove what is not part of the submission`,
+    )
+    expect(verifyFolder(nested, {limit: LIMIT, scan: {maxEntries: 20}}).checks.find((c) => c.name === 'code')!.ok).toBe(true)
   })
 
   it('.git and __pycache__ are not entered', () => {

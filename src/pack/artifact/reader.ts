@@ -8,7 +8,7 @@
 import {crc32} from 'node:zlib'
 
 import {InputError} from '../../errors.js'
-import {oneLine} from '../../io/read.js'
+import {oneLine, readInputFile} from '../../io/read.js'
 import {decodeBf16, decodeE4m3, decodeF16, dequantizeFp8PerRow} from '../../quant/float-formats.js'
 import {SCALE_FORMATS, scaleBytesOf} from '../../quant/ternary-host.js'
 import {decodeTrits, isTritCodecName} from '../codecs/index.js'
@@ -27,7 +27,7 @@ import {
   readU16le,
   COMPRESS_ID_OFFSET,
 } from './format.js'
-import {type ArtifactLimits, bodyCap, describeBodyCap, resolveArtifactLimits} from './limits.js'
+import {type ArtifactLimits, bodyCap, DEFAULT_ARTIFACT_LIMITS, describeBodyCap, resolveArtifactLimits} from './limits.js'
 import {parseManifest, quoteName} from './manifest.js'
 import {decodeScales, dequantizeTernary, scaleGroups} from './scales.js'
 
@@ -36,6 +36,15 @@ export interface ReadArtifactOptions {
   source?: string
   /** Limits on what the file may make the reader allocate; unset keys keep DEFAULT_ARTIFACT_LIMITS. */
   limits?: Partial<ArtifactLimits>
+}
+
+/**
+ * Read an artifact file a user named, refusing in one line naming it anything but a regular file
+ * (a FIFO, /dev/zero) and a file larger than any artifact can be: the decompressed body may be at
+ * most maxBodyBytes, so no valid artifact file is larger.
+ */
+export function readArtifactFile(path: string): Uint8Array {
+  return new Uint8Array(readInputFile(path, 'artifact', {maxBytes: DEFAULT_ARTIFACT_LIMITS.maxBodyBytes}))
 }
 
 /**
@@ -87,16 +96,20 @@ export function readArtifactManifest(bytes: Uint8Array, opts: ReadArtifactOption
 /**
  * Verify and decode an artifact. `source` names the file in error messages. With
  * `dequantize: false`, ternary tensors come back as trits + scales only (no float copy).
- * Also returns the compression and the decompressed body size (what `golf inspect` shows).
+ * `checkManifest` runs on the checked manifest before any tensor is decoded (a caller's own
+ * checks, e.g. the tensor table against the model config, refuse the file before its tensors
+ * are allocated). Also returns the compression and the decompressed body size (what
+ * `golf inspect` shows).
  */
 export function readArtifact(
   bytes: Uint8Array,
-  opts: ReadArtifactOptions & {dequantize?: boolean} = {},
+  opts: ReadArtifactOptions & {dequantize?: boolean; checkManifest?: (manifest: ArtifactManifest) => void} = {},
 ): {manifest: ArtifactManifest; tensors: Map<string, ReadTensor>; compress: CompressName; bodyBytes: number} {
   const source = opts.source ?? 'artifact'
   const limits = resolveArtifactLimits(opts.limits)
   const {compress, body} = openBody(bytes, source, limits)
   const {manifest, payload} = parseManifest(body, compress, source, limits)
+  opts.checkManifest?.(manifest)
   const tensors = new Map<string, ReadTensor>()
   for (const t of manifest.tensors) {
     // oneLine: field values end up in messages (a group size of "\n" must not break the line).
