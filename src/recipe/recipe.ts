@@ -382,9 +382,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Deep merge: objects merge key by key, anything else (arrays included) replaces. */
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {...base}
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v
+  for (const [k, v] of Object.entries(over)) {
+    const merged = isPlainObject(v) && Object.hasOwn(out, k) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v
+    // a key named __proto__ (YAML makes it an own key) stays a key, which validation refuses, instead of becoming the prototype
+    Object.defineProperty(out, k, {value: merged, enumerable: true, writable: true, configurable: true})
+  }
   return out
 }
+
+/** Names that are not recipe keys but would reach JavaScript's object machinery (prototype pollution). */
+const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype']
 
 /** Recipe keys that are settings themselves, not sections: `--set activations=a4.8`. */
 const TOP_LEVEL_SETTINGS: readonly string[] = ['activations']
@@ -397,11 +404,13 @@ export function parseOverrides(sets: readonly string[]): Record<string, unknown>
   const out: Record<string, unknown> = {}
   for (const s of sets) {
     const eq = s.indexOf('=')
-    if (eq <= 0) throw new InputError(`--set ${s}: expected key=value, e.g. --set model.model_dim=256`)
+    if (eq <= 0) throw new InputError(`--set ${oneLine(s)}: expected key=value, e.g. --set model.model_dim=256`)
     const key = s.slice(0, eq).trim()
     const raw = s.slice(eq + 1)
     const parts = key.split('.')
-    if ((parts.length < 2 && !TOP_LEVEL_SETTINGS.includes(key)) || parts.some((p) => p === '')) throw new InputError(`--set ${s}: the key must name a section and a setting, e.g. train.seq_len (or one of ${TOP_LEVEL_SETTINGS.join(', ')})`)
+    if ((parts.length < 2 && !TOP_LEVEL_SETTINGS.includes(key)) || parts.some((p) => p === '')) throw new InputError(`--set ${oneLine(s)}: the key must name a section and a setting, e.g. train.seq_len (or one of ${TOP_LEVEL_SETTINGS.join(', ')})`)
+    const forbidden = parts.find((p) => FORBIDDEN_KEYS.includes(p))
+    if (forbidden !== undefined) throw new InputError(`--set ${oneLine(s)}: "${forbidden}" is not a recipe key`)
     let value: unknown
     try {
       value = parseYaml(raw)
@@ -410,7 +419,7 @@ export function parseOverrides(sets: readonly string[]): Record<string, unknown>
     }
     let node = out
     for (const p of parts.slice(0, -1)) {
-      if (!isPlainObject(node[p])) node[p] = {}
+      if (!Object.hasOwn(node, p) || !isPlainObject(node[p])) node[p] = {}
       node = node[p] as Record<string, unknown>
     }
     node[parts[parts.length - 1]] = value === undefined ? null : value

@@ -76,6 +76,17 @@ describe('recipes', () => {
     expect(loadRecipe('tiny-cpu', ['activations=[{from: 0, sites: a8}, {from: 0.5, sites: a4}]']).activations.map((st) => st.from)).toEqual([0, 0.5])
   })
 
+  it('refuses --set keys that would reach the object prototype, and a __proto__ key in a recipe stays an unknown key', () => {
+    for (const set of ['__proto__.x=1', 'train.__proto__.x=1', 'constructor.prototype.x=1', 'train.constructor=1']) {
+      const name = set.split('.').find((p) => ['__proto__', 'constructor'].includes(p.split('=')[0]))!.split('=')[0]
+      expect(fails(() => loadRecipe('tiny-cpu', [set]))).toBe(`--set ${set}: "${name}" is not a recipe key`)
+    }
+    expect(({} as Record<string, unknown>).x).toBeUndefined()
+    const dir = mkdtempSync(join(tmpdir(), 'golf-recipe-'))
+    writeFileSync(join(dir, 'proto.yaml'), 'extends: tiny-cpu\n__proto__:\n  x: 1\n')
+    expect(fails(() => loadRecipe(join(dir, 'proto.yaml')))).toMatch(/^recipe proto\.yaml: unknown key __proto__ \(known: /)
+  })
+
   it('checks the objective section: its keys, the block size against every sequence length, the interval', () => {
     expect(loadRecipe('bd3lm-tiny-cpu').objective).toEqual({kind: 'bd3lm', block_size: 4, noise_eps: 0.001, sampling_eps: 0.001, train_interval: null, shift: true, train_estimator: 'count'})
     expect(loadRecipe('tiny-cpu').objective.kind).toBe('ar')
