@@ -16,15 +16,15 @@ function childPath(parent: string, key: string | number): string {
 
 /**
  * Where a parsed document (JSON or YAML) holds a number that is not finite (Infinity, NaN): its
- * path (`val_loss`, `seed_results[0].val_bpb`, `train.lr`), else null. `.inf` / `.nan` in YAML
- * and `1e400` in JSON both parse to one.
+ * path (`val_loss`, `seed_results[0].val_bpb`, `train.lr`; '' for the document itself) and the
+ * value, else null. `.inf` / `.nan` in YAML and `1e400` in JSON both parse to one.
  */
-export function nonFinitePath(doc: unknown, at = ''): string | null {
-  if (typeof doc === 'number') return Number.isFinite(doc) ? null : at
+export function findNonFinite(doc: unknown, at = ''): {path: string; value: number} | null {
+  if (typeof doc === 'number') return Number.isFinite(doc) ? null : {path: at, value: doc}
   if (doc === null || typeof doc !== 'object') return null
   const entries: Array<[string | number, unknown]> = Array.isArray(doc) ? doc.map((v, i) => [i, v]) : Object.entries(doc)
   for (const [k, v] of entries) {
-    const hit = nonFinitePath(v, childPath(at, k))
+    const hit = findNonFinite(v, childPath(at, k))
     if (hit !== null) return hit
   }
   return null
@@ -50,8 +50,8 @@ export function readJson(input: string | Uint8Array): JsonRead {
   } catch (err) {
     return {ok: false, reason: `not valid JSON (${oneLine((err as Error).message)})`}
   }
-  const inf = nonFinitePath(doc)
-  if (inf !== null) return {ok: false, reason: `${inf || 'the document'} is not a finite number (too large for a double)`}
+  const inf = findNonFinite(doc)
+  if (inf !== null) return {ok: false, reason: `${inf.path || 'the document'} is not a finite number (too large for a double)`}
   return {ok: true, doc}
 }
 

@@ -16,6 +16,7 @@ import {basename, extname, join} from 'node:path'
 import {parse as parseYaml, YAMLParseError} from 'yaml'
 
 import {InputError} from '../errors.js'
+import {findNonFinite} from '../io/json.js'
 import {oneLine, readInputFile} from '../io/read.js'
 import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '../model/config.js'
 import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
@@ -449,6 +450,9 @@ export function loadRecipe(nameOrPath: string, sets: readonly string[] = []): Re
 export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: string; name?: string; sets?: readonly string[]} = {}): ResolvedRecipe {
   const where = opts.where ?? 'recipe'
   const merged = opts.sets && opts.sets.length > 0 ? deepMerge(doc, parseOverrides(opts.sets)) : doc
+  // YAML's .inf / .nan are numbers to the schema (and JSON.stringify shows them as null): refuse them by name first
+  const inf = findNonFinite(merged)
+  if (inf !== null) throw new InputError(`${where}: ${inf.path} must be a finite number, got ${inf.value}`)
   if (!validateSchema(merged)) {
     // The deepest errors say most (a bad key inside a nullable section beats "wrong kind of
     // value" for the section); among them, anyOf reports each failed alternative first and the

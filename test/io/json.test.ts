@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
-import {nonFinitePath, parseJson, readJson} from '../../src/io/json.js'
+import {findNonFinite, parseJson, readJson} from '../../src/io/json.js'
 
 describe('parseJson', () => {
   it('drops a leading byte-order mark, from text or bytes', () => {
@@ -22,9 +22,9 @@ describe('parseJson', () => {
     expect(() => parseJson('{"a":\n\n', 'bad\nname.json')).toThrow(/^bad\\nname\.json: not valid JSON \([^\n]*\)$/)
   })
 
-  it('nonFinitePath finds NaN and infinities in parsed YAML too', () => {
-    expect(nonFinitePath({train: {lr: 0.1, z_loss: Number.NaN}})).toBe('train.z_loss')
-    expect(nonFinitePath({activations: [{from: Infinity}]})).toBe('activations[0].from')
-    expect(nonFinitePath({'a b': [1, 2]})).toBeNull()
+  it('findNonFinite finds NaN and infinities in parsed YAML too', () => {
+    expect(findNonFinite({train: {lr: 0.1, z_loss: Number.NaN}})).toEqual({path: 'train.z_loss', value: Number.NaN})
+    expect(findNonFinite({activations: [{from: -Infinity}]})).toEqual({path: 'activations[0].from', value: -Infinity})
+    expect(findNonFinite({'a b': [1, 2]})).toBeNull()
   })
 })

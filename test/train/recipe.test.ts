@@ -87,6 +87,16 @@ describe('recipes', () => {
     expect(fails(() => loadRecipe(join(dir, 'proto.yaml')))).toMatch(/^recipe proto\.yaml: unknown key __proto__ \(known: /)
   })
 
+  it('refuses a number that is not finite (YAML .inf, .nan) naming the key', () => {
+    expect(fails(() => loadRecipe('tiny-cpu', ['train.z_loss=.inf']))).toBe('recipe tiny-cpu.yaml: train.z_loss must be a finite number, got Infinity')
+    expect(fails(() => loadRecipe('tiny-cpu', ['optim.matrix_lr=.nan']))).toBe('recipe tiny-cpu.yaml: optim.matrix_lr must be a finite number, got NaN')
+    expect(fails(() => loadRecipe('tiny-cpu', ['train.max_wallclock_seconds=-.inf']))).toBe('recipe tiny-cpu.yaml: train.max_wallclock_seconds must be a finite number, got -Infinity')
+    expect(fails(() => loadRecipe('tiny-cpu', ['train.z_loss=Infinity']))).toBe('recipe tiny-cpu.yaml: train.z_loss must be number, got "Infinity"')
+    const dir = mkdtempSync(join(tmpdir(), 'golf-recipe-'))
+    writeFileSync(join(dir, 'inf.yaml'), 'extends: tiny-cpu\nactivations:\n  - {from: .nan, sites: a8}\n')
+    expect(fails(() => loadRecipe(join(dir, 'inf.yaml')))).toBe('recipe inf.yaml: activations[0].from must be a finite number, got NaN')
+  })
+
   it('checks the objective section: its keys, the block size against every sequence length, the interval', () => {
     expect(loadRecipe('bd3lm-tiny-cpu').objective).toEqual({kind: 'bd3lm', block_size: 4, noise_eps: 0.001, sampling_eps: 0.001, train_interval: null, shift: true, train_estimator: 'count'})
     expect(loadRecipe('tiny-cpu').objective.kind).toBe('ar')
