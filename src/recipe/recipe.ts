@@ -503,10 +503,12 @@ function resolveActivationStages(v: unknown): ActivationStage[] {
   if (v === undefined || v === null) return []
   if (typeof v === 'string') return [{from: 0, from_step: null, sites: parseSites(v, 'activations')}]
   if (!Array.isArray(v)) throw new InputError(`activations must be a preset name or a list of stages ({from | from_step, sites}), got ${JSON.stringify(v)}`)
-  const stages = v.map((st: unknown, i): ActivationStage => {
+  const stages = v.map((raw: unknown, i): ActivationStage => {
     const where = `activations[${i}]`
-    if (!isPlainObject(st)) throw new InputError(`${where} must be a mapping {from | from_step, sites}, got ${JSON.stringify(st)}`)
-    for (const k of Object.keys(st)) if (!['from', 'from_step', 'sites'].includes(k)) throw new InputError(`${where}: unknown key "${k}" (known: from, from_step, sites)`)
+    if (!isPlainObject(raw)) throw new InputError(`${where} must be a mapping {from | from_step, sites}, got ${JSON.stringify(raw)}`)
+    for (const k of Object.keys(raw)) if (!['from', 'from_step', 'sites'].includes(k)) throw new InputError(`${where}: unknown key "${k}" (known: from, from_step, sites)`)
+    // null is absent: a resolved stage (config.json's recipe, read back on --resume) writes the other one as null
+    const st = {from: raw.from ?? undefined, from_step: raw.from_step ?? undefined, sites: raw.sites}
     if ((st.from === undefined) === (st.from_step === undefined)) throw new InputError(`${where}: give exactly one of from (a fraction of the run in [0, 1)) and from_step`)
     if (st.from !== undefined && !(typeof st.from === 'number' && st.from >= 0 && st.from < 1)) throw new InputError(`${where}.from must be a fraction of the run in [0, 1), got ${JSON.stringify(st.from)}`)
     if (st.from_step !== undefined && !(Number.isInteger(st.from_step) && (st.from_step as number) >= 0)) throw new InputError(`${where}.from_step must be an integer >= 0, got ${JSON.stringify(st.from_step)}`)
@@ -526,7 +528,8 @@ function resolveActivationStages(v: unknown): ActivationStage[] {
 function resolveKVCache(v: {bits: KVBits; group?: number; residual?: number} | null): KVQuantConfig | null {
   if (v === null) return null
   if (v.bits === 16) {
-    if (v.group !== undefined || v.residual !== undefined) throw new InputError('eval.kv_cache: bits 16 stores every key and value as fp16: it takes no group or residual')
+    // group 1, residual 0: how the resolved cache records it (config.json's recipe, read back)
+    if ((v.group !== undefined && v.group !== 1) || (v.residual !== undefined && v.residual !== 0)) throw new InputError('eval.kv_cache: bits 16 stores every key and value as fp16: it takes no group or residual')
     return {bits: 16, group: 1, residual: 0}
   }
   return {bits: v.bits, group: v.group ?? KV_DEFAULT_GROUP, residual: v.residual ?? KV_DEFAULT_RESIDUAL}

@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
 import {countParams, paramSpecs} from '../../src/model/config.js'
-import {builtinRecipeNames, loadRecipe, parseOverrides} from '../../src/recipe/recipe.js'
+import {builtinRecipeNames, loadRecipe, parseOverrides, resolveRecipe} from '../../src/recipe/recipe.js'
 
 const fails = (fn: () => unknown): string => {
   try {
@@ -85,6 +85,13 @@ describe('recipes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'golf-recipe-'))
     writeFileSync(join(dir, 'proto.yaml'), 'extends: tiny-cpu\n__proto__:\n  x: 1\n')
     expect(fails(() => loadRecipe(join(dir, 'proto.yaml')))).toMatch(/^recipe proto\.yaml: unknown key __proto__ \(known: /)
+  })
+
+  it('a resolved recipe (config.json, read back by --resume and the run-folder readers) resolves again to itself', () => {
+    for (const [name, sets] of [['ternary-bd3lm-a4.8-tiny-cpu', []], ['tiny-cpu', ['eval.kv_cache={bits: 16}']], ['tiny-cpu', ['activations=[{from_step: 0, sites: a8}, {from_step: 5, sites: a4}]']]] as const) {
+      const r = loadRecipe(name, sets)
+      expect(resolveRecipe(JSON.parse(JSON.stringify(r)), {name: r.name})).toEqual(r)
+    }
   })
 
   it('refuses a number that is not finite (YAML .inf, .nan) naming the key', () => {
