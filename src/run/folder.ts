@@ -16,6 +16,12 @@ import type {ValCoverage} from '../data/stream.js'
 import type {KVReport} from '../quant/kv-cache.js'
 import {InputError} from '../errors.js'
 import {removeStaleTemps, writeFileAtomicSync} from '../io/atomic.js'
+import {parseJson} from '../io/json.js'
+import {readInputFile} from '../io/read.js'
+import {checkRunJson, type RunJsonFile} from './schema.js'
+
+/** Largest config.json / summary.json / checkpoint.json read (golf writes a few KB; a sidecar lists every ternary tensor): refused before reading. */
+export const MAX_RUN_JSON_BYTES = 16 << 20
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -174,14 +180,15 @@ export class RunFolder {
     writeFileAtomicSync(this.path(file), JSON.stringify(value, null, 2) + '\n')
   }
 
-  readJson<T>(file: 'config' | 'summary' | 'checkpointMeta'): T {
-    const p = this.path(file)
-    try {
-      return JSON.parse(readFileSync(p, 'utf8')) as T
-    } catch (err) {
-      throw new InputError(`cannot read ${p}: ${(err as Error).message}`)
-    }
+  /** Read one of the run's JSON files, checked against its schema (src/run/schema.ts): every failure is one InputError line naming the file. */
+  readJson<T>(file: RunJsonFile): T {
+    return readRunJson<T>(this.path(file), file)
   }
+}
+
+/** A run-folder JSON file at `path` (config.json, summary.json, checkpoint.json), parsed and checked against its schema. */
+export function readRunJson<T>(path: string, file: RunJsonFile, shown = path): T {
+  return checkRunJson<T>(file, parseJson(readInputFile(path, RUN_FILES[file], {shown, maxBytes: MAX_RUN_JSON_BYTES}), shown), shown)
 }
 
 /** `tiny-cpu-s1337-20261123-141502`: recipe, seed and local start time. */
