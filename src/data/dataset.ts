@@ -100,7 +100,9 @@ export function parseDatasetJson(text: string, path: string): DatasetJson {
     const detail = e?.keyword === 'required' ? 'is missing' : e?.keyword === 'const' || e?.keyword === 'enum' ? `must be ${JSON.stringify((e.params as {allowedValue?: unknown}).allowedValue ?? (e.params as {allowedValues?: unknown}).allowedValues)}` : (e?.message ?? 'is invalid')
     throw new InputError(`${path}: key '${key}' ${detail}`)
   }
-  return value as unknown as DatasetJson
+  const meta = value as unknown as DatasetJson
+  if (meta.bos_id >= meta.vocab_size) throw new InputError(`${path}: key 'bos_id' ${meta.bos_id} is outside the vocabulary (0..${meta.vocab_size - 1})`)
+  return meta
 }
 
 function inferVocab(dir: string): number | null {
@@ -307,6 +309,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
 
   const tokenizer = await loadTokenizer(opts.tokenizer)
   if (tokenizer.vocabSize > 65536) throw new InputError(`tokenizer ${opts.tokenizer}: vocab size ${tokenizer.vocabSize} does not fit uint16 shards`)
+  // every document starts with BOS: a model without one (SentencePiece's bos_id -1) or with an id outside its vocabulary cannot write shards
+  if (!Number.isInteger(tokenizer.bosId) || tokenizer.bosId < 0 || tokenizer.bosId >= tokenizer.vocabSize) {
+    throw new InputError(`tokenizer ${opts.tokenizer}: ${tokenizer.bosId === -1 ? 'has no BOS token (bos_id -1)' : `bos_id ${tokenizer.bosId} is outside its vocabulary (0..${tokenizer.vocabSize - 1})`}: shards start every document with BOS; train the model with a BOS id (spm_train --bos_id=1)`)
+  }
   const source = await openSource(opts.source)
   if (source.count < 2) throw new InputError(`the corpus has ${source.count} document(s); a dataset needs at least 2 (validation + training)`)
   const valDocs = opts.valDocs ?? defaultValDocs(source.count)

@@ -115,6 +115,20 @@ describe('prepareDataset', () => {
     expect(val.length).toBe(r.dataset.tokens.val)
   })
 
+  it('refuses a tokenizer without a BOS token (SentencePiece bos_id -1): its shards would start documents with 65535', async () => {
+    const model = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'tokenizers', 'sp1024.model'))
+    // a second trainer_spec (field 2) holding bos_id (field 41) = -1: protobuf merges repeated messages
+    const bosNone = Buffer.from([0xc8, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])
+    writeFileSync(join(dir, 'nobos.model'), Buffer.concat([model, Buffer.from([0x12, bosNone.length]), bosNone]))
+    writeFileSync(join(dir, 'a.txt'), 'Hello world.')
+    writeFileSync(join(dir, 'b.txt'), 'Another document here.')
+    const out = join(dir, 'ds-nobos')
+    const prepare = () => prepareDataset({source: {kind: 'text', patterns: [join(dir, '*.txt')]}, tokenizer: join(dir, 'nobos.model'), out})
+    await expect(prepare()).rejects.toBeInstanceOf(InputError)
+    await expect(prepare()).rejects.toThrow(`tokenizer ${join(dir, 'nobos.model')}: has no BOS token (bos_id -1): shards start every document with BOS; train the model with a BOS id (spm_train --bos_id=1)`)
+    expect(existsSync(out)).toBe(false)
+  })
+
   it('defaults to 5% validation documents, at least one', () => {
     expect(defaultValDocs(500)).toBe(25)
     expect(defaultValDocs(3)).toBe(1)
@@ -137,6 +151,8 @@ describe('readDatasetInfo', () => {
     expect(() => readDatasetInfo(dir)).toThrow(/dataset\.json: key 'docs' is missing/)
     writeFileSync(join(dir, 'dataset.json'), JSON.stringify({...good, format: 'other'}))
     expect(() => readDatasetInfo(dir)).toThrow(/key 'format' must be "golf-dataset"/)
+    writeFileSync(join(dir, 'dataset.json'), JSON.stringify({...good, bos_id: 260}))
+    expect(() => readDatasetInfo(dir)).toThrow(/dataset\.json: key 'bos_id' 260 is outside the vocabulary \(0\.\.259\)$/)
     writeFileSync(join(dir, 'dataset.json'), JSON.stringify(good))
     expect(readDatasetInfo(dir)).toMatchObject({vocabSize: 260, tokenizer: 'byte260', tokenizerPath: null, bosId: 1})
   })
