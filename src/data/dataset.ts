@@ -9,12 +9,11 @@ import {createReadStream, existsSync, readdirSync, statSync} from 'node:fs'
 import {copyFile, mkdir, readFile, rename, rm} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {basename, dirname, join, relative, resolve} from 'node:path'
-import {createInterface} from 'node:readline'
 import {Ajv} from 'ajv'
 import {glob, isDynamicPattern} from 'tinyglobby'
 import {describeFsError, InputError} from '../errors.js'
 import {tempSiblingPath, writeFileAtomic} from '../io/atomic.js'
-import {oneLine, readInputFile, statInput} from '../io/read.js'
+import {decodeUtf8, invalidUtf8Offset, oneLine, readInputFile, showPath, statInput} from '../io/read.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import {brownDocuments} from './brown.js'
 import {DEFAULT_SHARD_TOKENS, listByteSidecars, listShards, ShardWriter, type Split} from './shard.js'
@@ -184,32 +183,57 @@ export async function resolveTextFiles(patterns: readonly string[]): Promise<str
   return [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
-async function* jsonlTexts(path: string): AsyncIterable<string> {
-  const rl = createInterface({input: createReadStream(path, {encoding: 'utf8'}), crlfDelay: Infinity})
+/**
+ * The lines of a file as bytes, with their line numbers and the byte offset each starts at (a
+ * trailing `\r` dropped): read as bytes so that invalid UTF-8 can be named where it is instead
+ * of being replaced (the byte count of every document feeds val_bpb).
+ */
+async function* byteLines(path: string): AsyncIterable<{line: number; offset: number; bytes: Buffer}> {
+  let pending: Buffer[] = [] // the current line's bytes from earlier chunks
+  let start = 0 // file offset of the current line
   let line = 0
-  try {
-    for await (const raw of rl) {
-      line += 1
-      if (raw.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(raw)
-      } catch {
-        throw new InputError(`${path}:${line}: not valid JSON`)
-      }
-      const text = (value as {text?: unknown} | null)?.text
-      if (typeof text !== 'string') throw new InputError(`${path}:${line}: expected an object with a string "text" field`)
-      yield text
+  const take = (last: Buffer): Buffer => {
+    const all = pending.length > 0 ? Buffer.concat([...pending, last]) : last
+    pending = []
+    return all.at(-1) === 0x0d ? all.subarray(0, -1) : all
+  }
+  let read = 0 // file offset of the chunk
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    let from = 0
+    let nl: number
+    while ((nl = chunk.indexOf(0x0a, from)) >= 0) {
+      yield {line: ++line, offset: start, bytes: take(chunk.subarray(from, nl))}
+      from = nl + 1
+      start = read + from
     }
-  } finally {
-    rl.close()
+    if (from < chunk.length) pending.push(chunk.subarray(from))
+    read += chunk.length
+  }
+  if (pending.length > 0) yield {line: ++line, offset: start, bytes: take(Buffer.alloc(0))}
+}
+
+const isBlank = (bytes: Buffer) => bytes.every((b) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0b || b === 0x0c)
+
+async function* jsonlTexts(path: string): AsyncIterable<string> {
+  for await (const {line, offset, bytes} of byteLines(path)) {
+    if (isBlank(bytes)) continue
+    const bad = invalidUtf8Offset(bytes)
+    if (bad >= 0) throw new InputError(`${showPath(path)}:${line}: not valid UTF-8 (byte offset ${offset + bad})`)
+    let value: unknown
+    try {
+      value = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      throw new InputError(`${showPath(path)}:${line}: not valid JSON`)
+    }
+    const text = (value as {text?: unknown} | null)?.text
+    if (typeof text !== 'string') throw new InputError(`${showPath(path)}:${line}: expected an object with a string "text" field`)
+    yield text
   }
 }
 
 async function countJsonlDocs(path: string): Promise<number> {
   let n = 0
-  const rl = createInterface({input: createReadStream(path, {encoding: 'utf8'}), crlfDelay: Infinity})
-  for await (const raw of rl) if (raw.trim() !== '') n += 1
+  for await (const {bytes} of byteLines(path)) if (!isBlank(bytes)) n += 1
   return n
 }
 
@@ -230,11 +254,14 @@ async function openSource(source: DatasetSource): Promise<DocumentSource> {
         count: files.length,
         async *texts() {
           for (const f of files) {
+            let bytes: Buffer
             try {
-              yield await readFile(f, 'utf8')
+              bytes = await readFile(f)
             } catch (err) {
               throw describeFsError(err, f, 'text file')
             }
+            // refused, not replaced: a U+FFFD in place of a bad byte would change the byte count val_bpb divides by
+            yield decodeUtf8(bytes, f)
           }
         },
       }

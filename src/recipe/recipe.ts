@@ -17,7 +17,7 @@ import {parse as parseYaml, YAMLParseError} from 'yaml'
 
 import {InputError} from '../errors.js'
 import {findNonFinite} from '../io/json.js'
-import {oneLine, readInputFile} from '../io/read.js'
+import {decodeUtf8, oneLine, readInputFile} from '../io/read.js'
 import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '../model/config.js'
 import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
 import {recipesDir} from '../paths.js'
@@ -364,7 +364,7 @@ export const MAX_RECIPE_BYTES = 1 << 20
 function readYaml(path: string): Record<string, unknown> {
   // One InputError line for a missing, unreadable or oversized file (yaml itself caps alias
   // expansion, so a small file cannot blow up once parsed).
-  const text = readInputFile(path, 'recipe', {maxBytes: MAX_RECIPE_BYTES}).toString('utf8')
+  const text = decodeUtf8(readInputFile(path, 'recipe', {maxBytes: MAX_RECIPE_BYTES}), `recipe ${path}`)
   let doc: unknown
   try {
     doc = parseYaml(text)

@@ -71,6 +71,23 @@ describe('prepareDataset', () => {
     expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([])
   })
 
+  it('refuses text that is not UTF-8, naming the file (and JSONL line) and the byte offset; CRLF lines and lines longer than a read chunk are read whole', async () => {
+    const txt = join(dir, 'latin1.txt')
+    writeFileSync(txt, Buffer.from('café', 'latin1'))
+    writeFileSync(join(dir, 'ok.txt'), 'fine')
+    const fromText = () => prepareDataset({source: {kind: 'text', patterns: [join(dir, '*.txt')]}, tokenizer: 'byte260', out: join(dir, 'bad')})
+    await expect(fromText()).rejects.toBeInstanceOf(InputError)
+    await expect(fromText()).rejects.toThrow(`${txt}: not valid UTF-8 (byte offset 3)`)
+    const jsonl = join(dir, 'docs.jsonl')
+    const long = 'é'.repeat(50_000) // 100,000 bytes: the line spans read chunks
+    writeFileSync(jsonl, Buffer.concat([Buffer.from(`{"text":"a"}\r\n\n{"text":"${long}`), Buffer.of(0xc3, 0x28), Buffer.from('"}\n')]))
+    await expect(prepareDataset({source: {kind: 'jsonl', path: jsonl}, tokenizer: 'byte260', out: join(dir, 'bad')})).rejects.toThrow(`${jsonl}:3: not valid UTF-8 (byte offset ${15 + 9 + 100_000})`)
+    writeFileSync(jsonl, `{"text":"a"}\r\n\n{"text":"${long}"}`)
+    const r = await prepareDataset({source: {kind: 'jsonl', path: jsonl}, tokenizer: 'byte260', out: join(dir, 'ds'), valDocs: 1})
+    expect(r.dataset.tokens).toEqual({val: 2, train: 100_001})
+    expect(existsSync(join(dir, 'bad'))).toBe(false)
+  })
+
   it('refuses an existing non-empty out dir unless forced, and then replaces it whole', async () => {
     const src = join(dir, 'a.txt')
     writeFileSync(src, 'hello')

@@ -129,6 +129,8 @@ describe('recipes', () => {
     expect(r.model.model_dim).toBe(128)
     writeFileSync(join(dir, 'bad.yaml'), 'model: [1, 2\n')
     expect(fails(() => loadRecipe(join(dir, 'bad.yaml')))).toMatch(/bad\.yaml: not valid YAML/)
+    writeFileSync(join(dir, 'latin1.yaml'), Buffer.from('name: café\n', 'latin1'))
+    expect(fails(() => loadRecipe(join(dir, 'latin1.yaml')))).toBe(`recipe ${join(dir, 'latin1.yaml')}: not valid UTF-8 (byte offset 9)`)
     writeFileSync(join(dir, 'list.yaml'), '- 1\n')
     expect(fails(() => loadRecipe(join(dir, 'list.yaml')))).toMatch(/expected a mapping of sections/)
   })
