@@ -13,7 +13,8 @@ import {Ajv} from 'ajv'
 import {glob, isDynamicPattern} from 'tinyglobby'
 import {describeFsError, InputError} from '../errors.js'
 import {tempSiblingPath, writeFileAtomic} from '../io/atomic.js'
-import {decodeUtf8, invalidUtf8Offset, oneLine, readInputFile, showPath, statInput} from '../io/read.js'
+import {parseJson} from '../io/json.js'
+import {decodeUtf8, invalidUtf8Offset, readInputFile, showPath, statInput} from '../io/read.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import {brownDocuments} from './brown.js'
 import {DEFAULT_SHARD_TOKENS, listByteSidecars, listShards, ShardWriter, type Split} from './shard.js'
@@ -84,15 +85,9 @@ const datasetSchema = {
 
 const validateDatasetJson = new Ajv({allErrors: false}).compile(datasetSchema)
 
-/** Parse and check a `dataset.json` text; `path` is for the error message. */
-export function parseDatasetJson(text: string, path: string): DatasetJson {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    // V8 quotes the offending text, newlines included: keep the message on one line.
-    throw new InputError(`${path}: not valid JSON (${oneLine((err as Error).message)})`)
-  }
+/** Parse and check a `dataset.json` (text or bytes: a byte-order mark is dropped, invalid UTF-8 refused); `path` is for the error message. */
+export function parseDatasetJson(text: string | Uint8Array, path: string): DatasetJson {
+  const value = parseJson(text, path)
   if (!validateDatasetJson(value)) {
     const e = validateDatasetJson.errors?.[0]
     const key = e ? (e.instancePath.replace(/^\//, '').replace(/\//g, '.') || (e.params as {missingProperty?: string}).missingProperty || '(root)') : '(root)'
@@ -126,8 +121,8 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   const byteSidecars = listByteSidecars(abs)
   const jsonPath = join(abs, DATASET_FILE)
   if (existsSync(jsonPath)) {
-    const text = readInputFile(jsonPath, 'dataset file', {shown: join(dir, DATASET_FILE), maxBytes: MAX_DATASET_JSON_BYTES}).toString('utf8')
-    const meta = parseDatasetJson(text, join(dir, DATASET_FILE))
+    const bytes = readInputFile(jsonPath, 'dataset file', {shown: join(dir, DATASET_FILE), maxBytes: MAX_DATASET_JSON_BYTES})
+    const meta = parseDatasetJson(bytes, join(dir, DATASET_FILE))
     return {
       dir: abs,
       meta,
