@@ -99,6 +99,11 @@ export function showPath(path: string): string {
   return escapeControls(path)
 }
 
+/** {@link showPath} for a whole message line that may hold such names (never cut, unlike {@link oneLine}). */
+export function printable(line: string): string {
+  return escapeControls(line)
+}
+
 /** Offset of the first byte that is not part of valid UTF-8 (as a fatal TextDecoder decides), or -1. */
 export function invalidUtf8Offset(bytes: Uint8Array): number {
   if (isUtf8(bytes)) return -1
