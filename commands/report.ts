@@ -6,6 +6,7 @@ import {InputError} from '../src/errors.js'
 import {deltaSide} from '../src/report/readme.js'
 import {buildReport, type ReportResult} from '../src/report/report.js'
 import {parseByteLimit} from '../src/verify/limit.js'
+import {printable, showPath} from '../src/io/read.js'
 
 export default class Report extends GolfCommand {
   static override summary = 'Render a submission folder (README, submission.json, plot, logs, artifact, code) from runs.'
@@ -90,16 +91,16 @@ With --sota <bpb>, both record rules: the README's (Δ ≥ 0.005 nats at p < 0.0
       const std = result.val_bpb_std
       const le = result.bound ? '≤ ' : ''
       this.log(`${c.bold('val_bpb')} ${le}${c.green(result.val_bpb_mean.toFixed(4))}${std !== null ? ` ± ${std.toFixed(4)}` : ''} over ${result.seeds.length} seed(s)${result.bound ? ' (upper bound: negative ELBO)' : ''}  bytes_total ${s.bytes_total.toLocaleString('en-US')} (${formatBytes(s.bytes_total)})`)
-      for (const a of result.ablations) this.log(`  ablation ${a.change.join(', ') || '(no change)'}: Δ ${deltaSide(a)}${a.delta >= 0 ? '+' : ''}${a.delta.toFixed(4)} → ${a.verdict}`)
+      for (const a of result.ablations) this.log(`  ablation ${printable(a.change.join(', ')) || '(no change)'}: Δ ${deltaSide(a)}${a.delta >= 0 ? '+' : ''}${a.delta.toFixed(4)} → ${a.verdict}`)
       if (result.significance) this.log(`  ${result.significance.statement}`)
       if (result.significance?.welch) this.log(`  ${result.significance.welch.statement}`)
       for (const item of result.compliance) {
         const mark = item.status === 'pass' ? c.green('✓') : item.status === 'fail' ? c.red('✗') : c.yellow('–')
         this.log(`  ${mark} ${item.name}`)
       }
-      for (const w of result.warnings) this.log(c.yellow(`warning: ${w}`))
-      this.log(`wrote ${result.out}: ${result.files.join(', ')}`)
-      if (result.tarball) this.log(`wrote ${result.tarball}`)
+      for (const w of result.warnings) this.log(c.yellow(`warning: ${printable(w)}`))
+      this.log(printable(`wrote ${result.out}: ${result.files.join(', ')}`))
+      if (result.tarball) this.log(`wrote ${showPath(result.tarball)}`)
     }
     return result
   }

@@ -5,6 +5,7 @@
  */
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {GolfError} from '../errors.js'
+import {printable} from '../io/read.js'
 
 export abstract class GolfCommand extends Command {
   static override enableJsonFlag = true
@@ -36,7 +37,8 @@ export abstract class GolfCommand extends Command {
     }
     const exit = err instanceof GolfError ? err.exitCode : 1
     if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
-    const message = err instanceof GolfError ? err.message : `internal error: ${err.message} (run with --debug for the stack)`
+    // one line, whatever file names or values the message quotes (a newline or an ESC in a name is escaped)
+    const message = printable(err instanceof GolfError ? err.message : `internal error: ${err.message} (run with --debug for the stack)`)
     if (this.jsonEnabled()) {
       process.stdout.write(JSON.stringify({error: {message, exit}}) + '\n')
       this.exit(exit)

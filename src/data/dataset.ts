@@ -9,12 +9,12 @@ import {createReadStream, existsSync, lstatSync, readdirSync, statSync} from 'no
 import {copyFile, mkdir, readFile, rename, rm} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {basename, dirname, join, relative, resolve} from 'node:path'
-import {createInterface} from 'node:readline'
 import {Ajv} from 'ajv'
 import {glob, isDynamicPattern} from 'tinyglobby'
 import {describeFsError, InputError} from '../errors.js'
 import {tempSiblingPath, writeFileAtomic} from '../io/atomic.js'
-import {assertRegularFile, oneLine, readInputFile, statInput, statInputFile} from '../io/read.js'
+import {parseJson} from '../io/json.js'
+import {assertRegularFile, decodeUtf8, invalidUtf8Offset, oneLine, readInputFile, showPath, statInput, statInputFile} from '../io/read.js'
 import {loadTokenizer} from '../tokenizer/index.js'
 import {brownDocuments} from './brown.js'
 import {DEFAULT_SHARD_TOKENS, listByteSidecars, listShards, ShardWriter, type Split} from './shard.js'
@@ -85,22 +85,18 @@ const datasetSchema = {
 
 const validateDatasetJson = new Ajv({allErrors: false}).compile(datasetSchema)
 
-/** Parse and check a `dataset.json` text; `path` is for the error message. */
-export function parseDatasetJson(text: string, path: string): DatasetJson {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    // V8 quotes the offending text, newlines included: keep the message on one line.
-    throw new InputError(`${path}: not valid JSON (${oneLine((err as Error).message)})`)
-  }
+/** Parse and check a `dataset.json` (text or bytes: a byte-order mark is dropped, invalid UTF-8 refused); `path` is for the error message. */
+export function parseDatasetJson(text: string | Uint8Array, path: string): DatasetJson {
+  const value = parseJson(text, path)
   if (!validateDatasetJson(value)) {
     const e = validateDatasetJson.errors?.[0]
     const key = e ? (e.instancePath.replace(/^\//, '').replace(/\//g, '.') || (e.params as {missingProperty?: string}).missingProperty || '(root)') : '(root)'
     const detail = e?.keyword === 'required' ? 'is missing' : e?.keyword === 'const' || e?.keyword === 'enum' ? `must be ${JSON.stringify((e.params as {allowedValue?: unknown}).allowedValue ?? (e.params as {allowedValues?: unknown}).allowedValues)}` : (e?.message ?? 'is invalid')
     throw new InputError(`${path}: key '${key}' ${detail}`)
   }
-  return value as unknown as DatasetJson
+  const meta = value as unknown as DatasetJson
+  if (meta.bos_id >= meta.vocab_size) throw new InputError(`${path}: key 'bos_id' ${meta.bos_id} is outside the vocabulary (0..${meta.vocab_size - 1})`)
+  return meta
 }
 
 function inferVocab(dir: string): number | null {
@@ -125,8 +121,8 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   const byteSidecars = listByteSidecars(abs)
   const jsonPath = join(abs, DATASET_FILE)
   if (existsSync(jsonPath)) {
-    const text = readInputFile(jsonPath, 'dataset file', {shown: join(dir, DATASET_FILE), maxBytes: MAX_DATASET_JSON_BYTES}).toString('utf8')
-    const meta = parseDatasetJson(text, join(dir, DATASET_FILE))
+    const bytes = readInputFile(jsonPath, 'dataset file', {shown: join(dir, DATASET_FILE), maxBytes: MAX_DATASET_JSON_BYTES})
+    const meta = parseDatasetJson(bytes, join(dir, DATASET_FILE))
     return {
       dir: abs,
       meta,
@@ -184,32 +180,57 @@ export async function resolveTextFiles(patterns: readonly string[]): Promise<str
   return [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
-async function* jsonlTexts(path: string): AsyncIterable<string> {
-  const rl = createInterface({input: createReadStream(path, {encoding: 'utf8'}), crlfDelay: Infinity})
+/**
+ * The lines of a file as bytes, with their line numbers and the byte offset each starts at (a
+ * trailing `\r` dropped): read as bytes so that invalid UTF-8 can be named where it is instead
+ * of being replaced (the byte count of every document feeds val_bpb).
+ */
+async function* byteLines(path: string): AsyncIterable<{line: number; offset: number; bytes: Buffer}> {
+  let pending: Buffer[] = [] // the current line's bytes from earlier chunks
+  let start = 0 // file offset of the current line
   let line = 0
-  try {
-    for await (const raw of rl) {
-      line += 1
-      if (raw.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(raw)
-      } catch {
-        throw new InputError(`${path}:${line}: not valid JSON`)
-      }
-      const text = (value as {text?: unknown} | null)?.text
-      if (typeof text !== 'string') throw new InputError(`${path}:${line}: expected an object with a string "text" field`)
-      yield text
+  const take = (last: Buffer): Buffer => {
+    const all = pending.length > 0 ? Buffer.concat([...pending, last]) : last
+    pending = []
+    return all.at(-1) === 0x0d ? all.subarray(0, -1) : all
+  }
+  let read = 0 // file offset of the chunk
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    let from = 0
+    let nl: number
+    while ((nl = chunk.indexOf(0x0a, from)) >= 0) {
+      yield {line: ++line, offset: start, bytes: take(chunk.subarray(from, nl))}
+      from = nl + 1
+      start = read + from
     }
-  } finally {
-    rl.close()
+    if (from < chunk.length) pending.push(chunk.subarray(from))
+    read += chunk.length
+  }
+  if (pending.length > 0) yield {line: ++line, offset: start, bytes: take(Buffer.alloc(0))}
+}
+
+const isBlank = (bytes: Buffer) => bytes.every((b) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0b || b === 0x0c)
+
+async function* jsonlTexts(path: string): AsyncIterable<string> {
+  for await (const {line, offset, bytes} of byteLines(path)) {
+    if (isBlank(bytes)) continue
+    const bad = invalidUtf8Offset(bytes)
+    if (bad >= 0) throw new InputError(`${showPath(path)}:${line}: not valid UTF-8 (byte offset ${offset + bad})`)
+    let value: unknown
+    try {
+      value = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      throw new InputError(`${showPath(path)}:${line}: not valid JSON`)
+    }
+    const text = (value as {text?: unknown} | null)?.text
+    if (typeof text !== 'string') throw new InputError(`${showPath(path)}:${line}: expected an object with a string "text" field`)
+    yield text
   }
 }
 
 async function countJsonlDocs(path: string): Promise<number> {
   let n = 0
-  const rl = createInterface({input: createReadStream(path, {encoding: 'utf8'}), crlfDelay: Infinity})
-  for await (const raw of rl) if (raw.trim() !== '') n += 1
+  for await (const {bytes} of byteLines(path)) if (!isBlank(bytes)) n += 1
   return n
 }
 
@@ -230,11 +251,14 @@ async function openSource(source: DatasetSource): Promise<DocumentSource> {
         count: files.length,
         async *texts() {
           for (const f of files) {
+            let bytes: Buffer
             try {
-              yield await readFile(f, 'utf8')
+              bytes = await readFile(f)
             } catch (err) {
               throw describeFsError(err, f, 'text file')
             }
+            // refused, not replaced: a U+FFFD in place of a bad byte would change the byte count val_bpb divides by
+            yield decodeUtf8(bytes, f)
           }
         },
       }
@@ -344,6 +368,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
 
   const tokenizer = await loadTokenizer(opts.tokenizer)
   if (tokenizer.vocabSize > 65536) throw new InputError(`tokenizer ${opts.tokenizer}: vocab size ${tokenizer.vocabSize} does not fit uint16 shards`)
+  // every document starts with BOS: a model without one (SentencePiece's bos_id -1) or with an id outside its vocabulary cannot write shards
+  if (!Number.isInteger(tokenizer.bosId) || tokenizer.bosId < 0 || tokenizer.bosId >= tokenizer.vocabSize) {
+    throw new InputError(`tokenizer ${opts.tokenizer}: ${tokenizer.bosId === -1 ? 'has no BOS token (bos_id -1)' : `bos_id ${tokenizer.bosId} is outside its vocabulary (0..${tokenizer.vocabSize - 1})`}: shards start every document with BOS; train the model with a BOS id (spm_train --bos_id=1)`)
+  }
   const source = await openSource(opts.source)
   if (source.count < 2) throw new InputError(`the corpus has ${source.count} document(s); a dataset needs at least 2 (validation + training)`)
   const valDocs = opts.valDocs ?? defaultValDocs(source.count)

@@ -19,6 +19,7 @@ import {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {CheckFailedError, InputError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
+import {oneLine} from '../io/read.js'
 import {DATASET_FILE, type DatasetJson} from './dataset.js'
 import {DEFAULT_SHARD_TOKENS, listShards, readShard, readShardHeader, shardFileName} from './shard.js'
 
@@ -250,6 +251,7 @@ export async function downloadDataset(opts: DownloadOptions): Promise<DownloadRe
   const tokEntry = manifest.tokenizers?.find((t) => t.name === entry.tokenizer_name)
   if (!tokEntry) throw new InputError(`manifest.json: tokenizer '${entry.tokenizer_name}' of ${datasetName} is not listed`)
   const tokFiles = tokenizerArtifacts(tokEntry)
+  manifestNumbers(opts.variant, entry, tokEntry, manifest) // refused before any download
 
   const datasetRel = `datasets/${datasetName}`
   const plan: string[] = []
@@ -317,6 +319,24 @@ export async function downloadDataset(opts: DownloadOptions): Promise<DownloadRe
   }
 }
 
+/**
+ * The manifest's numbers for a dataset, checked before anything is downloaded (they end up in
+ * dataset.json, and the BOS id splits documents): vocab_size within uint16 shards, bos_id inside
+ * the vocabulary, shard_size a positive integer.
+ */
+function manifestNumbers(variant: string, entry: ManifestDataset, tok: ManifestTokenizer, manifest: Manifest): {bosId: number; vocabSize: number; shardTokens: number} {
+  const bad = (key: string, want: string, got: unknown) => new InputError(`manifest.json: dataset ${oneLine(entry.name)}: ${key} must be ${want}, got ${oneLine(JSON.stringify(got) ?? String(got), 60)}`)
+  const vocabFromName = variant === 'byte260' ? 260 : Number(/^sp(\d+)$/.exec(variant)?.[1] ?? NaN)
+  const vocabSize: unknown = entry.vocab_size ?? tok.vocab_size ?? vocabFromName
+  if (entry.vocab_size === undefined && tok.vocab_size === undefined && !Number.isInteger(vocabFromName)) throw new InputError(`manifest.json: no vocab_size for ${oneLine(entry.name)}`)
+  if (!Number.isInteger(vocabSize) || (vocabSize as number) < 1 || (vocabSize as number) > 65536) throw bad('vocab_size', 'an integer in 1..65536 (uint16 shards)', vocabSize)
+  const bosId: unknown = entry.bos_id ?? tok.bos_id ?? 1
+  if (!Number.isInteger(bosId) || (bosId as number) < 0 || (bosId as number) >= (vocabSize as number)) throw bad('bos_id', `an id in 0..${(vocabSize as number) - 1}`, bosId)
+  const shardTokens: unknown = manifest.shard_size ?? DEFAULT_SHARD_TOKENS
+  if (!Number.isInteger(shardTokens) || (shardTokens as number) < 1) throw bad('shard_size', 'a positive integer', shardTokens)
+  return {bosId: bosId as number, vocabSize: vocabSize as number, shardTokens: shardTokens as number}
+}
+
 /** dataset.json for the downloaded shards: counts come from the files on disk. */
 async function writeDownloadedDatasetJson(
   datasetDir: string,
@@ -327,10 +347,7 @@ async function writeDownloadedDatasetJson(
   tokFiles: string[],
   manifest: Manifest,
 ): Promise<DatasetJson> {
-  const bosId = entry.bos_id ?? tok.bos_id ?? 1
-  const vocabFromName = variant === 'byte260' ? 260 : Number(/^sp(\d+)$/.exec(variant)?.[1] ?? NaN)
-  const vocabSize = entry.vocab_size ?? tok.vocab_size ?? vocabFromName
-  if (!Number.isInteger(vocabSize)) throw new InputError(`manifest.json: no vocab_size for ${entry.name}`)
+  const {bosId, vocabSize, shardTokens} = manifestNumbers(variant, entry, tok, manifest)
   const count = (split: 'train' | 'val') => {
     let docs = 0
     let tokens = 0
@@ -353,7 +370,7 @@ async function writeDownloadedDatasetJson(
     bos_id: bosId,
     docs: {train: train.docs, val: val.docs},
     tokens: {train: train.tokens, val: val.tokens},
-    shard_tokens: manifest.shard_size ?? DEFAULT_SHARD_TOKENS,
+    shard_tokens: shardTokens,
     source: 'download',
   }
   await writeFileAtomic(join(datasetDir, DATASET_FILE), JSON.stringify(json, null, 2) + '\n')

@@ -307,6 +307,10 @@ export async function auditLeakage(dir: string, opts: LeakageOptions = {}): Prom
       },
     )
 
+    // no BOS anywhere: the split holds no document (a wrong bos_id, or shards written without one), so nothing can be audited
+    const noBos = (split: string) => new InputError(`${dir}: the ${split} shards hold no BOS token (id ${info.bosId}), so no document to audit: is the dataset's bos_id the one its shards were written with?`)
+    if (!valScan.stopped && ordinal === 0 && val.tokens > 0) throw noBos('validation')
+
     // 2. look up every training document
     const found = new Uint8Array(valStart.length)
     const examples: LeakExample[] = []
@@ -363,6 +367,7 @@ export async function auditLeakage(dir: string, opts: LeakageOptions = {}): Prom
             return stop()
           },
         )
+    if (!trainScan.stopped && trainScan.docs === 0 && train.tokens > 0) throw noBos('train')
     if (!trainScan.stopped) {
       filesScanned = train.files.length
       tokensScanned = train.tokens

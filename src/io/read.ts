@@ -1,3 +1,4 @@
+import {isUtf8} from 'node:buffer'
 import {closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats} from 'node:fs'
 
 import {describeFsError, InputError} from '../errors.js'
@@ -101,12 +102,63 @@ export function statInputFile(path: string, what: string, shown = path): Stats {
   return st
 }
 
+/** C0 and C1 controls, DEL, and the Unicode line/paragraph separators: what can end a line or start a terminal escape. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+const ESCAPES: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+function escapeControls(text: string): string {
+  return text.replace(CONTROL, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 /**
  * A message made safe for one line: control characters (a newline inside quoted JSON text, as
  * V8's JSON.parse errors quote the input) are written as escapes, and very long text is cut.
  */
 export function oneLine(message: string, maxChars = 300): string {
-  const escapes: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
-  const flat = message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => escapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const flat = escapeControls(message)
   return flat.length > maxChars ? `${flat.slice(0, maxChars)}…` : flat
+}
+
+/**
+ * A file name or path as golf prints it: control characters (newline, ESC, …) written as
+ * escapes, so a hostile name cannot forge an output line or a terminal escape. An ordinary path
+ * is shown unchanged.
+ */
+export function showPath(path: string): string {
+  return escapeControls(path)
+}
+
+/** {@link showPath} for a whole message line that may hold such names (never cut, unlike {@link oneLine}). */
+export function printable(line: string): string {
+  return escapeControls(line)
+}
+
+/** Offset of the first byte that is not part of valid UTF-8 (as a fatal TextDecoder decides), or -1. */
+export function invalidUtf8Offset(bytes: Uint8Array): number {
+  if (isUtf8(bytes)) return -1
+  let i = 0
+  while (i < bytes.length) {
+    const b = bytes[i]
+    if (b < 0x80) {
+      i++
+      continue
+    }
+    // lead byte → sequence length and the allowed range of the second byte (no overlongs, no surrogates, ≤ U+10FFFF)
+    const [n, lo, hi] = b >= 0xc2 && b <= 0xdf ? [2, 0x80, 0xbf] : b === 0xe0 ? [3, 0xa0, 0xbf] : b === 0xed ? [3, 0x80, 0x9f] : b >= 0xe1 && b <= 0xef ? [3, 0x80, 0xbf] : b === 0xf0 ? [4, 0x90, 0xbf] : b === 0xf4 ? [4, 0x80, 0x8f] : b >= 0xf1 && b <= 0xf3 ? [4, 0x80, 0xbf] : [0, 0, 0]
+    if (n === 0 || i + n > bytes.length) return i
+    if (bytes[i + 1] < lo || bytes[i + 1] > hi) return i
+    for (let k = 2; k < n; k++) if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf) return i
+    i += n
+  }
+  return -1
+}
+
+/**
+ * Bytes a user handed us as UTF-8 text; invalid UTF-8 is one InputError line naming `shown` and
+ * the byte offset of the first bad sequence (never silently replaced: byte counts depend on it).
+ */
+export function decodeUtf8(bytes: Uint8Array, shown: string): string {
+  const bad = invalidUtf8Offset(bytes)
+  if (bad >= 0) throw new InputError(`${showPath(shown)}: not valid UTF-8 (byte offset ${bad})`)
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
 }

@@ -16,7 +16,8 @@ import {basename, extname, join} from 'node:path'
 import {parse as parseYaml, YAMLParseError} from 'yaml'
 
 import {InputError} from '../errors.js'
-import {oneLine, readInputFile} from '../io/read.js'
+import {findNonFinite} from '../io/json.js'
+import {decodeUtf8, oneLine, readInputFile} from '../io/read.js'
 import {DEFAULT_TERNARY_PATTERNS, resolveModelConfig, type ModelConfig} from '../model/config.js'
 import {resolveOptimConfig, type OptimConfig} from '../optim/composite.js'
 import {recipesDir} from '../paths.js'
@@ -363,7 +364,7 @@ export const MAX_RECIPE_BYTES = 1 << 20
 function readYaml(path: string): Record<string, unknown> {
   // One InputError line for a missing, unreadable or oversized file (yaml itself caps alias
   // expansion, so a small file cannot blow up once parsed).
-  const text = readInputFile(path, 'recipe', {maxBytes: MAX_RECIPE_BYTES}).toString('utf8')
+  const text = decodeUtf8(readInputFile(path, 'recipe', {maxBytes: MAX_RECIPE_BYTES}), `recipe ${path}`)
   let doc: unknown
   try {
     doc = parseYaml(text)
@@ -382,9 +383,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Deep merge: objects merge key by key, anything else (arrays included) replaces. */
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {...base}
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v
+  for (const [k, v] of Object.entries(over)) {
+    const merged = isPlainObject(v) && Object.hasOwn(out, k) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v
+    // a key named __proto__ (YAML makes it an own key) stays a key, which validation refuses, instead of becoming the prototype
+    Object.defineProperty(out, k, {value: merged, enumerable: true, writable: true, configurable: true})
+  }
   return out
 }
+
+/** Names that are not recipe keys but would reach JavaScript's object machinery (prototype pollution). */
+const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype']
 
 /** Recipe keys that are settings themselves, not sections: `--set activations=a4.8`. */
 const TOP_LEVEL_SETTINGS: readonly string[] = ['activations']
@@ -397,11 +405,13 @@ export function parseOverrides(sets: readonly string[]): Record<string, unknown>
   const out: Record<string, unknown> = {}
   for (const s of sets) {
     const eq = s.indexOf('=')
-    if (eq <= 0) throw new InputError(`--set ${s}: expected key=value, e.g. --set model.model_dim=256`)
+    if (eq <= 0) throw new InputError(`--set ${oneLine(s)}: expected key=value, e.g. --set model.model_dim=256`)
     const key = s.slice(0, eq).trim()
     const raw = s.slice(eq + 1)
     const parts = key.split('.')
-    if ((parts.length < 2 && !TOP_LEVEL_SETTINGS.includes(key)) || parts.some((p) => p === '')) throw new InputError(`--set ${s}: the key must name a section and a setting, e.g. train.seq_len (or one of ${TOP_LEVEL_SETTINGS.join(', ')})`)
+    if ((parts.length < 2 && !TOP_LEVEL_SETTINGS.includes(key)) || parts.some((p) => p === '')) throw new InputError(`--set ${oneLine(s)}: the key must name a section and a setting, e.g. train.seq_len (or one of ${TOP_LEVEL_SETTINGS.join(', ')})`)
+    const forbidden = parts.find((p) => FORBIDDEN_KEYS.includes(p))
+    if (forbidden !== undefined) throw new InputError(`--set ${oneLine(s)}: "${forbidden}" is not a recipe key`)
     let value: unknown
     try {
       value = parseYaml(raw)
@@ -410,7 +420,7 @@ export function parseOverrides(sets: readonly string[]): Record<string, unknown>
     }
     let node = out
     for (const p of parts.slice(0, -1)) {
-      if (!isPlainObject(node[p])) node[p] = {}
+      if (!Object.hasOwn(node, p) || !isPlainObject(node[p])) node[p] = {}
       node = node[p] as Record<string, unknown>
     }
     node[parts[parts.length - 1]] = value === undefined ? null : value
@@ -452,6 +462,9 @@ export function loadRecipe(nameOrPath: string, sets: readonly string[] = []): Re
 export function resolveRecipe(doc: Record<string, unknown>, opts: {where?: string; name?: string; sets?: readonly string[]} = {}): ResolvedRecipe {
   const where = opts.where ?? 'recipe'
   const merged = opts.sets && opts.sets.length > 0 ? deepMerge(doc, parseOverrides(opts.sets)) : doc
+  // YAML's .inf / .nan are numbers to the schema (and JSON.stringify shows them as null): refuse them by name first
+  const inf = findNonFinite(merged)
+  if (inf !== null) throw new InputError(`${where}: ${inf.path} must be a finite number, got ${inf.value}`)
   if (!validateSchema(merged)) {
     // The deepest errors say most (a bad key inside a nullable section beats "wrong kind of
     // value" for the section); among them, anyOf reports each failed alternative first and the
@@ -502,10 +515,12 @@ function resolveActivationStages(v: unknown): ActivationStage[] {
   if (v === undefined || v === null) return []
   if (typeof v === 'string') return [{from: 0, from_step: null, sites: parseSites(v, 'activations')}]
   if (!Array.isArray(v)) throw new InputError(`activations must be a preset name or a list of stages ({from | from_step, sites}), got ${JSON.stringify(v)}`)
-  const stages = v.map((st: unknown, i): ActivationStage => {
+  const stages = v.map((raw: unknown, i): ActivationStage => {
     const where = `activations[${i}]`
-    if (!isPlainObject(st)) throw new InputError(`${where} must be a mapping {from | from_step, sites}, got ${JSON.stringify(st)}`)
-    for (const k of Object.keys(st)) if (!['from', 'from_step', 'sites'].includes(k)) throw new InputError(`${where}: unknown key "${k}" (known: from, from_step, sites)`)
+    if (!isPlainObject(raw)) throw new InputError(`${where} must be a mapping {from | from_step, sites}, got ${JSON.stringify(raw)}`)
+    for (const k of Object.keys(raw)) if (!['from', 'from_step', 'sites'].includes(k)) throw new InputError(`${where}: unknown key "${k}" (known: from, from_step, sites)`)
+    // null is absent: a resolved stage (config.json's recipe, read back on --resume) writes the other one as null
+    const st = {from: raw.from ?? undefined, from_step: raw.from_step ?? undefined, sites: raw.sites}
     if ((st.from === undefined) === (st.from_step === undefined)) throw new InputError(`${where}: give exactly one of from (a fraction of the run in [0, 1)) and from_step`)
     if (st.from !== undefined && !(typeof st.from === 'number' && st.from >= 0 && st.from < 1)) throw new InputError(`${where}.from must be a fraction of the run in [0, 1), got ${JSON.stringify(st.from)}`)
     if (st.from_step !== undefined && !(Number.isInteger(st.from_step) && (st.from_step as number) >= 0)) throw new InputError(`${where}.from_step must be an integer >= 0, got ${JSON.stringify(st.from_step)}`)
@@ -525,7 +540,8 @@ function resolveActivationStages(v: unknown): ActivationStage[] {
 function resolveKVCache(v: {bits: KVBits; group?: number; residual?: number} | null): KVQuantConfig | null {
   if (v === null) return null
   if (v.bits === 16) {
-    if (v.group !== undefined || v.residual !== undefined) throw new InputError('eval.kv_cache: bits 16 stores every key and value as fp16: it takes no group or residual')
+    // group 1, residual 0: how the resolved cache records it (config.json's recipe, read back)
+    if ((v.group !== undefined && v.group !== 1) || (v.residual !== undefined && v.residual !== 0)) throw new InputError('eval.kv_cache: bits 16 stores every key and value as fp16: it takes no group or residual')
     return {bits: 16, group: 1, residual: 0}
   }
   return {bits: v.bits, group: v.group ?? KV_DEFAULT_GROUP, residual: v.residual ?? KV_DEFAULT_RESIDUAL}

@@ -23,7 +23,7 @@ import {isValCoverage} from '../eval/coverage.js'
 import {DEFAULT_OBJECTIVE} from '../objective/types.js'
 import {describeActivationStages} from '../quant/activations.js'
 import type {RunConfig} from '../run/load.js'
-import {MAX_RUN_JSON_BYTES, RUN_FILES, type RunSummary} from '../run/folder.js'
+import {readRunJson, RUN_FILES, type RunSummary} from '../run/folder.js'
 
 /** One line of metrics.jsonl: a train line has train_loss, an eval line val_loss/val_bpb. */
 export interface MetricLine {
@@ -93,8 +93,6 @@ export interface RunGroups {
 /** Keys that differ between seeds of one config by design. */
 export const SEED_KEYS: readonly string[] = ['seed']
 
-const REQUIRED_NUMBERS: ReadonlyArray<keyof RunSummary> = ['seed', 'steps', 'train_time_ms', 'step_avg_ms', 'val_loss', 'val_bpb']
-
 /**
  * Run folders named by `patterns`: folders, or globs (tinyglobby) matching folders or their
  * summary.json. Each must hold summary.json and config.json, else an InputError names it.
@@ -138,14 +136,8 @@ export function loadRun(dir: string): RunRecord {
   const configPath = resolve(abs, RUN_FILES.config)
   if (!existsSync(summaryPath)) throw new InputError(`run folder ${dir} has no ${RUN_FILES.summary} (did the run finish?)`)
   if (!existsSync(configPath)) throw new InputError(`run folder ${dir} has no ${RUN_FILES.config}`)
-  const summary = readJson<RunSummary>(summaryPath)
-  const config = readJson<RunConfig>(configPath)
-  for (const key of REQUIRED_NUMBERS) {
-    if (typeof summary[key] !== 'number' || !Number.isFinite(summary[key])) {
-      throw new InputError(`${summaryPath}: ${key} must be a number, got ${JSON.stringify(summary[key])}`)
-    }
-  }
-  if (typeof config.recipe !== 'object' || config.recipe === null) throw new InputError(`${configPath}: recipe must be an object (the resolved recipe)`)
+  const summary = readRunJson<RunSummary>(summaryPath, 'summary')
+  const config = readRunJson<RunConfig>(configPath, 'config')
   const objective = summary.objective ?? config.recipe.objective?.kind ?? 'ar'
   if (!OBJECTIVES.includes(objective)) throw new InputError(`${summaryPath}: objective must be ar, mdlm or bd3lm, got ${JSON.stringify(objective)}`)
   if (summary.bound !== undefined && typeof summary.bound !== 'boolean') throw new InputError(`${summaryPath}: bound must be true or false, got ${JSON.stringify(summary.bound)}`)
@@ -311,11 +303,3 @@ function isDir(path: string): boolean {
   }
 }
 
-function readJson<T>(path: string): T {
-  const text = readInputFile(path, 'run file', {maxBytes: MAX_RUN_JSON_BYTES}).toString('utf8')
-  try {
-    return JSON.parse(text) as T
-  } catch (err) {
-    throw new InputError(`${path}: not valid JSON (${(err as Error).message})`)
-  }
-}

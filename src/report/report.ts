@@ -28,9 +28,11 @@ import {basename, dirname, join, resolve, sep} from 'node:path'
 import {InputError} from '../errors.js'
 import type {SelfExtracting} from '../export/torch/self-extract.js'
 import {tempSiblingPath} from '../io/atomic.js'
-import {oneLine, readInputFile} from '../io/read.js'
+import {oneLine, readInputFile, showPath} from '../io/read.js'
 import {DEFAULT_OBJECTIVE, modelVocabFor} from '../objective/types.js'
 import {artifactCompression} from '../pack/artifact/format.js'
+import {DEFAULT_ARTIFACT_LIMITS} from '../pack/artifact/limits.js'
+import {verifyArtifact} from '../pack/artifact/reader.js'
 import type {CompressName} from '../pack/compress.js'
 import type {ResolvedRecipe} from '../recipe/recipe.js'
 import {COUNTED_CODE_FILES} from '../submission/counted-code.js'
@@ -377,7 +379,9 @@ export async function buildReport(opts: ReportOptions): Promise<ReportResult> {
     const artifactPath = join(tmp, REPORT_FILES.artifact)
     const artifactBytes = new Map<RunRecord, number>()
     if (opts.artifact) {
-      const bytes = readInputFile(resolve(cwd, opts.artifact), '--artifact', opts.artifact)
+      // no valid artifact is larger than its body cap; a file that is not one (wrong magic, truncated) is refused before it is shipped
+      const bytes = readInputFile(resolve(cwd, opts.artifact), '--artifact', {shown: showPath(opts.artifact), maxBytes: DEFAULT_ARTIFACT_LIMITS.maxBodyBytes})
+      verifyArtifact(bytes, `--artifact ${showPath(opts.artifact)}`)
       writeFileSync(artifactPath, bytes)
       artifactBytes.set(first, bytes.byteLength)
       const given = artifactCompression(bytes)

@@ -155,12 +155,9 @@ export function checkpointBackend(run: RunFolder, fallback: string): string {
   }
 }
 
-/** The sidecar, checked for format and version. */
+/** The sidecar, checked for format, version and field types (src/run/schema.ts). */
 function readMeta(run: RunFolder): CheckpointMeta {
-  const meta = run.readJson<CheckpointMeta>('checkpointMeta')
-  if (meta.format !== CHECKPOINT_FORMAT) throw new InputError(`${run.path('checkpointMeta')}: not a golf checkpoint sidecar (format ${JSON.stringify(meta.format)})`)
-  if (meta.version !== CHECKPOINT_VERSION) throw new InputError(`${run.path('checkpointMeta')}: checkpoint version ${meta.version} is not supported (this golf reads ${CHECKPOINT_VERSION})`)
-  return meta
+  return run.readJson<CheckpointMeta>('checkpointMeta')
 }
 
 function readIfExists(path: string): Buffer | null {

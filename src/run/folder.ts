@@ -16,7 +16,12 @@ import type {ValCoverage} from '../data/stream.js'
 import type {KVReport} from '../quant/kv-cache.js'
 import {InputError} from '../errors.js'
 import {removeStaleTemps, writeFileAtomicSync} from '../io/atomic.js'
+import {parseJson} from '../io/json.js'
 import {readInputFile} from '../io/read.js'
+import {checkRunJson, type RunJsonFile} from './schema.js'
+
+/** Largest config.json / summary.json / checkpoint.json read (golf writes a few KB; a sidecar lists every ternary tensor): refused before reading. */
+export const MAX_RUN_JSON_BYTES = 16 << 20
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -209,20 +214,16 @@ export class RunFolder {
     writeFileAtomicSync(this.path(file), JSON.stringify(value, null, 2) + '\n')
   }
 
-  /** A run's JSON file: a regular file of at most MAX_RUN_JSON_BYTES (a FIFO or /dev/zero in a run folder is refused, not read). */
-  readJson<T>(file: 'config' | 'summary' | 'checkpointMeta'): T {
-    const p = this.path(file)
-    const text = readInputFile(p, 'run file', {maxBytes: MAX_RUN_JSON_BYTES}).toString('utf8')
-    try {
-      return JSON.parse(text) as T
-    } catch (err) {
-      throw new InputError(`cannot read ${p}: ${(err as Error).message}`)
-    }
+  /** Read one of the run's JSON files, checked against its schema (src/run/schema.ts): every failure is one InputError line naming the file. */
+  readJson<T>(file: RunJsonFile): T {
+    return readRunJson<T>(this.path(file), file)
   }
 }
 
-/** A run's config.json, summary.json and checkpoint.json are small (the resolved recipe, a few counters). */
-export const MAX_RUN_JSON_BYTES = 16 * 2 ** 20
+/** A run-folder JSON file at `path` (config.json, summary.json, checkpoint.json), parsed and checked against its schema. */
+export function readRunJson<T>(path: string, file: RunJsonFile, shown = path): T {
+  return checkRunJson<T>(file, parseJson(readInputFile(path, RUN_FILES[file], {shown, maxBytes: MAX_RUN_JSON_BYTES}), shown), shown)
+}
 
 /** `tiny-cpu-s1337-20261123-141502`: recipe, seed and local start time. */
 export function defaultRunName(recipe: string, seed: number, now = new Date()): string {

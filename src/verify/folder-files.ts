@@ -18,6 +18,7 @@
  */
 import {extname} from 'node:path'
 
+import {readJson} from '../io/json.js'
 import {looksLikeSubmission} from './claims.js'
 import {readHead, readScanned, type FolderScan, type Refused, type ScannedFile} from './folder-scan.js'
 import {parseLog, type ParsedLog} from './logs.js'
@@ -97,13 +98,12 @@ export function sortFolder(scan: FolderScan): FolderFiles {
         if (named) found.metadataErrors.push({file: f.rel, reason: found.refused.at(-1)!.reason})
         continue
       }
-      let doc: unknown
-      try {
-        doc = JSON.parse(utf8(bytes))
-      } catch (err) {
-        if (named) found.metadataErrors.push({file: f.rel, reason: `not valid JSON: ${(err as Error).message}`})
+      const json = readJson(bytes)
+      if (!json.ok) {
+        if (named) found.metadataErrors.push({file: f.rel, reason: json.reason})
         continue
       }
+      const doc = json.doc
       if (looksLikeSubmission(doc)) found.metadata.push({file: f.rel, doc, by: named ? 'name' : 'content'})
       else if (named) found.metadataErrors.push({file: f.rel, reason: doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? 'a JSON object without submission fields (val_bpb, bytes_total, seed_results, …)' : 'expected a JSON object'})
       continue

@@ -14,6 +14,7 @@
  *                                                an unknown format, a claim on another slice);
  *                                                never a failure, the detail says why
  */
+import {printable} from '../io/read.js'
 import type {RoundtripResult} from './roundtrip.js'
 
 export interface VerifyCheck {
@@ -130,9 +131,10 @@ export interface VerifyReport {
   counts?: {pass: number; fail: number; not_confirmed: number}
 }
 
-export const pass = (name: string, detail: string): VerifyCheck => ({name, ok: true, confirmed: true, detail})
-export const fail = (name: string, detail: string): VerifyCheck => ({name, ok: false, confirmed: true, detail})
-export const unconfirmed = (name: string, detail: string): VerifyCheck => ({name, ok: true, confirmed: false, detail})
+// Details name files of the folder checked: a name with a newline or an ESC must not forge a check line or a terminal escape.
+export const pass = (name: string, detail: string): VerifyCheck => ({name: printable(name), ok: true, confirmed: true, detail: printable(detail)})
+export const fail = (name: string, detail: string): VerifyCheck => ({name: printable(name), ok: false, confirmed: true, detail: printable(detail)})
+export const unconfirmed = (name: string, detail: string): VerifyCheck => ({name: printable(name), ok: true, confirmed: false, detail: printable(detail)})
 
 export function checkStatus(c: Pick<VerifyCheck, 'ok' | 'confirmed'>): CheckStatus {
   return !c.ok ? 'fail' : c.confirmed ? 'pass' : 'not confirmed'

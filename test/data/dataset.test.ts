@@ -71,6 +71,23 @@ describe('prepareDataset', () => {
     expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([])
   })
 
+  it('refuses text that is not UTF-8, naming the file (and JSONL line) and the byte offset; CRLF lines and lines longer than a read chunk are read whole', async () => {
+    const txt = join(dir, 'latin1.txt')
+    writeFileSync(txt, Buffer.from('café', 'latin1'))
+    writeFileSync(join(dir, 'ok.txt'), 'fine')
+    const fromText = () => prepareDataset({source: {kind: 'text', patterns: [join(dir, '*.txt')]}, tokenizer: 'byte260', out: join(dir, 'bad')})
+    await expect(fromText()).rejects.toBeInstanceOf(InputError)
+    await expect(fromText()).rejects.toThrow(`${txt}: not valid UTF-8 (byte offset 3)`)
+    const jsonl = join(dir, 'docs.jsonl')
+    const long = 'é'.repeat(50_000) // 100,000 bytes: the line spans read chunks
+    writeFileSync(jsonl, Buffer.concat([Buffer.from(`{"text":"a"}\r\n\n{"text":"${long}`), Buffer.of(0xc3, 0x28), Buffer.from('"}\n')]))
+    await expect(prepareDataset({source: {kind: 'jsonl', path: jsonl}, tokenizer: 'byte260', out: join(dir, 'bad')})).rejects.toThrow(`${jsonl}:3: not valid UTF-8 (byte offset ${15 + 9 + 100_000})`)
+    writeFileSync(jsonl, `{"text":"a"}\r\n\n{"text":"${long}"}`)
+    const r = await prepareDataset({source: {kind: 'jsonl', path: jsonl}, tokenizer: 'byte260', out: join(dir, 'ds'), valDocs: 1})
+    expect(r.dataset.tokens).toEqual({val: 2, train: 100_001})
+    expect(existsSync(join(dir, 'bad'))).toBe(false)
+  })
+
   it('refuses an existing non-empty out dir unless forced, and then replaces it whole', async () => {
     const src = join(dir, 'a.txt')
     writeFileSync(src, 'hello')
@@ -143,6 +160,20 @@ describe('prepareDataset', () => {
     expect(val.length).toBe(r.dataset.tokens.val)
   })
 
+  it('refuses a tokenizer without a BOS token (SentencePiece bos_id -1): its shards would start documents with 65535', async () => {
+    const model = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'tokenizers', 'sp1024.model'))
+    // a second trainer_spec (field 2) holding bos_id (field 41) = -1: protobuf merges repeated messages
+    const bosNone = Buffer.from([0xc8, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])
+    writeFileSync(join(dir, 'nobos.model'), Buffer.concat([model, Buffer.from([0x12, bosNone.length]), bosNone]))
+    writeFileSync(join(dir, 'a.txt'), 'Hello world.')
+    writeFileSync(join(dir, 'b.txt'), 'Another document here.')
+    const out = join(dir, 'ds-nobos')
+    const prepare = () => prepareDataset({source: {kind: 'text', patterns: [join(dir, '*.txt')]}, tokenizer: join(dir, 'nobos.model'), out})
+    await expect(prepare()).rejects.toBeInstanceOf(InputError)
+    await expect(prepare()).rejects.toThrow(`tokenizer ${join(dir, 'nobos.model')}: has no BOS token (bos_id -1): shards start every document with BOS; train the model with a BOS id (spm_train --bos_id=1)`)
+    expect(existsSync(out)).toBe(false)
+  })
+
   it('defaults to 5% validation documents, at least one', () => {
     expect(defaultValDocs(500)).toBe(25)
     expect(defaultValDocs(3)).toBe(1)
@@ -165,6 +196,12 @@ describe('readDatasetInfo', () => {
     expect(() => readDatasetInfo(dir)).toThrow(/dataset\.json: key 'docs' is missing/)
     writeFileSync(join(dir, 'dataset.json'), JSON.stringify({...good, format: 'other'}))
     expect(() => readDatasetInfo(dir)).toThrow(/key 'format' must be "golf-dataset"/)
+    writeFileSync(join(dir, 'dataset.json'), JSON.stringify({...good, shard_tokens: 10}).replace('"shard_tokens":10', '"shard_tokens":1e999'))
+    expect(() => readDatasetInfo(dir)).toThrow(/dataset\.json: shard_tokens is not a finite number \(too large for a double\)$/)
+    writeFileSync(join(dir, 'dataset.json'), '\ufeff' + JSON.stringify({...good, vocab_size: 260.5}))
+    expect(() => readDatasetInfo(dir)).toThrow(/dataset\.json: key 'vocab_size' must be integer$/)
+    writeFileSync(join(dir, 'dataset.json'), JSON.stringify({...good, bos_id: 260}))
+    expect(() => readDatasetInfo(dir)).toThrow(/dataset\.json: key 'bos_id' 260 is outside the vocabulary \(0\.\.259\)$/)
     writeFileSync(join(dir, 'dataset.json'), JSON.stringify(good))
     expect(readDatasetInfo(dir)).toMatchObject({vocabSize: 260, tokenizer: 'byte260', tokenizerPath: null, bosId: 1})
   })

@@ -103,6 +103,30 @@ describe('downloadDataset', () => {
     expect(readFileSync(join(ds, 'fineweb_val_000000.bin')).equals(hubFiles().get(val)!)).toBe(true)
   })
 
+  it('manifest numbers out of range (bos_id outside the vocabulary, a vocab_size past uint16, a shard_size that is not a count) are refused before any download', async () => {
+    for (const [over, line] of [
+      [{bos_id: 1024}, 'manifest.json: dataset fineweb10B_sp1024: bos_id must be an id in 0..1023, got 1024'],
+      [{bos_id: -1}, 'manifest.json: dataset fineweb10B_sp1024: bos_id must be an id in 0..1023, got -1'],
+      [{bos_id: '1'}, 'manifest.json: dataset fineweb10B_sp1024: bos_id must be an id in 0..1023, got "1"'],
+      [{vocab_size: 100000}, 'manifest.json: dataset fineweb10B_sp1024: vocab_size must be an integer in 1..65536 (uint16 shards), got 100000'],
+      [{shard_size: 0}, 'manifest.json: dataset fineweb10B_sp1024: shard_size must be a positive integer, got 0'],
+    ] as const) {
+      const files = hubFiles()
+      const manifest = JSON.parse(files.get('datasets/manifest.json')!.toString())
+      if ('shard_size' in over) manifest.shard_size = over.shard_size
+      else Object.assign(manifest.datasets[0], over)
+      files.set('datasets/manifest.json', Buffer.from(JSON.stringify(manifest)))
+      const bad = await startHub(files)
+      try {
+        const out = join(dir, 'bad')
+        await expect(downloadDataset({variant: 'sp1024', trainShards: 1, out, endpoint: bad.endpoint})).rejects.toThrow(line)
+        expect(existsSync(join(out, 'datasets'))).toBe(false)
+      } finally {
+        await bad.close()
+      }
+    }
+  })
+
   it('one-line errors: unknown variant, too many shards, 404, unreachable host', async () => {
     await expect(downloadDataset({variant: 'sp4096', trainShards: 1, out: dir, endpoint: hub.endpoint})).rejects.toThrow(
       /--variant sp4096: dataset fineweb10B_sp4096 is not in the manifest \(it has: fineweb10B_sp1024, fineweb10B_byte260\)/,

@@ -171,6 +171,26 @@ describe('auditLeakage', () => {
   })
 })
 
+describe('auditLeakage without BOS tokens', () => {
+  it('shards with no BOS at all (or a dataset whose bos_id is not the shards\') are one line naming the split, not 0 of 0 documents found', async () => {
+    const noBos = (name: string, valBos: boolean) => {
+      const out = join(dir, name)
+      mkdirSync(out)
+      writeShard(join(out, shardFileName('val', 0)), Uint16Array.from(valBos ? withBos(VAL[0]) : VAL[0]))
+      writeShard(join(out, shardFileName('train', 0)), Uint16Array.from([...TRAIN_OTHERS[0], ...TRAIN_OTHERS[1]]))
+      return out
+    }
+    const val = noBos('no-bos-val', false)
+    await expect(auditLeakage(val)).rejects.toBeInstanceOf(InputError)
+    await expect(auditLeakage(val)).rejects.toThrow(`${val}: the validation shards hold no BOS token (id 1), so no document to audit: is the dataset's bos_id the one its shards were written with?`)
+    const train = noBos('no-bos-train', true)
+    await expect(auditLeakage(train)).rejects.toThrow(`${train}: the train shards hold no BOS token (id 1), so no document to audit: is the dataset's bos_id the one its shards were written with?`)
+    const r = await runCli(['data', 'audit', '--data', val])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toEqual([`golf: ${val}: the validation shards hold no BOS token (id 1), so no document to audit: is the dataset's bos_id the one its shards were written with?`])
+  })
+})
+
 describe('golf data audit', () => {
   it('--json on a leaky dataset: the result, exit 1', async () => {
     const r = await runCli(['data', 'audit', '--data', leaky, '--json'])

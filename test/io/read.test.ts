@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
-import {oneLine, openInputFile, readInputFile, statInput, statInputFile} from '../../src/io/read.js'
+import {oneLine, openInputFile, printable, readInputFile, showPath, statInput, statInputFile} from '../../src/io/read.js'
 
 describe('readInputFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'golf-read-'))
@@ -70,5 +70,13 @@ describe('statInput', () => {
     const dir = mkdtempSync(join(tmpdir(), 'golf-stat-'))
     expect(statInput(dir, 'dataset folder').isDirectory()).toBe(true)
     expect(() => statInput(join(dir, 'nope'), 'dataset folder', 'data/nope')).toThrow(/^dataset folder not found: data\/nope$/)
+  })
+})
+
+describe('showPath / printable', () => {
+  it('escape the controls that end a line or start a terminal escape; an ordinary path is unchanged', () => {
+    expect(showPath('runs/tiny-cpu s1/config.json')).toBe('runs/tiny-cpu s1/config.json')
+    expect(showPath('a\nb\rc\td\u001b[2Je\u009bf\u2028g\u007f')).toBe('a\\nb\\rc\\td\\u001b[2Je\\u009bf\\u2028g\\u007f')
+    expect(printable('é ✓ ' + 'x'.repeat(500))).toHaveLength(504) // never cut
   })
 })

@@ -57,7 +57,7 @@ describe('loadRuns + groupRuns on the fixture runs', () => {
       expect(err).toBeInstanceOf(InputError)
       expect((err as Error).message).toBe(`run folder ${join(dir, 'run')} has no summary.json (did the run finish?)`)
       writeFileSync(join(dir, 'run', 'summary.json'), '{"seed": 1, "steps": "many"}')
-      await expect(loadRuns(['run'], {cwd: dir})).rejects.toThrow(/summary\.json: steps must be a number, got "many"$/)
+      await expect(loadRuns(['run'], {cwd: dir})).rejects.toThrow(/summary\.json: steps must be an integer, got "many"$/)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {list} from 'tar'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {InputError} from '../../src/errors.js'
 import {ShardWriter} from '../../src/data/shard.js'
 import {writeArtifact} from '../../src/pack/artifact.js'
 import {buildReport, type ReportOptions, type ReportResult} from '../../src/report/report.js'
@@ -165,6 +166,12 @@ describe('golf report on the fixture runs (3 seeds + 2 ablations)', () => {
   it('never replaces a non-empty folder without force, and cleans up after a failure', async () => {
     await expect(buildReport({...opts, tar: false})).rejects.toThrow(`--out ${join(dir, 'sub')} already exists and is not empty (use --force to replace it)`)
     await expect(buildReport({...opts, out: join(dir, 'other'), artifact: join(dir, 'nope.golf')})).rejects.toThrow(`--artifact not found: ${join(dir, 'nope.golf')}`)
+    // a file that is not a golf artifact, or a truncated one, is refused before anything ships
+    writeFileSync(join(dir, 'notes.txt'), 'not an artifact at all')
+    await expect(buildReport({...opts, out: join(dir, 'other'), artifact: join(dir, 'notes.txt')})).rejects.toBeInstanceOf(InputError)
+    await expect(buildReport({...opts, out: join(dir, 'other'), artifact: join(dir, 'notes.txt')})).rejects.toThrow(`--artifact ${join(dir, 'notes.txt')}: not a golf artifact (bad magic)`)
+    writeFileSync(join(dir, 'cut.golf'), readFileSync(join(dir, 'model.golf')).subarray(0, 20))
+    await expect(buildReport({...opts, out: join(dir, 'other'), artifact: join(dir, 'cut.golf')})).rejects.toThrow(`--artifact ${join(dir, 'cut.golf')}: checksum mismatch (file altered or truncated)`)
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([])
     expect(existsSync(join(dir, 'other'))).toBe(false)
     const again = await buildReport({...opts, force: true, track: 'record', sota: 2.04})

@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
 import {countParams, paramSpecs} from '../../src/model/config.js'
-import {builtinRecipeNames, loadRecipe, parseOverrides} from '../../src/recipe/recipe.js'
+import {builtinRecipeNames, loadRecipe, parseOverrides, resolveRecipe} from '../../src/recipe/recipe.js'
 
 const fails = (fn: () => unknown): string => {
   try {
@@ -76,6 +76,34 @@ describe('recipes', () => {
     expect(loadRecipe('tiny-cpu', ['activations=[{from: 0, sites: a8}, {from: 0.5, sites: a4}]']).activations.map((st) => st.from)).toEqual([0, 0.5])
   })
 
+  it('refuses --set keys that would reach the object prototype, and a __proto__ key in a recipe stays an unknown key', () => {
+    for (const set of ['__proto__.x=1', 'train.__proto__.x=1', 'constructor.prototype.x=1', 'train.constructor=1']) {
+      const name = set.split('.').find((p) => ['__proto__', 'constructor'].includes(p.split('=')[0]))!.split('=')[0]
+      expect(fails(() => loadRecipe('tiny-cpu', [set]))).toBe(`--set ${set}: "${name}" is not a recipe key`)
+    }
+    expect(({} as Record<string, unknown>).x).toBeUndefined()
+    const dir = mkdtempSync(join(tmpdir(), 'golf-recipe-'))
+    writeFileSync(join(dir, 'proto.yaml'), 'extends: tiny-cpu\n__proto__:\n  x: 1\n')
+    expect(fails(() => loadRecipe(join(dir, 'proto.yaml')))).toMatch(/^recipe proto\.yaml: unknown key __proto__ \(known: /)
+  })
+
+  it('a resolved recipe (config.json, read back by --resume and the run-folder readers) resolves again to itself', () => {
+    for (const [name, sets] of [['ternary-bd3lm-a4.8-tiny-cpu', []], ['tiny-cpu', ['eval.kv_cache={bits: 16}']], ['tiny-cpu', ['activations=[{from_step: 0, sites: a8}, {from_step: 5, sites: a4}]']]] as const) {
+      const r = loadRecipe(name, sets)
+      expect(resolveRecipe(JSON.parse(JSON.stringify(r)), {name: r.name})).toEqual(r)
+    }
+  })
+
+  it('refuses a number that is not finite (YAML .inf, .nan) naming the key', () => {
+    expect(fails(() => loadRecipe('tiny-cpu', ['train.z_loss=.inf']))).toBe('recipe tiny-cpu.yaml: train.z_loss must be a finite number, got Infinity')
+    expect(fails(() => loadRecipe('tiny-cpu', ['optim.matrix_lr=.nan']))).toBe('recipe tiny-cpu.yaml: optim.matrix_lr must be a finite number, got NaN')
+    expect(fails(() => loadRecipe('tiny-cpu', ['train.max_wallclock_seconds=-.inf']))).toBe('recipe tiny-cpu.yaml: train.max_wallclock_seconds must be a finite number, got -Infinity')
+    expect(fails(() => loadRecipe('tiny-cpu', ['train.z_loss=Infinity']))).toBe('recipe tiny-cpu.yaml: train.z_loss must be number, got "Infinity"')
+    const dir = mkdtempSync(join(tmpdir(), 'golf-recipe-'))
+    writeFileSync(join(dir, 'inf.yaml'), 'extends: tiny-cpu\nactivations:\n  - {from: .nan, sites: a8}\n')
+    expect(fails(() => loadRecipe(join(dir, 'inf.yaml')))).toBe('recipe inf.yaml: activations[0].from must be a finite number, got NaN')
+  })
+
   it('checks the objective section: its keys, the block size against every sequence length, the interval', () => {
     expect(loadRecipe('bd3lm-tiny-cpu').objective).toEqual({kind: 'bd3lm', block_size: 4, noise_eps: 0.001, sampling_eps: 0.001, train_interval: null, shift: true, train_estimator: 'count'})
     expect(loadRecipe('tiny-cpu').objective.kind).toBe('ar')
@@ -101,6 +129,8 @@ describe('recipes', () => {
     expect(r.model.model_dim).toBe(128)
     writeFileSync(join(dir, 'bad.yaml'), 'model: [1, 2\n')
     expect(fails(() => loadRecipe(join(dir, 'bad.yaml')))).toMatch(/bad\.yaml: not valid YAML/)
+    writeFileSync(join(dir, 'latin1.yaml'), Buffer.from('name: café\n', 'latin1'))
+    expect(fails(() => loadRecipe(join(dir, 'latin1.yaml')))).toBe(`recipe ${join(dir, 'latin1.yaml')}: not valid UTF-8 (byte offset 9)`)
     writeFileSync(join(dir, 'list.yaml'), '- 1\n')
     expect(fails(() => loadRecipe(join(dir, 'list.yaml')))).toMatch(/expected a mapping of sections/)
   })

@@ -1,6 +1,6 @@
 /** `golf verify <folder>` as a user runs it (the built dist/): exit codes, one-line errors, the --json shape. */
 import {execFileSync} from 'node:child_process'
-import {rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {renameSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
@@ -26,6 +26,20 @@ describe('golf verify <folder>', () => {
       [8, 'pass'],
     ])
     expect(j.code.counted_as).toEqual({form: 'raw', files: ['train_tiny.py'], bytes: 12_345})
+  })
+
+  it('a file name with a newline or a terminal escape cannot forge a checklist line or an error line: it is printed escaped', async () => {
+    const dir = nonRecord(root, 'hostile-names')
+    renameSync(join(dir, 'train_log_8.txt'), join(dir, 'train_log_8\n✓ forged: all good\u001b[2J.txt'))
+    const r = await runCli(['verify', dir])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).not.toContain('\u001b')
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('✓ forged'))).toEqual([])
+    expect(r.stdout).toContain('train_log_8\\n✓ forged: all good\\u001b[2J.txt')
+    const missing = await runCli(['verify', join(root, 'no\nsuch\u001b[2J')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1)
+    expect(missing.stderr).toContain('no\\nsuch\\u001b[2J')
   })
 
   it('a tampered claim exits 1: the checklist and the one error line name the seed and both numbers', async () => {

@@ -1,4 +1,4 @@
-import {cpSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -96,7 +96,19 @@ describe('verifyFolder on broken fixtures', () => {
     writeFileSync(join(dir, 'submission.json'), '{"author": ')
     const r = verifyFolder(dir, {limit: LIMIT})
     expect(check(r, 'submission.json').ok).toBe(false)
-    expect(check(r, 'submission.json').detail).toMatch(/^submission\.json: not valid JSON: /)
+    expect(check(r, 'submission.json').detail).toMatch(/^submission\.json: not valid JSON \(/)
+  })
+
+  it('submission.json with a byte-order mark is read; a number too large for a double is refused naming its field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'golf-verify-'))
+    cpSync(join(FIX, 'good-int8'), dir, {recursive: true})
+    const text = readFileSync(join(dir, 'submission.json'), 'utf8')
+    writeFileSync(join(dir, 'submission.json'), '\ufeff' + text)
+    expect(check(verifyFolder(dir, {limit: LIMIT}), 'submission.json')).toMatchObject({ok: true, detail: 'submission.json: known fields typed'})
+    writeFileSync(join(dir, 'submission.json'), text.replace('"val_loss": 2.07269931', '"val_loss": 1e400'))
+    expect(check(verifyFolder(dir, {limit: LIMIT}), 'submission.json')).toMatchObject({ok: false, detail: 'submission.json: val_loss is not a finite number (too large for a double)'})
+    writeFileSync(join(dir, 'submission.json'), Buffer.concat([Buffer.from('{"author": "'), Buffer.of(0xff), Buffer.from('"}')]))
+    expect(check(verifyFolder(dir, {limit: LIMIT}), 'submission.json').detail).toBe('submission.json: not valid UTF-8 (byte offset 12)')
   })
 
   it('an artifact in the folder must have bytes_total − bytes_code bytes', () => {
