@@ -1,3 +1,4 @@
+import {paramSpecs} from '../../src/model/config.js'
 /**
  * `eval.score: chain`: a diffusion run that reports its chain-rule likelihood (left-to-right
  * unmasking inside each block, src/eval/chain.ts) instead of its ELBO. The run, its artifact,
@@ -106,8 +107,9 @@ describe('eval.score: bad input', () => {
 
   it("an artifact's manifest: each recorded eval setting of its type, score for diffusion models only", () => {
     // the manifest as read from a file: only its model section matters here
-    const manifest = (model: Record<string, unknown>) => ({model}) as unknown as Parameters<typeof artifactModelInfo>[0]
     const cfg = recipe('chain')
+    const tensors = paramSpecs({...cfg.model, vocab_size: 261}, []).map((s) => ({name: s.name, shape: s.shape}))
+    const manifest = (model: Record<string, unknown>) => ({model, tensors}) as unknown as Parameters<typeof artifactModelInfo>[0]
     const base = {config: {...cfg.model, vocab_size: 261}, seq_len: 32, vocab_size: 260, objective: cfg.objective}
     const info = (evalSection: unknown, objective: unknown = cfg.objective) => () => artifactModelInfo(manifest({...base, objective, eval: evalSection}), 'model.golf')
     expect(info({score: 'chain', elbo_steps: 16})()).toMatchObject({eval: {score: 'chain'}})
